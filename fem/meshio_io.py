@@ -1,0 +1,181 @@
+"""Reading and writing meshes through meshio (gmsh ``.msh`` 2.2/4.1, ``.vtu`` and others).
+
+Named boundary parts travel as gmsh physical groups: boundary facets (``line`` cells of a
+triangle mesh, ``vertex`` cells of an interval mesh) tagged with ``gmsh:physical`` and
+named in ``field_data``.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> from fem.mesh import unit_square
+>>> with tempfile.TemporaryDirectory() as folder:
+...     path = pathlib.Path(folder) / "square.msh"
+...     write_mesh(path, unit_square(2))
+...     mesh = read_mesh(path)
+>>> mesh.num_cells, sorted(mesh.boundaries)
+(8, ['bottom', 'boundary', 'left', 'right', 'top'])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+
+from fem.mesh import Mesh
+
+__all__ = ["read_mesh", "write_mesh"]
+
+_CELL_TYPES = {1: ("line", "vertex"), 2: ("triangle", "line")}
+_GMSH_FORMATS = {"gmsh22": "gmsh22"}
+
+
+def _import_meshio():
+    import meshio  # a heavy import, kept out of `import fem`
+
+    return meshio
+
+
+def read_mesh(path: str | os.PathLike) -> Mesh:
+    """Read a triangle or interval mesh with its physical boundary groups.
+
+    Triangle meshes come from ``triangle`` cells (2D points; a constant z is dropped),
+    interval meshes from ``line`` cells on the x axis.  Clockwise triangles and
+    right-to-left intervals are reoriented (file formats do not agree on orientation).
+
+    Raises
+    ------
+    ValueError
+        When the file is missing, unreadable, of an unsupported format, or holds no
+        triangles or lines; the path is named.
+    """
+    meshio = _import_meshio()
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"mesh file {str(path)!r} does not exist")
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # meshio prints stray blank lines
+            data = meshio.read(path)
+    except Exception as error:  # meshio raises many types for bad or unknown files
+        raise ValueError(f"cannot read mesh file {str(path)!r}: {error}") from error
+    points = np.asarray(data.points, dtype=np.float64)
+    blocks = {}
+    for index, block in enumerate(data.cells):
+        blocks.setdefault(block.type, []).append(index)
+    if "triangle" in blocks:
+        dim = 2
+    elif "line" in blocks:
+        dim = 1
+    else:
+        raise ValueError(f"mesh file {str(path)!r} holds neither triangles nor lines "
+                         f"(found {sorted(blocks)})")
+    extra = points[:, dim:]
+    if extra.size and np.ptp(extra, axis=0).max() > 0.0:
+        raise ValueError(f"mesh file {str(path)!r}: a {dim}D mesh must lie in a "
+                         f"{'plane z = const' if dim == 2 else 'line on the x axis'}")
+    points = np.ascontiguousarray(points[:, :dim])
+    cell_type, facet_type = _CELL_TYPES[dim]
+    cells = np.concatenate([data.cells[i].data for i in blocks[cell_type]]).astype(np.int64)
+    cells = _orient(points, cells)
+
+    boundaries = {}
+    physical = data.cell_data.get("gmsh:physical")
+    if physical is not None and facet_type in blocks:
+        names = {int(tag): name for name, (tag, *_) in data.field_data.items()}
+        for i in blocks[facet_type]:
+            facets = data.cells[i].data.reshape(len(data.cells[i].data), -1).astype(np.int64)
+            tags = np.asarray(physical[i]).astype(np.int64)
+            for tag in np.unique(tags):
+                name = names.get(int(tag), f"physical_{int(tag)}")
+                part = facets[tags == tag]
+                boundaries[name] = np.concatenate([boundaries[name], part]) \
+                    if name in boundaries else part
+    try:
+        return Mesh(points, cells, boundaries)
+    except ValueError as error:
+        raise ValueError(f"mesh file {str(path)!r}: {error}") from error
+
+
+def _orient(points: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    if points.shape[1] == 1:
+        flip = points[cells[:, 1], 0] < points[cells[:, 0], 0]
+        cells[flip] = cells[flip][:, ::-1]
+        return cells
+    a, b, c = (points[cells[:, i]] for i in range(3))
+    twice_area = ((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1])
+                  - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]))
+    flip = twice_area < 0.0
+    cells[flip] = cells[flip][:, [0, 2, 1]]
+    return cells
+
+
+def write_mesh(path: str | os.PathLike, mesh: Mesh, point_data: dict | None = None,
+               cell_data: dict | None = None, *, file_format: str | None = None) -> None:
+    """Write ``mesh`` (and optional data) with meshio; the format follows the suffix.
+
+    ``.msh`` files are written as gmsh 2.2 ASCII (gmsh reads it; meshio cannot write the
+    physical groups of 4.1 reliably, so ``file_format`` "gmsh"/"gmsh41" is refused) with
+    the named boundary parts (except the implicit ``"boundary"``) as physical groups.
+    ``point_data`` maps names to arrays of length ``num_points`` (e.g. P1 DOF values),
+    ``cell_data`` to arrays of length ``num_cells``.  Points get a zero z coordinate.
+
+    Raises
+    ------
+    ValueError
+        For data of the wrong length or a format meshio does not know.
+    """
+    meshio = _import_meshio()
+    if not isinstance(mesh, Mesh):
+        raise ValueError(f"expected a Mesh, got {type(mesh).__name__}")
+    path = Path(path)
+    point_data = dict(point_data or {})
+    cell_data = dict(cell_data or {})
+    for name, values in point_data.items():
+        if np.shape(values)[:1] != (mesh.num_points,):
+            raise ValueError(f"point_data '{name}' must have {mesh.num_points} rows, "
+                             f"got shape {np.shape(values)}")
+    for name, values in cell_data.items():
+        if np.shape(values)[:1] != (mesh.num_cells,):
+            raise ValueError(f"cell_data '{name}' must have {mesh.num_cells} rows, "
+                             f"got shape {np.shape(values)}")
+    points = np.zeros((mesh.num_points, 3))
+    points[:, : mesh.dim] = mesh.points
+    cell_type, facet_type = _CELL_TYPES[mesh.dim]
+    fmt = file_format
+    if fmt in ("gmsh", "gmsh41", "gmsh4"):
+        raise ValueError("writing gmsh 4.1 is not supported; use file_format='gmsh22' "
+                         "(reading 4.1 works)")
+    if fmt is None and path.suffix == ".msh":
+        fmt = "gmsh22"
+    if fmt in _GMSH_FORMATS:
+        cells = [(cell_type, mesh.cells)]
+        physical = [np.full(mesh.num_cells, 1, dtype=np.int32)]
+        field_data = {}
+        for tag, (name, facets) in enumerate(
+                ((n, f) for n, f in mesh.boundaries.items() if n != "boundary"), start=2):
+            if facets.shape[0] == 0:
+                continue
+            cells.append((facet_type, facets))
+            physical.append(np.full(facets.shape[0], tag, dtype=np.int32))
+            field_data[name] = np.array([tag, mesh.dim - 1])
+        output = meshio.Mesh(points, cells, point_data=point_data,
+                             cell_data={"gmsh:physical": physical,
+                                        "gmsh:geometrical": physical,
+                                        **{k: [np.asarray(v)] + [np.zeros(len(c[1]))
+                                                                  for c in cells[1:]]
+                                           for k, v in cell_data.items()}},
+                             field_data=field_data)
+        try:
+            meshio.write(path, output, file_format=_GMSH_FORMATS[fmt], binary=False)
+        except Exception as error:
+            raise ValueError(f"cannot write mesh file {str(path)!r}: {error}") from error
+        return
+    output = meshio.Mesh(points, [(cell_type, mesh.cells)], point_data=point_data,
+                         cell_data={k: [np.asarray(v)] for k, v in cell_data.items()})
+    try:
+        meshio.write(path, output, file_format=fmt)
+    except Exception as error:
+        raise ValueError(f"cannot write mesh file {str(path)!r}: {error}") from error
