@@ -852,9 +852,11 @@ def check_expressions_on_mesh(case: Case) -> None:
             section = "time" if key == "initial" else "problem"
             _evaluate_on(source, f"[{section}] {key}", expression, points, times)
     if problem.exact is not None:
-        for axis, derivative in zip("xy", problem.exact.gradient, strict=False):
-            if axis == "x" or mesh.dim == 2:
-                _evaluate_on(source, f"[problem] exact (d/d{axis})", derivative, points, times)
+        # the gradient only at cell midpoints: at a re-entrant corner vertex it is
+        # rightly infinite, and the H1 error never evaluates it there
+        midpoints = points[mesh.num_points:]
+        for axis, derivative in zip("xy"[: mesh.dim], problem.exact.gradient, strict=False):
+            _evaluate_on(source, f"[problem] exact (d/d{axis})", derivative, midpoints, times)
     _check_boundary_expressions(case, times)
 
 

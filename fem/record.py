@@ -426,11 +426,10 @@ def _solver_label(result_or_settings) -> str:
 # --------------------------------------------------------------------------------------
 def read_system(case: Case):
     """The matrix and right-hand side of a ``matrix`` case (default ``b = A @ ones``)."""
-    import solvers
-
+    read_matrix, read_rhs = _matrix_readers()
     settings = case.system
     try:
-        matrix = solvers.read_matrix(settings.matrix)
+        matrix = read_matrix(settings.matrix)
     except (OSError, ValueError) as error:
         raise CaseError(f"{case.source}: [system] matrix: {_first_line(error)}") from None
     if matrix.shape[0] != matrix.shape[1]:
@@ -439,7 +438,7 @@ def read_system(case: Case):
     if settings.rhs is None:
         return matrix, matrix @ np.ones(matrix.shape[0]), True
     try:
-        rhs = np.asarray(solvers.read_rhs(settings.rhs), dtype=np.float64)
+        rhs = np.asarray(read_rhs(settings.rhs), dtype=np.float64)
     except (OSError, ValueError) as error:
         raise CaseError(f"{case.source}: [system] rhs: {_first_line(error)}") from None
     rhs = rhs[:, 0] if rhs.ndim == 2 else rhs
@@ -447,6 +446,17 @@ def read_system(case: Case):
         raise CaseError(f"{case.source}: [system] rhs: {rhs.size} entries for a matrix of "
                         f"order {matrix.shape[0]}")
     return matrix, rhs, False
+
+
+def _matrix_readers():
+    """``solvers.read_matrix`` and ``read_rhs`` (defined in ``solvers.io``)."""
+    import solvers
+
+    if hasattr(solvers, "read_matrix"):
+        return solvers.read_matrix, solvers.read_rhs
+    from solvers import io
+
+    return io.read_matrix, io.read_rhs
 
 
 def _first_line(error: Exception) -> str:

@@ -1,0 +1,214 @@
+"""Every case in cases/ runs, and its record agrees with the library and the mathematics.
+
+For each case the run record (summary.json, solution.npz, solution.vtu, the PNGs) is
+checked against an independent re-computation: the system is assembled again with
+``fem.problems.assemble_system`` and solved directly with SciPy's ``spsolve``; the
+errors are recomputed with ``fem.norms``; and the discretisation error is compared with
+what the exact solution allows.
+"""
+
+import json
+import math
+from pathlib import Path
+
+import meshio
+import numpy as np
+import pytest
+import scipy.sparse.linalg as linalg
+
+from fem import norms, problems
+from fem.case import load_case
+from fem.cli import main
+from fem.element import function_space
+from fem.record import read_figure_data
+
+CASES = Path(__file__).resolve().parents[2] / "cases"
+CASE_FILES = sorted(CASES.glob("*.toml"))
+
+# Largest L2 / H1 errors the discretisation may show on the mesh of each case file: a few
+# times C h^(p+1) and C h^p, measured once and rounded up generously.  A wrong coefficient,
+# sign or boundary condition makes the error O(1), far above these.
+ERROR_BOUNDS = {
+    "poisson-1d": (3e-3, 0.3),
+    "poisson-2d": (3e-3, 0.2),
+    "poisson-2d-p2": (2e-4, 2e-2),
+    "variable-coefficient": (1e-2, 0.4),
+    "l-shape": (2e-2, 0.3),
+    "reaction-diffusion": (1e-3, 0.1),
+    "convection-diffusion": (3e-3, 0.2),
+    "heat": (5e-3, 0.1),
+}
+
+SUMMARY_KEYS = {
+    "case", "dofs", "element", "solver", "converged", "reason", "iterations",
+    "residual_norms", "true_residual_norm", "rhs_norm", "fem_residual_norm", "errors",
+    "condition_estimate", "timings", "versions",
+}
+
+
+def test_every_kind_of_case_is_shipped():
+    names = {path.stem for path in CASE_FILES}
+    assert set(ERROR_BOUNDS) | {"matrix-gr_30_30"} <= names
+    kinds = {load_case(path).problem.type for path in CASE_FILES}
+    assert kinds == {"poisson", "reaction_diffusion", "convection_diffusion", "heat", "matrix"}
+
+
+@pytest.fixture(scope="module", params=CASE_FILES, ids=lambda path: path.stem)
+def finished_run(request, tmp_path_factory):
+    """Run one case through the command line; the case, its output directory, the record."""
+    directory = tmp_path_factory.mktemp(request.param.stem)
+    status = main(["run", str(request.param), "--out", str(directory), "--quiet"])
+    assert status == 0
+    record = json.loads((directory / "summary.json").read_text())
+    return load_case(request.param), directory, record
+
+
+def test_record_has_every_key(finished_run):
+    case, directory, record = finished_run
+    assert record.keys() >= SUMMARY_KEYS
+    assert record["case"] == case.name
+    assert record["solver"].keys() == {"method", "preconditioner", "rtol", "atol", "maxiter",
+                                       "restart"}
+    assert record["solver"]["method"] == case.solver.method
+    assert record["timings"].keys() >= {"assemble", "solve", "total"}
+    assert record["versions"].keys() >= {"krylovfem", "numpy", "scipy", "numba"}
+    assert record["converged"] is True
+    assert record["reason"].startswith("converged")
+    assert all((directory / name).is_file() for name in record["files"])
+    # nothing but the record itself: no temporary file is left behind
+    assert sorted(path.name for path in directory.iterdir()) == sorted(record["files"])
+
+
+def test_residual_history_is_the_solvers(finished_run):
+    case, _, record = finished_run
+    history = np.array(record["residual_norms"])
+    if case.problem.type == "heat":
+        assert history.size == record["steps"][-1]["iterations"] + 1
+    else:
+        assert history.size == record["iterations"] + 1
+        # x0 = 0, so the first residual is the right-hand side
+        assert history[0] == pytest.approx(record["rhs_norm"], rel=1e-12)
+    assert record["true_residual_norm"] <= record["solver"]["rtol"] * record["rhs_norm"]
+
+
+def _coefficients(case, dim):
+    problem = case.problem
+    velocity = None
+    if problem.velocity is not None:
+        components = problem.velocity
+
+        def velocity(*xy):
+            return tuple(component(*xy) for component in components)
+
+    boundary = case.boundary
+    return {
+        "kappa": problem.kappa.coefficient(dim),
+        "reaction": problem.reaction.coefficient(dim),
+        "velocity": velocity,
+        "f": problem.f.coefficient(dim),
+        "dirichlet": {name: value.coefficient(dim) for name, value in boundary.dirichlet.items()},
+        "neumann": {name: value.coefficient(dim) for name, value in boundary.neumann.items()},
+        "robin": {name: (alpha.coefficient(dim), g.coefficient(dim))
+                  for name, (alpha, g) in boundary.robin.items()},
+    }
+
+
+def _reference_stationary(case):
+    """Assemble again and solve with a sparse direct solver."""
+    space = function_space(case.mesh, case.mesh_settings.degree)
+    system = problems.assemble_system(space, **_coefficients(case, case.dim))
+    free_values = linalg.spsolve(system.reduced_matrix.tocsc(), system.reduced_rhs)
+    return space, system, system.expand(free_values)
+
+
+def _exact_and_gradient(case, time=None):
+    exact = case.problem.exact if time is None else case.problem.exact.at_time(time)
+    gradient = exact.gradient[: case.dim]
+    return exact, (lambda *xy: tuple(part(*xy) for part in gradient))
+
+
+def test_solution_matches_an_independent_solve(finished_run):
+    case, directory, record = finished_run
+    saved = np.load(directory / "solution.npz")
+    u = saved["u"]
+    if case.problem.type == "matrix":
+        from solvers.io import read_matrix
+
+        matrix = read_matrix(case.system.matrix)
+        rhs = matrix @ np.ones(matrix.shape[0])
+        reference = linalg.spsolve(matrix.tocsc(), rhs)
+        np.testing.assert_allclose(reference, 1.0, rtol=1e-9)
+        np.testing.assert_allclose(u, reference, rtol=1e-7)
+        assert record["errors"]["l2"] == pytest.approx(np.linalg.norm(u - 1.0), rel=1e-9)
+        return
+    if case.problem.type == "heat":
+        space = function_space(case.mesh, case.mesh_settings.degree)
+        coefficients = {key: value for key, value in _coefficients(case, case.dim).items()
+                        if key not in ("velocity", "reaction", "f")}
+        coefficients = {key: value for key, value in coefficients.items() if key != "kappa"}
+        dim = case.dim
+        boundary = {name: value.coefficient(dim, time_dependent=True)
+                    for name, value in case.boundary.dirichlet.items()}
+        heat = problems.solve_heat(
+            space, kappa=case.problem.kappa.coefficient(dim),
+            f=case.problem.f.coefficient(dim, time_dependent=True),
+            initial=case.time.initial.coefficient(dim), t_end=case.time.t_end,
+            dt=case.time.dt, scheme=case.time.scheme, dirichlet=boundary, rtol=1e-13)
+        np.testing.assert_allclose(u, heat.u, atol=1e-8 * np.abs(heat.u).max())
+        steps = record["steps"]
+        assert len(steps) == math.ceil(case.time.t_end / case.time.dt - 1e-9)
+        np.testing.assert_allclose([step["t"] for step in steps], heat.times[1:], rtol=1e-12)
+        assert all(step["reason"].startswith("converged") for step in steps)
+        exact, gradient = _exact_and_gradient(case, case.time.t_end)
+        assert record["errors"]["l2"] == pytest.approx(norms.l2_error(space, u, exact), rel=1e-9)
+        assert record["errors"]["h1"] == pytest.approx(norms.h1_error(space, u, gradient),
+                                                       rel=1e-9)
+        return
+    space, system, reference = _reference_stationary(case)
+    assert record["dofs"] == space.num_dofs == u.size
+    scale = np.abs(reference).max()
+    np.testing.assert_allclose(u, reference, atol=1e-7 * scale)
+    free = system.free_dofs
+    residual = np.linalg.norm(system.reduced_rhs - system.reduced_matrix @ u[free])
+    assert record["fem_residual_norm"] == pytest.approx(residual, rel=1e-6, abs=1e-14)
+    exact, gradient = _exact_and_gradient(case)
+    assert record["errors"]["l2"] == pytest.approx(norms.l2_error(space, u, exact), rel=1e-9)
+    assert record["errors"]["h1"] == pytest.approx(norms.h1_error(space, u, gradient), rel=1e-9)
+
+
+def test_discretisation_error_is_small(finished_run):
+    case, _, record = finished_run
+    if case.problem.type == "matrix":
+        assert record["errors"]["max"] < 1e-6
+        return
+    l2_bound, h1_bound = ERROR_BOUNDS[case.name]
+    assert record["errors"]["l2"] < l2_bound
+    assert record["errors"]["h1"] < h1_bound
+
+
+def test_plots_show_the_recorded_data(finished_run):
+    case, directory, record = finished_run
+    residuals = read_figure_data(directory / "residuals.png")
+    (series,) = residuals["series"]
+    np.testing.assert_allclose(series["relative_residuals"],
+                               np.array(record["residual_norms"]) / record["rhs_norm"],
+                               rtol=1e-15)
+    assert series["iterations"] == list(range(len(record["residual_norms"])))
+    if case.problem.type == "matrix":
+        assert not (directory / "solution.png").exists()
+        return
+    u = np.load(directory / "solution.npz")["u"][: case.mesh.num_points]
+    picture = read_figure_data(directory / "solution.png")
+    assert picture == {"min": float(u.min()), "max": float(u.max())}
+
+
+def test_vtu_holds_the_vertex_values(finished_run):
+    case, directory, _ = finished_run
+    if case.problem.type == "matrix":
+        assert not (directory / "solution.vtu").exists()
+        return
+    saved = np.load(directory / "solution.npz")
+    mesh = meshio.read(directory / "solution.vtu")
+    np.testing.assert_allclose(mesh.points[:, : case.dim], case.mesh.points)
+    np.testing.assert_array_equal(mesh.point_data["u"], saved["u"][: case.mesh.num_points])
+    np.testing.assert_array_equal(saved["cells"], case.mesh.cells)
