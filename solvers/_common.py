@@ -1,0 +1,134 @@
+"""The Python front shared by the methods: set-up of a solve and assembly of its result."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.sparse.linalg import LinearOperator
+
+from . import _csr
+from ._inputs import (
+    CSR,
+    callable_or_none,
+    check_matrix,
+    check_positive_int,
+    check_tolerances,
+    check_vector,
+    working_dtype,
+)
+from .precond import Preconditioner, as_preconditioner
+from .result import CODE_CONVERGED, REASON_CODES, Reason, SolveResult, tolerance
+
+
+@dataclass
+class Problem:
+    """A validated solve request: everything a method loop needs, and nothing unchecked."""
+
+    A: CSR | LinearOperator
+    b: np.ndarray
+    x: np.ndarray
+    M: Preconditioner | LinearOperator
+    rtol: float
+    atol: float
+    dtol: float
+    maxiter: int
+    tolerance: float
+    rhs_norm: float
+    converged_reason: Reason
+    callback: object
+    monitor: object
+    started: float
+    bounds: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return self.b.size
+
+    @property
+    def compiled(self) -> bool:
+        """True when the whole loop can run in Numba (CSR matrix and our preconditioner)."""
+        return isinstance(self.A, CSR) and isinstance(self.M, Preconditioner)
+
+    @property
+    def preconditioner_name(self) -> str:
+        return self.M.name if isinstance(self.M, Preconditioner) else "operator"
+
+    def matvec(self, v: np.ndarray) -> np.ndarray:
+        if isinstance(self.A, CSR):
+            out = np.empty_like(v)
+            _csr.spmv_dot(self.A.indptr, self.A.indices, self.A.data, v, out, self.bounds)
+            return out
+        return np.asarray(self.A.matvec(v), dtype=v.dtype).reshape(-1)
+
+    def precondition(self, r: np.ndarray) -> np.ndarray:
+        if isinstance(self.M, Preconditioner):
+            return self.M.apply(r).astype(r.dtype, copy=False)
+        return np.asarray(self.M.matvec(r), dtype=r.dtype).reshape(-1)
+
+    def true_residual_norm(self) -> float:
+        return float(np.linalg.norm(self.b - self.matvec(self.x)))
+
+
+def prepare(A, b, x0, rtol, atol, dtol, maxiter, M, callback, monitor) -> Problem:
+    """Check every argument of a solve (naming any that is wrong) and set it up."""
+    started = time.perf_counter()
+    matrix = check_matrix(A)
+    n = matrix.n if isinstance(matrix, CSR) else matrix.shape[0]
+    dtype = working_dtype(matrix.data.dtype if isinstance(matrix, CSR) else matrix.dtype,
+                          np.asarray(b).dtype)
+    b = check_vector(b, n, "b", dtype)
+    x = np.zeros(n, dtype=dtype) if x0 is None else check_vector(x0, n, "x0", dtype)
+    rtol, atol, dtol = check_tolerances(rtol, atol, dtol)
+    maxiter = check_positive_int(maxiter, "maxiter", 10 * n)
+    preconditioner = as_preconditioner(M, matrix if isinstance(matrix, CSR) else None, n)
+    rhs_norm = float(np.linalg.norm(b))
+    bound, reason = tolerance(rhs_norm, rtol, atol)
+    bounds = _csr.row_chunks(matrix.indptr) if isinstance(matrix, CSR) else np.array([0, n])
+    return Problem(matrix, b, x, preconditioner, rtol, atol, dtol, maxiter, bound, rhs_norm,
+                   reason, callable_or_none(callback), callable_or_none(monitor, "monitor"),
+                   started, bounds)
+
+
+def finish(problem: Problem, method: str, code: int, iterations: int, history: np.ndarray,
+           matvecs: int, precond_applies: int, **extra) -> SolveResult:
+    """Recompute the true residual and build the result; ``converged`` is decided here."""
+    true_norm = problem.true_residual_norm()
+    reason = REASON_CODES[code]
+    if code == CODE_CONVERGED:
+        reason = problem.converged_reason
+    if reason.converged and not true_norm <= problem.tolerance:
+        # The loops only report convergence after checking the true residual; this is the
+        # last guard, against a different rounding of the final product.
+        reason = Reason.DIVERGED_STAGNATION
+    return SolveResult(
+        x=problem.x,
+        converged=reason.converged,
+        reason=reason,
+        iterations=int(iterations),
+        residual_norms=np.array(history[: iterations + 1], dtype=np.float64),
+        true_residual_norm=true_norm,
+        rhs_norm=problem.rhs_norm,
+        tolerance=problem.tolerance,
+        rtol=problem.rtol,
+        atol=problem.atol,
+        method=method,
+        preconditioner=problem.preconditioner_name,
+        matvecs=int(matvecs) + 1,
+        precond_applies=int(precond_applies),
+        solve_time=time.perf_counter() - problem.started,
+        **extra,
+    )
+
+
+def zero_rhs_result(problem: Problem, method: str) -> SolveResult:
+    """``b = 0``: ``x = 0`` is the exact solution, returned at once."""
+    problem.x[:] = 0
+    history = np.zeros(1)
+    return finish(problem, method, CODE_CONVERGED, 0, history, 0, 0)
+
+
+def preconditioner_arrays(M: Preconditioner):
+    """The arrays of a preconditioner in the order the Numba loops take them."""
+    return (M.kind, M.indptr, M.indices, M.data, M.diag, M.diag_positions, M.omega)

@@ -1,0 +1,231 @@
+"""Numba kernels on CSR matrices and vectors, shared by every Krylov method.
+
+The matrix is held as ``(indptr, indices, data)`` with ``indices`` viewed as
+``uint32``: unsigned 32-bit column indices halve the index traffic of int64 and
+let the compiler drop the sign handling of the gather.  Loop counters are
+``uint64`` for the same reason: Numba wraps negative signed indices around, and
+that test on every load of a short CSR row costs about a third of an SpMV.
+
+Reductions over vectors keep four partial sums (elements ``i mod 4``), added in a
+fixed order: one running sum would wait on the adder's latency at every element.
+
+Parallel work is split into *fixed row chunks* chosen from the matrix alone
+(``row_chunks``), never from the number of threads.  Each chunk reduces its own
+partial sums serially and the partials are added in chunk order, so a solve gives
+the same bits on one thread or two.  Small problems get a single chunk and never
+enter a parallel region, whose start-up cost would dominate.
+"""
+
+import numpy as np
+from numba import njit, prange, uint64
+
+# A chunk must be worth a thread start (about 1-2 microseconds here).
+_ROWS_PER_CHUNK = 16384
+_MAX_CHUNKS = 64
+
+
+def row_chunks(indptr):
+    """Chunk boundaries that split the rows into pieces of about equal work.
+
+    Parameters
+    ----------
+    indptr : ndarray of int
+        CSR row pointer of an ``n x n`` matrix.
+
+    Returns
+    -------
+    ndarray of int64
+        ``bounds`` with ``bounds[0] = 0``, ``bounds[-1] = n``; chunk ``c`` is rows
+        ``bounds[c]:bounds[c+1]``.  Work per row counts its nonzeros plus a constant
+        for the vector updates.
+    """
+    n = indptr.size - 1
+    chunks = int(min(_MAX_CHUNKS, max(1, n // _ROWS_PER_CHUNK)))
+    if chunks == 1:
+        return np.array([0, n], dtype=np.int64)
+    work = indptr.astype(np.float64) + 4.0 * np.arange(n + 1)
+    targets = np.linspace(0.0, work[-1], chunks + 1)
+    bounds = np.searchsorted(work, targets).astype(np.int64)
+    bounds[0], bounds[-1] = 0, n
+    return np.unique(bounds)
+
+
+# --- serial pieces over a row range ------------------------------------------------
+
+@njit(cache=True, nogil=True)
+def _row_product(indptr, indices, data, x, i):
+    s = 0.0
+    for k in range(uint64(indptr[i]), uint64(indptr[i + 1])):
+        s += data[k] * x[indices[k]]
+    return s
+
+
+@njit(cache=True, nogil=True)
+def _spmv_rows(indptr, indices, data, x, y, lo, hi):
+    """y[lo:hi] = A[lo:hi] @ x; returns sum_i x_i y_i over the range."""
+    dot = 0.0
+    for i in range(uint64(lo), uint64(hi)):
+        s = _row_product(indptr, indices, data, x, i)
+        y[i] = s
+        dot += x[i] * s
+    return dot
+
+
+@njit(cache=True, nogil=True)
+def _residual_rows(indptr, indices, data, x, b, r, lo, hi):
+    """r[lo:hi] = b - A x over the range; returns the partial sum of r_i^2."""
+    rr = 0.0
+    for i in range(uint64(lo), uint64(hi)):
+        s = b[i] - _row_product(indptr, indices, data, x, i)
+        r[i] = s
+        rr += s * s
+    return rr
+
+
+@njit(cache=True, nogil=True)
+def _cg_update_rows(alpha, p, q, x, r, dinv, lo, hi):
+    """x += alpha p, r -= alpha q over the range.
+
+    Returns the partial sums of ``r.r`` and ``r.z`` with ``z = dinv * r`` (Jacobi)
+    when ``dinv`` is non-empty, else ``r.z = r.r``.
+    """
+    jacobi = dinv.size > 0
+    rr0 = rr1 = rr2 = rr3 = 0.0
+    rz0 = rz1 = rz2 = rz3 = 0.0
+    lo, hi = uint64(lo), uint64(hi)
+    top = lo + (hi - lo) // uint64(4) * uint64(4)
+    for i in range(lo, top, 4):
+        r0 = r[i] - alpha * q[i]
+        r1 = r[i + 1] - alpha * q[i + 1]
+        r2 = r[i + 2] - alpha * q[i + 2]
+        r3 = r[i + 3] - alpha * q[i + 3]
+        x[i] += alpha * p[i]
+        x[i + 1] += alpha * p[i + 1]
+        x[i + 2] += alpha * p[i + 2]
+        x[i + 3] += alpha * p[i + 3]
+        r[i], r[i + 1], r[i + 2], r[i + 3] = r0, r1, r2, r3
+        rr0 += r0 * r0
+        rr1 += r1 * r1
+        rr2 += r2 * r2
+        rr3 += r3 * r3
+        if jacobi:
+            rz0 += r0 * r0 * dinv[i]
+            rz1 += r1 * r1 * dinv[i + 1]
+            rz2 += r2 * r2 * dinv[i + 2]
+            rz3 += r3 * r3 * dinv[i + 3]
+    for i in range(top, hi):
+        x[i] += alpha * p[i]
+        ri = r[i] - alpha * q[i]
+        r[i] = ri
+        rr0 += ri * ri
+        if jacobi:
+            rz0 += ri * ri * dinv[i]
+    rr = (rr0 + rr1) + (rr2 + rr3)
+    rz = (rz0 + rz1) + (rz2 + rz3) if jacobi else rr
+    return rr, rz
+
+
+@njit(cache=True, nogil=True)
+def _cg_direction_rows(beta, r, z, dinv, p, lo, hi):
+    """p = z + beta p; z is r (no preconditioner), dinv * r (Jacobi) or z itself."""
+    if z.size > 0:
+        for i in range(uint64(lo), uint64(hi)):
+            p[i] = z[i] + beta * p[i]
+    elif dinv.size > 0:
+        for i in range(uint64(lo), uint64(hi)):
+            p[i] = dinv[i] * r[i] + beta * p[i]
+    else:
+        for i in range(uint64(lo), uint64(hi)):
+            p[i] = r[i] + beta * p[i]
+
+
+@njit(cache=True, nogil=True)
+def _dot_rows(x, y, lo, hi):
+    s0 = s1 = s2 = s3 = 0.0
+    lo, hi = uint64(lo), uint64(hi)
+    top = lo + (hi - lo) // uint64(4) * uint64(4)
+    for i in range(lo, top, 4):
+        s0 += x[i] * y[i]
+        s1 += x[i + 1] * y[i + 1]
+        s2 += x[i + 2] * y[i + 2]
+        s3 += x[i + 3] * y[i + 3]
+    for i in range(top, hi):
+        s0 += x[i] * y[i]
+    return (s0 + s1) + (s2 + s3)
+
+
+# --- chunked drivers: serial for one chunk, prange over chunks otherwise --------------
+
+@njit(cache=True, parallel=True)
+def spmv_dot(indptr, indices, data, x, y, bounds):
+    """y = A x and return x . y (the fused product CG needs for p . A p)."""
+    chunks = bounds.size - 1
+    if chunks == 1:
+        return _spmv_rows(indptr, indices, data, x, y, 0, bounds[1])
+    partial = np.empty(chunks)
+    for c in prange(chunks):
+        partial[c] = _spmv_rows(indptr, indices, data, x, y, bounds[c], bounds[c + 1])
+    total = 0.0
+    for c in range(chunks):
+        total += partial[c]
+    return total
+
+
+@njit(cache=True, parallel=True)
+def residual(indptr, indices, data, x, b, r, bounds):
+    """r = b - A x and return ||r||_2^2."""
+    chunks = bounds.size - 1
+    if chunks == 1:
+        return _residual_rows(indptr, indices, data, x, b, r, 0, bounds[1])
+    partial = np.empty(chunks)
+    for c in prange(chunks):
+        partial[c] = _residual_rows(indptr, indices, data, x, b, r, bounds[c], bounds[c + 1])
+    total = 0.0
+    for c in range(chunks):
+        total += partial[c]
+    return total
+
+
+@njit(cache=True, parallel=True)
+def cg_update(alpha, p, q, x, r, dinv, bounds):
+    """x += alpha p; r -= alpha q; return (r.r, r.z) with Jacobi's z fused in."""
+    chunks = bounds.size - 1
+    if chunks == 1:
+        return _cg_update_rows(alpha, p, q, x, r, dinv, 0, bounds[1])
+    partial = np.empty((chunks, 2))
+    for c in prange(chunks):
+        rr, rz = _cg_update_rows(alpha, p, q, x, r, dinv, bounds[c], bounds[c + 1])
+        partial[c, 0] = rr
+        partial[c, 1] = rz
+    rr = 0.0
+    rz = 0.0
+    for c in range(chunks):
+        rr += partial[c, 0]
+        rz += partial[c, 1]
+    return rr, rz
+
+
+@njit(cache=True, parallel=True)
+def cg_direction(beta, r, z, dinv, p, bounds):
+    """p = z + beta p, where z is implied by r for no preconditioner or Jacobi."""
+    chunks = bounds.size - 1
+    if chunks == 1:
+        _cg_direction_rows(beta, r, z, dinv, p, 0, bounds[1])
+        return
+    for c in prange(chunks):
+        _cg_direction_rows(beta, r, z, dinv, p, bounds[c], bounds[c + 1])
+
+
+@njit(cache=True, parallel=True)
+def dot(x, y, bounds):
+    """x . y with the same chunked, order-fixed summation as the fused kernels."""
+    chunks = bounds.size - 1
+    if chunks == 1:
+        return _dot_rows(x, y, 0, bounds[1])
+    partial = np.empty(chunks)
+    for c in prange(chunks):
+        partial[c] = _dot_rows(x, y, bounds[c], bounds[c + 1])
+    total = 0.0
+    for c in range(chunks):
+        total += partial[c]
+    return total

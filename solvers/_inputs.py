@@ -1,0 +1,120 @@
+"""Checks and conversions at the public boundary, shared by every method.
+
+Everything past these functions trusts its inputs: arrays are contiguous, of one
+floating dtype, finite, and of matching sizes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import LinearOperator, aslinearoperator
+
+
+@dataclass(frozen=True)
+class CSR:
+    """A square CSR matrix as the Numba kernels take it (column indices as uint32)."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    matrix: sp.csr_array
+
+    @property
+    def n(self) -> int:
+        return self.indptr.size - 1
+
+
+def working_dtype(*dtypes) -> np.dtype:
+    """float32 when every input is float32, float64 otherwise."""
+    if dtypes and all(np.dtype(d) == np.float32 for d in dtypes):
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
+
+
+def check_matrix(A, name: str = "A"):
+    """Return ``A`` as a :class:`CSR` (sparse or dense input) or a ``LinearOperator``."""
+    if sp.issparse(A) or (isinstance(A, np.ndarray) and A.ndim == 2):
+        shape = A.shape
+        if len(shape) != 2 or shape[0] != shape[1]:
+            raise ValueError(f"{name} must be a square matrix; got shape {shape}")
+        if np.iscomplexobj(A):
+            raise TypeError(f"{name} must be real; got dtype {A.dtype} (complex is not supported)")
+        if not np.issubdtype(A.dtype, np.number) and A.dtype != np.bool_:
+            raise TypeError(f"{name} must hold numbers; got dtype {A.dtype}")
+        matrix = sp.csr_array(A)
+        dtype = working_dtype(matrix.dtype)
+        data = np.ascontiguousarray(matrix.data, dtype=dtype)
+        if not np.all(np.isfinite(data)):
+            bad = int(np.flatnonzero(~np.isfinite(data))[0])
+            row = int(np.searchsorted(matrix.indptr, bad, side="right") - 1)
+            raise ValueError(
+                f"{name} has a NaN or infinite entry (row {row}, column {matrix.indices[bad]});"
+                " all entries must be finite"
+            )
+        if shape[0] >= 2**32:
+            raise ValueError(f"{name} has {shape[0]} rows; at most 2**32 - 1 are supported")
+        if matrix.indices.dtype == np.int32:
+            indices = np.ascontiguousarray(matrix.indices).view(np.uint32)
+        else:
+            indices = matrix.indices.astype(np.uint32)
+        indptr = np.ascontiguousarray(matrix.indptr)
+        if indptr.dtype not in (np.int32, np.int64):
+            indptr = indptr.astype(np.int64)
+        return CSR(indptr, indices, data, matrix)
+    if isinstance(A, LinearOperator) or hasattr(A, "matvec"):
+        operator = aslinearoperator(A)
+        if operator.shape[0] != operator.shape[1]:
+            raise ValueError(f"{name} must be square; got shape {operator.shape}")
+        if np.iscomplexobj(np.zeros(0, dtype=operator.dtype)):
+            raise TypeError(f"{name} must be real; got dtype {operator.dtype}")
+        return operator
+    raise TypeError(
+        f"{name} must be a SciPy sparse matrix or array, a 2-D ndarray or a LinearOperator;"
+        f" got {type(A).__name__}"
+    )
+
+
+def check_vector(v, n: int, name: str, dtype) -> np.ndarray:
+    """A finite 1-D copy of ``v`` of length ``n`` (a copy, so callers' arrays stay untouched)."""
+    try:
+        array = np.array(v, dtype=dtype, copy=True)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{name} must be a real vector of length {n}: {error}") from None
+    if array.ndim == 2 and 1 in array.shape:
+        array = array.reshape(-1)
+    if array.ndim != 1 or array.size != n:
+        raise ValueError(f"{name} must have length {n} to match A; got shape {np.shape(v)}")
+    if not np.all(np.isfinite(array)):
+        index = int(np.flatnonzero(~np.isfinite(array))[0])
+        raise ValueError(f"{name} has a NaN or infinite entry at index {index}; all must be finite")
+    return array
+
+
+def check_tolerances(rtol, atol, dtol):
+    """Validate ``rtol``, ``atol`` (>= 0) and ``dtol`` (> 1 or None)."""
+    for name, value in (("rtol", rtol), ("atol", atol)):
+        if not np.isscalar(value) or not np.isreal(value) or not np.isfinite(value) or value < 0:
+            raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
+    if rtol == 0 and atol == 0:
+        raise ValueError("rtol and atol are both 0: no iterate can meet that; give one > 0")
+    if dtol is not None and not (np.isscalar(dtol) and dtol > 1):
+        raise ValueError(f"dtol must be None or a number > 1; got {dtol!r}")
+    return float(rtol), float(atol), (np.inf if dtol is None else float(dtol))
+
+
+def check_positive_int(value, name: str, default: int) -> int:
+    """``value`` as an int >= 1, or ``default`` when it is None."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
+    return int(value)
+
+
+def callable_or_none(callback, name: str = "callback"):
+    if callback is not None and not callable(callback):
+        raise TypeError(f"{name} must be callable or None; got {type(callback).__name__}")
+    return callback

@@ -1,0 +1,368 @@
+r"""Preconditioned conjugate gradients.
+
+For symmetric positive definite ``A`` and ``M``, CG builds iterates
+:math:`x_k \in x_0 + \mathcal{K}_k(M^{-1}A, M^{-1}r_0)` that minimise the A-norm of
+the error.  Per iteration:
+
+.. math::
+
+    \alpha_k = \frac{r_k^T z_k}{p_k^T A p_k},\quad
+    x_{k+1} = x_k + \alpha_k p_k,\quad r_{k+1} = r_k - \alpha_k A p_k,\quad
+    z_{k+1} = M^{-1} r_{k+1},\quad
+    \beta_k = \frac{r_{k+1}^T z_{k+1}}{r_k^T z_k},\quad p_{k+1} = z_{k+1} + \beta_k p_k .
+
+On CSR input the whole loop runs in Numba in three passes over memory per
+iteration: ``q = A p`` fused with ``p.q``; the updates of ``x`` and ``r`` fused with
+``r.r`` (and ``r.z`` for Jacobi); and the new direction.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+from scipy.linalg import eigvalsh_tridiagonal
+
+from . import _csr
+from ._common import Problem, finish, preconditioner_arrays, prepare, zero_rhs_result
+from .precond import JACOBI, NONE, apply_preconditioner
+from .result import (
+    CODE_BREAKDOWN,
+    CODE_CONVERGED,
+    CODE_DTOL,
+    CODE_INDEFINITE_MATRIX,
+    CODE_INDEFINITE_PRECONDITIONER,
+    CODE_MAX_ITERATIONS,
+    CODE_NAN,
+    CODE_STAGNATION,
+    SolveResult,
+)
+
+_PAUSED = -1
+# scalars: r.z of the current residual, ||r_0||, true residual norm at the last replacement
+_RZ, _R0, _LAST_TRUE = 0, 1, 2
+# counters: products with A, preconditioner applications, residual replacements,
+# first iteration of the current Lanczos segment
+_MATVECS, _APPLIES, _REPLACEMENTS, _SEGMENT = 0, 1, 2, 3
+
+
+@njit(cache=True)
+def _cg_loop(indptr, indices, data, bounds, b, x, r, p, q, z,
+             kind, pindptr, pindices, pdata, pdiag, pdiag_positions, omega,
+             tol, dtol, start, stop, maxiter, history, alphas, betas, scalars, counters):
+    """Iterations ``start .. stop-1`` of PCG; returns ``(code, iterations)``.
+
+    ``code`` is ``_PAUSED`` when ``stop`` was reached before ``maxiter`` (the state in
+    the arrays lets a later call go on), otherwise a result code.
+    """
+    # Slices keep one array type per name whatever the preconditioner, for Numba.
+    dinv = pdiag if kind == JACOBI else pdiag[:0]
+    fused = kind == NONE or kind == JACOBI
+    zbuf = z[:0] if fused else z
+
+    if start == 0:
+        rr = _csr.residual(indptr, indices, data, x, b, r, bounds)
+        norm = math.sqrt(rr)
+        history[0] = norm
+        scalars[_R0] = norm
+        if not math.isfinite(norm):
+            return CODE_NAN, 0
+        if norm <= tol:
+            return CODE_CONVERGED, 0
+        apply_preconditioner(kind, pindptr, pindices, pdata, pdiag, pdiag_positions, omega, r, z)
+        counters[_APPLIES] += 1
+        rz = _csr.dot(r, z, bounds)
+        if kind != NONE:
+            if rz < 0.0:
+                return CODE_INDEFINITE_PRECONDITIONER, 0
+            if rz == 0.0:
+                return CODE_BREAKDOWN, 0
+        scalars[_RZ] = rz
+        p[:] = z
+
+    rz = scalars[_RZ]
+    for k in range(start, stop):
+        pq = _csr.spmv_dot(indptr, indices, data, p, q, bounds)
+        counters[_MATVECS] += 1
+        if not math.isfinite(pq):
+            return CODE_NAN, k
+        if pq <= 0.0:
+            return CODE_INDEFINITE_MATRIX, k
+        alpha = rz / pq
+        alphas[k] = alpha
+        rr, rz_new = _csr.cg_update(alpha, p, q, x, r, dinv, bounds)
+        norm = math.sqrt(rr)
+        history[k + 1] = norm
+        if not math.isfinite(norm):
+            return CODE_NAN, k + 1
+        if norm <= tol:
+            # The recursive residual claims convergence: verify it on b - A x, which also
+            # replaces r by the true residual in case the two have drifted apart.
+            rr = _csr.residual(indptr, indices, data, x, b, r, bounds)
+            counters[_MATVECS] += 1
+            true_norm = math.sqrt(rr)
+            if true_norm <= tol:
+                return CODE_CONVERGED, k + 1
+            if counters[_REPLACEMENTS] > 0 and true_norm >= scalars[_LAST_TRUE]:
+                return CODE_STAGNATION, k + 1
+            scalars[_LAST_TRUE] = true_norm
+            counters[_REPLACEMENTS] += 1
+            counters[_SEGMENT] = k + 1
+            history[k + 1] = true_norm
+            rz_new = rr
+            beta = 0.0  # restart the directions from the true residual
+        else:
+            beta = -1.0
+        if norm > dtol * scalars[_R0]:
+            return CODE_DTOL, k + 1
+        if not fused:
+            apply_preconditioner(kind, pindptr, pindices, pdata, pdiag, pdiag_positions,
+                                 omega, r, z)
+            rz_new = _csr.dot(r, z, bounds)
+        elif kind == JACOBI and beta == 0.0:
+            rz_new = 0.0
+            for i in range(r.size):
+                rz_new += r[i] * r[i] * dinv[i]
+        if kind != NONE:
+            counters[_APPLIES] += 1
+            if not math.isfinite(rz_new):
+                return CODE_NAN, k + 1
+            if rz_new < 0.0:
+                return CODE_INDEFINITE_PRECONDITIONER, k + 1
+            if rz_new == 0.0:
+                return CODE_BREAKDOWN, k + 1
+        if beta != 0.0:
+            beta = rz_new / rz
+        betas[k] = beta
+        rz = rz_new
+        scalars[_RZ] = rz
+        _csr.cg_direction(beta, r, zbuf, dinv, p, bounds)
+    if stop < maxiter:
+        return _PAUSED, stop
+    return CODE_MAX_ITERATIONS, maxiter
+
+
+def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=None,
+       monitor=None, dtol=None) -> SolveResult:
+    r"""Solve ``A x = b`` for symmetric positive definite ``A`` by conjugate gradients.
+
+    A drop-in for :func:`scipy.sparse.linalg.cg` that reports more: the full L2
+    residual history, why it stopped, and an estimate of the condition number.
+
+    Parameters
+    ----------
+    A : sparse matrix or array, ndarray or LinearOperator, shape (n, n)
+        Symmetric positive definite.  Sparse and dense matrices are converted once to
+        CSR and the iteration runs entirely in Numba; a ``LinearOperator`` (anything
+        with ``matvec``) goes through a slower loop that calls Python each iteration.
+    b : array_like, shape (n,)
+        Right-hand side.
+    x0 : array_like, shape (n,), optional
+        Starting guess (default zero).  Never modified.
+    rtol, atol : float
+        Stop when :math:`\|b - A x\|_2 \le \max(\mathrm{rtol}\,\|b\|_2, \mathrm{atol})`.
+    maxiter : int, optional
+        Largest number of iterations (default ``10 n``).
+    M : None, str, Preconditioner, sparse matrix or LinearOperator
+        Preconditioner: ``"jacobi"``, ``"ssor"``, ``"ilu0"``, ``"ic0"``, an object
+        from :func:`solvers.jacobi` and friends, or an operator approximating
+        :math:`A^{-1}` (SciPy's convention).  Must be symmetric positive definite.
+    callback : callable, optional
+        ``callback(xk)`` after each iteration, with a copy of the iterate.
+    monitor : callable, optional
+        ``monitor(k, residual_norm)`` for ``k = 0, 1, ...``, one call per iteration,
+        in the manner of PETSc's ``-ksp_monitor``.
+    dtol : float, optional
+        Stop with ``diverged_dtol`` when :math:`\|r_k\| > \mathrm{dtol}\,\|r_0\|`
+        (default: no such test; CG residuals may rise on the way down).
+
+    Returns
+    -------
+    SolveResult
+        Unpacks as ``x, info``.  ``converged`` is True only if the recomputed true
+        residual meets the tolerance.
+
+    Notes
+    -----
+    The residual updated by the recurrence drifts from ``b - A x`` in floating point.
+    When the recurrence says the tolerance is met, the true residual is computed; if
+    it is not within the tolerance, it replaces the recursive one and the iteration
+    restarts from it.  If a replacement does not lower the true residual below the
+    previous one, the attainable accuracy is reached and the solve stops with
+    ``diverged_stagnation``.
+
+    The condition estimate comes from the Lanczos tridiagonal matrix
+    :math:`T_k` implied by the coefficients :math:`\alpha_j, \beta_j`
+    (Golub & Van Loan, section 11.3): its extreme eigenvalues approximate those of
+    :math:`M^{-1}A` from inside.
+
+    References
+    ----------
+    M. R. Hestenes and E. Stiefel, "Methods of conjugate gradients for solving linear
+    systems", J. Res. Nat. Bur. Standards 49 (1952).
+    H. A. van der Vorst and Q. Ye, "Residual replacement strategies for Krylov
+    subspace iterative methods", SIAM J. Sci. Comput. 22 (2000).
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from solvers import cg
+    >>> n = 100
+    >>> A = sp.diags([-np.ones(n - 1), 2 * np.ones(n), -np.ones(n - 1)], [-1, 0, 1], format="csr")
+    >>> result = cg(A, np.ones(n), rtol=1e-10)
+    >>> result.converged, result.reason.value, result.iterations
+    (True, 'converged_rtol', 50)
+    >>> x, info = result
+    >>> bool(np.linalg.norm(np.ones(n) - A @ x) <= 1e-10 * np.sqrt(n))
+    True
+    """
+    problem = prepare(A, b, x0, rtol, atol, dtol, maxiter, M, callback, monitor)
+    if problem.rhs_norm == 0.0:
+        return zero_rhs_result(problem, "cg")
+    if problem.compiled:
+        return _cg_compiled(problem)
+    return _cg_operator(problem)
+
+
+def _cg_compiled(problem: Problem) -> SolveResult:
+    n, maxiter, dtype = problem.n, problem.maxiter, problem.b.dtype
+    A, M = problem.A, problem.M
+    r, p, q = np.empty(n, dtype), np.empty(n, dtype), np.empty(n, dtype)
+    z = np.empty(n, dtype) if M.kind != NONE else r
+    history = np.empty(maxiter + 1)
+    alphas, betas = np.zeros(maxiter), np.zeros(maxiter)
+    scalars, counters = np.zeros(3), np.zeros(4, dtype=np.int64)
+    step = 1 if (problem.callback or problem.monitor) else maxiter
+    start, code = 0, _PAUSED
+    while code == _PAUSED:
+        stop = min(start + step, maxiter)
+        code, k = _cg_loop(A.indptr, A.indices, A.data, problem.bounds, problem.b, problem.x,
+                           r, p, q, z, *preconditioner_arrays(M), problem.tolerance,
+                           problem.dtol, start, stop, maxiter, history, alphas, betas, scalars,
+                           counters)
+        _report(problem, history, 0 if start == 0 else start + 1, k)
+        start = stop
+    return _result(problem, code, k, history, alphas, betas, counters)
+
+
+def _report(problem: Problem, history, first: int, last: int) -> None:
+    """Call the monitor for history entries ``first .. last``, the callback if x moved."""
+    if problem.monitor is not None:
+        for j in range(first, last + 1):
+            problem.monitor(j, float(history[j]))
+    if problem.callback is not None and last > 0 and last >= first:
+        problem.callback(problem.x.copy())
+
+
+def _result(problem, code, k, history, alphas, betas, counters) -> SolveResult:
+    segment = int(counters[_SEGMENT])
+    lambda_min, lambda_max = _ritz_extremes(alphas[segment:k], betas[segment:k])
+    return finish(problem, "cg", code, k, history, counters[_MATVECS], counters[_APPLIES],
+                  condition_estimate=lambda_max / lambda_min if lambda_min > 0 else np.nan,
+                  eigenvalue_estimates=(lambda_min, lambda_max),
+                  residual_replacements=int(counters[_REPLACEMENTS]))
+
+
+def _ritz_extremes(alphas: np.ndarray, betas: np.ndarray) -> tuple[float, float]:
+    r"""Extreme eigenvalues of the Lanczos matrix of CG.
+
+    .. math::
+
+        T_{jj} = \frac{1}{\alpha_j} + \frac{\beta_{j-1}}{\alpha_{j-1}},\qquad
+        T_{j,j+1} = \frac{\sqrt{\beta_j}}{\alpha_j}.
+    """
+    m = alphas.size
+    if m < 2 or not np.all(alphas > 0) or not np.all(betas[: m - 1] > 0):
+        if m == 1 and alphas[0] > 0:
+            return 1.0 / alphas[0], 1.0 / alphas[0]
+        return np.nan, np.nan
+    diagonal = 1.0 / alphas
+    diagonal[1:] += betas[: m - 1] / alphas[: m - 1]
+    off_diagonal = np.sqrt(betas[: m - 1]) / alphas[: m - 1]
+    eigenvalues = eigvalsh_tridiagonal(diagonal, off_diagonal)
+    return float(eigenvalues[0]), float(eigenvalues[-1])
+
+
+def _cg_operator(problem: Problem) -> SolveResult:
+    """The same iteration for a LinearOperator ``A`` or ``M``, one Python step at a time."""
+    x, b, tol, maxiter = problem.x, problem.b, problem.tolerance, problem.maxiter
+    history = np.empty(maxiter + 1)
+    alphas, betas = np.zeros(maxiter), np.zeros(maxiter)
+    counters = np.zeros(4, dtype=np.int64)
+    r = b - problem.matvec(x)
+    history[0] = r0 = float(np.linalg.norm(r))
+    code, k = _cg_operator_start(problem, r0)
+    if code is not None:
+        return _result(problem, code, k, history, alphas, betas, counters)
+    z = problem.precondition(r)
+    rz = float(r @ z)
+    counters[_APPLIES] += 1
+    code, k, last_true = _check_rz(rz), 0, np.inf
+    p = z.copy()
+    while code is None and k < maxiter:
+        q = problem.matvec(p)
+        counters[_MATVECS] += 1
+        pq = float(p @ q)
+        if not np.isfinite(pq):
+            code = CODE_NAN
+            break
+        if pq <= 0.0:
+            code = CODE_INDEFINITE_MATRIX
+            break
+        alpha = rz / pq
+        alphas[k] = alpha
+        x += alpha * p
+        r -= alpha * q
+        k += 1
+        history[k] = norm = float(np.linalg.norm(r))
+        restart = False
+        if not np.isfinite(norm):
+            code = CODE_NAN
+        elif norm <= tol:
+            r = b - problem.matvec(x)
+            counters[_MATVECS] += 1
+            true_norm = float(np.linalg.norm(r))
+            if true_norm <= tol:
+                code = CODE_CONVERGED
+            elif counters[_REPLACEMENTS] > 0 and true_norm >= last_true:
+                code = CODE_STAGNATION
+            else:
+                last_true, restart = true_norm, True
+                counters[_REPLACEMENTS] += 1
+                counters[_SEGMENT] = k
+                history[k] = true_norm
+        if code is None and norm > problem.dtol * r0:
+            code = CODE_DTOL
+        if code is None:
+            z = problem.precondition(r)
+            counters[_APPLIES] += 1
+            rz_new = float(r @ z)
+            code = _check_rz(rz_new)
+            beta = 0.0 if restart else rz_new / rz
+            betas[k - 1] = beta
+            rz = rz_new
+            p = z + beta * p
+        _report(problem, history, k, k)
+    if code is None:
+        code = CODE_MAX_ITERATIONS
+    return _result(problem, code, k, history, alphas, betas, counters)
+
+
+def _cg_operator_start(problem: Problem, r0: float):
+    _report(problem, np.array([r0]), 0, 0)
+    if not np.isfinite(r0):
+        return CODE_NAN, 0
+    if r0 <= problem.tolerance:
+        return CODE_CONVERGED, 0
+    return None, 0
+
+
+def _check_rz(rz: float):
+    if not np.isfinite(rz):
+        return CODE_NAN
+    if rz < 0.0:
+        return CODE_INDEFINITE_PRECONDITIONER
+    if rz == 0.0:
+        return CODE_BREAKDOWN
+    return None

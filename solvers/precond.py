@@ -1,0 +1,359 @@
+"""Preconditioners compiled into the Krylov loops: Jacobi, SSOR, ILU(0) and IC(0).
+
+Each is set up once (``jacobi(A)``, ``ssor(A, omega)``, ``ilu0(A)``, ``ic0(A)``) and
+can be reused across solves with the same matrix.  All of them are applied by one
+Numba kernel, :func:`apply_preconditioner`, so a CG or GMRES loop on a CSR matrix
+runs without returning to Python.  A user's own ``LinearOperator`` or sparse matrix
+approximating ``A^{-1}`` is accepted by the solvers too (see :func:`as_preconditioner`).
+
+References
+----------
+Y. Saad, *Iterative Methods for Sparse Linear Systems*, 2nd ed., SIAM, 2003,
+sections 4.1 (SSOR), 10.3 (ILU(0)) and 10.3.5 (incomplete Cholesky).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+from numba import njit
+from scipy.sparse.linalg import LinearOperator
+
+from ._inputs import CSR, check_matrix
+
+NONE, JACOBI, SSOR, ILU0, IC0, MATRIX = 0, 1, 2, 3, 4, 5
+NAMES = {"none": NONE, "jacobi": JACOBI, "ssor": SSOR, "ilu0": ILU0, "ic0": IC0}
+
+_EMPTY_INT = np.zeros(0, dtype=np.int64)
+_EMPTY_UINT = np.zeros(0, dtype=np.uint32)
+_EMPTY_FLOAT = np.zeros(0, dtype=np.float64)
+
+
+class PivotError(ValueError):
+    """An incomplete factorization met a zero or negative pivot (a ``ValueError``)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Preconditioner:
+    """A preconditioner ``M ~ A`` whose inverse the Krylov loops apply in Numba.
+
+    Build it with :func:`jacobi`, :func:`ssor`, :func:`ilu0` or :func:`ic0`; pass it as
+    ``M=`` to :func:`solvers.cg` or :func:`solvers.gmres`.  ``P(r)`` (or ``P.apply(r)``)
+    returns ``M^{-1} r``.
+
+    The arrays hold, by kind: Jacobi, the inverted diagonal in ``diag``; SSOR, the
+    matrix itself and its diagonal; ILU(0), the factors ``L`` (unit lower, implied
+    ones) and ``U`` in the sparsity pattern of ``A``; IC(0), the lower factor ``L``
+    in the pattern of ``tril(A)``; ``diag_positions[i]`` is where row ``i``'s diagonal
+    entry is stored.
+    """
+
+    name: str
+    kind: int
+    n: int
+    indptr: np.ndarray = field(default_factory=lambda: _EMPTY_INT)
+    indices: np.ndarray = field(default_factory=lambda: _EMPTY_UINT)
+    data: np.ndarray = field(default_factory=lambda: _EMPTY_FLOAT)
+    diag: np.ndarray = field(default_factory=lambda: _EMPTY_FLOAT)
+    diag_positions: np.ndarray = field(default_factory=lambda: _EMPTY_INT)
+    omega: float = 1.0
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.n, self.n)
+
+    def apply(self, r) -> np.ndarray:
+        """Return ``M^{-1} r``."""
+        r = np.ascontiguousarray(r, dtype=np.float64).reshape(-1)
+        if r.size != self.n:
+            raise ValueError(f"r must have length {self.n}; got {r.size}")
+        z = np.empty_like(r)
+        apply_preconditioner(self.kind, self.indptr, self.indices, self.data, self.diag,
+                             self.diag_positions, self.omega, r, z)
+        return z
+
+    __call__ = apply
+
+    def aslinearoperator(self) -> LinearOperator:
+        """``M^{-1}`` as a SciPy ``LinearOperator`` (e.g. for ``scipy.sparse.linalg.cg``)."""
+        return LinearOperator(self.shape, matvec=self.apply, dtype=np.float64)
+
+
+def _as_csr(A, name: str = "A") -> CSR:
+    matrix = check_matrix(A, name)
+    if not isinstance(matrix, CSR):
+        raise TypeError(f"{name} must be a sparse or dense matrix to build a preconditioner from;"
+                        " a LinearOperator has no entries")
+    return matrix
+
+
+def _canonical(csr: CSR) -> sp.csr_array:
+    """A sorted, duplicate-free float64 copy with int64 indices (never the caller's arrays)."""
+    matrix = sp.csr_array(csr.matrix, dtype=np.float64, copy=True)
+    matrix.sum_duplicates()
+    matrix.sort_indices()
+    return matrix
+
+
+def _diagonal_positions(matrix: sp.csr_array, kind: str) -> np.ndarray:
+    positions = _find_diagonal(matrix.indptr.astype(np.int64), matrix.indices.astype(np.int64))
+    missing = np.flatnonzero(positions < 0)
+    if missing.size:
+        raise PivotError(f"{kind}: row {missing[0]} has no stored diagonal entry"
+                         f" ({missing.size} rows lack one); {kind} needs every diagonal entry")
+    return positions
+
+
+@njit(cache=True)
+def _find_diagonal(indptr, indices):
+    n = indptr.size - 1
+    positions = np.full(n, -1, dtype=np.int64)
+    for i in range(n):
+        for k in range(indptr[i], indptr[i + 1]):
+            if indices[k] == i:
+                positions[i] = k
+    return positions
+
+
+def jacobi(A) -> Preconditioner:
+    """Jacobi (diagonal) preconditioner, ``M = diag(A)``.
+
+    Raises
+    ------
+    PivotError
+        If a diagonal entry is zero.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> from solvers import cg, jacobi
+    >>> A = sp.diags([[-1.0] * 9, [4.0] * 10, [-1.0] * 9], [-1, 0, 1], format="csr")
+    >>> M = jacobi(A)
+    >>> cg(A, A @ [1.0] * 10, M=M, rtol=1e-10).converged
+    True
+    """
+    csr = _as_csr(A)
+    diagonal = csr.matrix.diagonal().astype(np.float64)
+    zero = np.flatnonzero(diagonal == 0)
+    if zero.size:
+        raise PivotError(f"jacobi: diagonal entry {zero[0]} of A is zero ({zero.size} zeros);"
+                         " Jacobi needs a nonzero diagonal")
+    return Preconditioner("jacobi", JACOBI, csr.n, diag=1.0 / diagonal)
+
+
+def ssor(A, omega: float = 1.0) -> Preconditioner:
+    r"""Symmetric successive over-relaxation.
+
+    .. math:: M = \frac{1}{\omega(2-\omega)} (D + \omega L) D^{-1} (D + \omega U),
+
+    with ``A = L + D + U``; symmetric positive definite when ``A`` is, for
+    ``0 < omega < 2``.  ``omega = 1`` is symmetric Gauss-Seidel.
+    """
+    if not (np.isscalar(omega) and 0 < omega < 2):
+        raise ValueError(f"omega must lie in (0, 2); got {omega!r}")
+    csr = _as_csr(A)
+    matrix = _canonical(csr)
+    diagonal = matrix.diagonal()
+    zero = np.flatnonzero(diagonal == 0)
+    if zero.size:
+        raise PivotError(f"ssor: diagonal entry {zero[0]} of A is zero; SSOR divides by it")
+    return Preconditioner("ssor", SSOR, csr.n, matrix.indptr.astype(np.int64),
+                          matrix.indices.astype(np.uint32), matrix.data, diagonal,
+                          omega=float(omega))
+
+
+def ilu0(A) -> Preconditioner:
+    """Incomplete LU factorization with no fill-in, ``M = L U`` in the pattern of ``A``.
+
+    Raises
+    ------
+    PivotError
+        If a pivot is zero (the error names the row).
+    """
+    csr = _as_csr(A)
+    matrix = _canonical(csr)
+    indptr, indices = matrix.indptr.astype(np.int64), matrix.indices.astype(np.int64)
+    positions = _diagonal_positions(matrix, "ilu0")
+    data = matrix.data.copy()
+    bad_row = _ilu0_factor(indptr, indices, data, positions)
+    if bad_row >= 0:
+        raise PivotError(f"ilu0: zero pivot in row {bad_row}; try jacobi, or reorder A")
+    return Preconditioner("ilu0", ILU0, csr.n, indptr, indices.astype(np.uint32), data,
+                          diag_positions=positions)
+
+
+def ic0(A) -> Preconditioner:
+    """Incomplete Cholesky factorization with no fill-in, ``M = L L^T``, ``L`` in ``tril(A)``.
+
+    Only the lower triangle of ``A`` is read; ``A`` is taken to be symmetric.
+
+    Raises
+    ------
+    PivotError
+        If a pivot is zero or negative (``A`` is not positive definite, or IC(0)
+        breaks down on it); the error names the row.
+    """
+    csr = _as_csr(A)
+    lower = sp.csr_array(sp.tril(_canonical(csr), format="csr"))
+    lower.sort_indices()
+    indptr, indices = lower.indptr.astype(np.int64), lower.indices.astype(np.int64)
+    positions = _diagonal_positions(lower, "ic0")
+    data = lower.data.copy()
+    bad_row = _ic0_factor(indptr, indices, data)
+    if bad_row >= 0:
+        raise PivotError(f"ic0: non-positive pivot in row {bad_row}; A is not positive definite"
+                         " or IC(0) breaks down on it (try jacobi or ssor)")
+    return Preconditioner("ic0", IC0, csr.n, indptr, indices.astype(np.uint32), data,
+                          diag_positions=positions)
+
+
+@njit(cache=True)
+def _ilu0_factor(indptr, indices, data, diag_positions):
+    """IKJ ILU(0) in place on sorted CSR; returns the row of a zero pivot or -1."""
+    n = indptr.size - 1
+    where = np.full(n, -1, dtype=np.int64)
+    for i in range(n):
+        for k in range(indptr[i], indptr[i + 1]):
+            where[indices[k]] = k
+        for kk in range(indptr[i], diag_positions[i]):
+            k = indices[kk]
+            pivot = data[diag_positions[k]]
+            if pivot == 0.0:
+                return k
+            factor = data[kk] / pivot
+            data[kk] = factor
+            for kj in range(diag_positions[k] + 1, indptr[k + 1]):
+                target = where[indices[kj]]
+                if target >= 0:
+                    data[target] -= factor * data[kj]
+        for k in range(indptr[i], indptr[i + 1]):
+            where[indices[k]] = -1
+        if data[diag_positions[i]] == 0.0:
+            return i
+    return -1
+
+
+@njit(cache=True)
+def _ic0_factor(indptr, indices, data):
+    """Row-wise IC(0) in place on sorted lower-triangular CSR (diagonal last in each row)."""
+    n = indptr.size - 1
+    where = np.full(n, -1, dtype=np.int64)
+    for i in range(n):
+        start, end = indptr[i], indptr[i + 1]
+        for k in range(start, end):
+            where[indices[k]] = k
+        for kk in range(start, end - 1):
+            k = indices[kk]
+            s = data[kk]
+            for kj in range(indptr[k], indptr[k + 1] - 1):
+                target = where[indices[kj]]
+                if target >= 0:
+                    s -= data[target] * data[kj]
+            data[kk] = s / data[indptr[k + 1] - 1]
+        s = data[end - 1]
+        for kk in range(start, end - 1):
+            s -= data[kk] * data[kk]
+        if not s > 0.0:
+            return i
+        data[end - 1] = np.sqrt(s)
+        for k in range(start, end):
+            where[indices[k]] = -1
+    return -1
+
+
+@njit(cache=True, nogil=True)
+def apply_preconditioner(kind, indptr, indices, data, diag, diag_positions, omega, r, z):
+    """z = M^{-1} r for any kind of :class:`Preconditioner` (``r`` and ``z`` distinct)."""
+    n = r.size
+    if kind == NONE:
+        for i in range(n):
+            z[i] = r[i]
+    elif kind == JACOBI:
+        for i in range(n):
+            z[i] = diag[i] * r[i]
+    elif kind == MATRIX:
+        for i in range(n):
+            s = 0.0
+            for k in range(indptr[i], indptr[i + 1]):
+                s += data[k] * r[indices[k]]
+            z[i] = s
+    elif kind == SSOR:
+        # (D + wL) y = w(2-w) r; t = D y; (D + wU) z = t, all in z.
+        scale = omega * (2.0 - omega)
+        for i in range(n):
+            s = scale * r[i]
+            for k in range(indptr[i], indptr[i + 1]):
+                j = indices[k]
+                if j < i:
+                    s -= omega * data[k] * z[j]
+            z[i] = s / diag[i]
+        for i in range(n):
+            z[i] *= diag[i]
+        for i in range(n - 1, -1, -1):
+            s = z[i]
+            for k in range(indptr[i], indptr[i + 1]):
+                j = indices[k]
+                if j > i:
+                    s -= omega * data[k] * z[j]
+            z[i] = s / diag[i]
+    elif kind == ILU0:
+        for i in range(n):
+            s = r[i]
+            for k in range(indptr[i], diag_positions[i]):
+                s -= data[k] * z[indices[k]]
+            z[i] = s
+        for i in range(n - 1, -1, -1):
+            s = z[i]
+            for k in range(diag_positions[i] + 1, indptr[i + 1]):
+                s -= data[k] * z[indices[k]]
+            z[i] = s / data[diag_positions[i]]
+    elif kind == IC0:
+        for i in range(n):
+            s = r[i]
+            for k in range(indptr[i], diag_positions[i]):
+                s -= data[k] * z[indices[k]]
+            z[i] = s / data[diag_positions[i]]
+        for i in range(n - 1, -1, -1):
+            zi = z[i] / data[diag_positions[i]]
+            z[i] = zi
+            for k in range(indptr[i], diag_positions[i]):
+                z[indices[k]] -= data[k] * zi
+
+
+def as_preconditioner(M, A_csr: CSR | None, n: int):
+    """Turn the ``M`` argument of a solver into a :class:`Preconditioner` or LinearOperator.
+
+    ``None`` and the names ``"none"``, ``"jacobi"``, ``"ssor"``, ``"ilu0"``, ``"ic0"``
+    need ``A`` as a matrix; a sparse matrix or dense array is taken as ``M^{-1}``
+    itself (SciPy's convention) and applied in Numba; anything else with ``matvec``
+    is applied through Python.
+    """
+    if M is None:
+        return Preconditioner("none", NONE, n)
+    if isinstance(M, str):
+        key = M.lower()
+        if key not in NAMES:
+            allowed = ", ".join(repr(k) for k in NAMES)
+            raise ValueError(f"M: unknown preconditioner {M!r}; allowed: {allowed}, an object"
+                             " from solvers.jacobi/ssor/ilu0/ic0, or a LinearOperator")
+        if key == "none":
+            return Preconditioner("none", NONE, n)
+        if A_csr is None:
+            raise TypeError(f"M={M!r} needs the entries of A; A is a LinearOperator here")
+        return {"jacobi": jacobi, "ssor": ssor, "ilu0": ilu0, "ic0": ic0}[key](A_csr.matrix)
+    if isinstance(M, Preconditioner):
+        if M.n != n:
+            raise ValueError(f"M was built for n = {M.n}; A has n = {n}")
+        return M
+    if sp.issparse(M) or (isinstance(M, np.ndarray) and M.ndim == 2):
+        matrix = check_matrix(M, "M")
+        if matrix.n != n:
+            raise ValueError(f"M must be {n} x {n} to match A; got {matrix.matrix.shape}")
+        return Preconditioner("matrix", MATRIX, n, matrix.indptr.astype(np.int64),
+                              matrix.indices, matrix.data.astype(np.float64))
+    operator = check_matrix(M, "M")
+    if operator.shape[0] != n:
+        raise ValueError(f"M must be {n} x {n} to match A; got {operator.shape}")
+    return operator
