@@ -59,7 +59,8 @@ def read_mesh(path: str | os.PathLike) -> Mesh:
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # meshio prints stray blank lines
             data = meshio.read(path)
-    except Exception as error:  # meshio raises many types for bad or unknown files
+    # meshio raises many types for bad files and exits the interpreter for some
+    except (Exception, SystemExit) as error:
         raise ValueError(f"cannot read mesh file {str(path)!r}: {error}") from error
     points = np.asarray(data.points, dtype=np.float64)
     blocks = {}

@@ -1,0 +1,94 @@
+"""Mesh files through meshio: gmsh 2.2 and 4.1 with physical groups, vtu."""
+
+import numpy as np
+import pytest
+
+from fem.mesh import interval, unit_square
+from fem.meshio_io import read_mesh, write_mesh
+
+pytest.importorskip("meshio")
+
+GMSH41 = """$MeshFormat
+4.1 0 8
+$EndMeshFormat
+$PhysicalNames
+2
+1 1 "inlet"
+2 2 "domain"
+$EndPhysicalNames
+$Entities
+0 1 1 0
+1 0 0 0 0 1 0 1 1 0
+1 0 0 0 1 1 0 1 2 0
+$EndEntities
+$Nodes
+1 4 1 4
+2 1 0 4
+1
+2
+3
+4
+0 0 0
+1 0 0
+1 1 0
+0 1 0
+$EndNodes
+$Elements
+2 3 1 3
+1 1 1 1
+1 4 1
+2 1 2 2
+2 1 2 3
+3 1 4 3
+$EndElements
+"""
+
+
+def test_gmsh41_with_physical_names_and_clockwise_triangle(tmp_path):
+    path = tmp_path / "square.msh"
+    path.write_text(GMSH41)
+    mesh = read_mesh(path)
+    assert (mesh.num_points, mesh.num_cells) == (4, 2)
+    assert mesh.boundaries["inlet"].tolist() == [[3, 0]]
+    assert mesh.boundaries["boundary"].shape == (4, 2)
+    corners = mesh.points[mesh.cells]
+    e1, e2 = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]
+    assert np.all(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0] > 0)  # reoriented
+
+
+@pytest.mark.parametrize("make", [lambda: unit_square(3), lambda: interval(0.0, 2.0, 5)])
+def test_gmsh22_round_trip_keeps_named_boundaries(tmp_path, make):
+    mesh = make().with_boundary("part", lambda *x: x[0] < 0.5)
+    path = tmp_path / "mesh.msh"
+    write_mesh(path, mesh)
+    again = read_mesh(path)
+    assert np.allclose(again.points, mesh.points)
+    assert np.array_equal(again.cells, mesh.cells)
+    for name, facets in mesh.boundaries.items():
+        assert np.array_equal(np.sort(again.boundaries[name], axis=0), np.sort(facets, axis=0))
+
+
+def test_vtu_with_point_data(tmp_path):
+    mesh = unit_square(2)
+    path = tmp_path / "solution.vtu"
+    write_mesh(path, mesh, point_data={"u": mesh.points[:, 0]},
+               cell_data={"id": np.arange(mesh.num_cells, dtype=float)})
+    again = read_mesh(path)
+    assert np.allclose(again.points, mesh.points) and again.num_cells == mesh.num_cells
+
+
+def test_bad_files(tmp_path):
+    with pytest.raises(ValueError, match=r"missing\.msh' does not exist"):
+        read_mesh(tmp_path / "missing.msh")
+    bad = tmp_path / "bad.msh"
+    bad.write_text("not a mesh")
+    with pytest.raises(ValueError, match=r"cannot read mesh file .*bad\.msh"):
+        read_mesh(bad)
+    unknown = tmp_path / "mesh.unknown"
+    unknown.write_text("x")
+    with pytest.raises(ValueError, match="cannot read mesh file"):
+        read_mesh(unknown)
+    with pytest.raises(ValueError, match="point_data 'u' must have 9 rows"):
+        write_mesh(tmp_path / "a.vtu", unit_square(2), point_data={"u": np.zeros(3)})
+    with pytest.raises(ValueError, match=r"gmsh 4\.1 is not supported"):
+        write_mesh(tmp_path / "a.msh", unit_square(2), file_format="gmsh")
