@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 from matplotlib.tri import Triangulation
 
 __all__ = ["plot_rates", "plot_residual_histories", "plot_solution"]
@@ -133,6 +134,10 @@ def plot_rates(levels: Sequence[dict], rates: dict, *, title: str = "") -> tuple
         rate = rates.get(name)
         suffix = f", rate {rate:.2f}" if rate is not None else ""
         error_axes.loglog(h, errors[name], marker="o", label=label + suffix)
+    # ticks at the levels themselves: a log axis spanning less than two decades
+    # otherwise shows one label or a crowd of overlapping minor ones
+    error_axes.xaxis.set_minor_formatter(NullFormatter())
+    error_axes.set_xticks(h, labels=[f"{value:.3g}" for value in h])
     error_axes.set_xlabel("h (largest cell diameter)")
     error_axes.set_ylabel("error")
     error_axes.invert_xaxis()

@@ -1,0 +1,226 @@
+"""Bad input: exit status 2, one line on stderr naming file and key, nothing written.
+
+Every item of the issue's "Bad input" list has a test here; none of them may run code
+from the file (the attack strings would leave a marker file if they did).
+"""
+
+from pathlib import Path
+
+import pytest
+
+CASES = Path(__file__).resolve().parents[2] / "cases"
+
+VALID = """\
+[mesh]
+domain = "unit_square"
+n = 4
+element = "P1"
+
+[problem]
+type = "poisson"
+f = "2*pi^2*sin(pi*x)*sin(pi*y)"
+exact = "sin(pi*x)*sin(pi*y)"
+
+[solver]
+method = "cg"
+preconditioner = "jacobi"
+rtol = 1e-8
+"""
+
+MARKER = "/tmp/krylovfem-attack-marker"
+
+
+def _replace(old: str, new: str) -> str:
+    assert old in VALID
+    return VALID.replace(old, new)
+
+
+# name -> (case-file text, words the message must contain)
+BAD_FILES = {
+    "toml syntax error": (_replace('n = 4', 'n = = 4'), ["TOML syntax error", "line 3"]),
+    "unclosed string": (_replace('type = "poisson"', 'type = "poisson'), ["line 7"]),
+    "empty file": ("", ["empty"]),
+    "whitespace only": ("\n  \n", ["empty"]),
+    "unknown section": (VALID + "\n[solvers]\nrtol = 1e-8\n",
+                        ["unknown key or section 'solvers'", "did you mean 'solver'"]),
+    "unknown key": (_replace("rtol = 1e-8", "rtoll = 1e-8"),
+                    ["[solver]", "unknown key 'rtoll'", "did you mean 'rtol'"]),
+    "unknown top-level key": ("title = 'x'\n" + VALID, ["unknown key or section 'title'"]),
+    "wrong type rtol": (_replace("rtol = 1e-8", 'rtol = "small"'),
+                        ["[solver] rtol = 'small'", "a number >= 0", "given a string"]),
+    "wrong type n": (_replace("n = 4", 'n = "four"'), ["[mesh] n", "an integer >= 1"]),
+    "wrong type plots": (VALID + "[output]\nplots = 1\n", ["[output] plots", "true or false"]),
+    "n zero": (_replace("n = 4", "n = 0"), ["[mesh] n = 0", "out of range", ">= 1"]),
+    "n negative": (_replace("n = 4", "n = -3"), ["[mesh] n = -3", "out of range"]),
+    "rtol negative": (_replace("rtol = 1e-8", "rtol = -1e-8"), ["[solver] rtol", "out of range"]),
+    "rtol nan": (_replace("rtol = 1e-8", "rtol = nan"), ["[solver] rtol", "out of range"]),
+    "maxiter zero": (_replace("rtol = 1e-8", "maxiter = 0"), ["[solver] maxiter", ">= 1"]),
+    "unknown element": (_replace('element = "P1"', 'element = "P3"'),
+                        ["[mesh] element = 'P3'", "P1 | P2"]),
+    "unknown method": (_replace('method = "cg"', 'method = "bicgstab"'),
+                       ["[solver] method = 'bicgstab'", "cg | gmres"]),
+    "unknown preconditioner": (_replace('"jacobi"', '"jacoby"'),
+                               ["preconditioner = 'jacoby'", "did you mean 'jacobi'", "ic0"]),
+    "unknown domain": (_replace('"unit_square"', '"unit_circle"'),
+                       ["[mesh] domain = 'unit_circle'", "interval | unit_square"]),
+    "unknown problem type": (_replace('type = "poisson"', 'type = "stokes"'),
+                             ["[problem] type = 'stokes'", "poisson |"]),
+    "missing mesh file": (_replace('domain = "unit_square"\nn = 4', 'file = "no-such.msh"'),
+                          ["[mesh] file", "no such mesh file", "no-such.msh"]),
+    "missing matrix file": ('[problem]\ntype = "matrix"\n[system]\nmatrix = "absent.mtx"\n',
+                            ["[system] matrix", "no such matrix file", "absent.mtx"]),
+    "unknown name in expression": (_replace('f = "2*pi^2', 'f = "2*q^2'),
+                                   ["[problem] f", "unknown name 'q'"]),
+    "unknown function": (_replace('exact = "sin(pi*x)*sin(pi*y)"', 'exact = "sine(pi*x)"'),
+                         ["[problem] exact", "unknown function 'sine'", "did you mean 'sin'"]),
+    "attribute access": (_replace('f = "2*pi^2', 'f = "x.__class__ + 2*pi^2'),
+                         ["[problem] f", "attribute access"]),
+    "import attack": (_replace('f = "2*pi^2*sin(pi*x)*sin(pi*y)"',
+                               f"f = \"__import__('os').system('touch {MARKER}')\""),
+                      ["[problem] f", "not allowed"]),
+    "call of non-whitelisted": (_replace('f = "2*pi^2*sin(pi*x)*sin(pi*y)"',
+                                         "f = \"open('/etc/passwd')\""),
+                                ["unknown function 'open'"]),
+    "lambda": (_replace('f = "2*pi^2*sin(pi*x)*sin(pi*y)"', 'f = "(lambda: 1)()"'),
+               ["[problem] f", "not allowed"]),
+    "bare lambda": (_replace('f = "2*pi^2*sin(pi*x)*sin(pi*y)"', 'f = "lambda: 1"'),
+                    ["lambda is not allowed"]),
+    "unbalanced parentheses": (_replace('f = "2*pi^2*sin(pi*x)', 'f = "2*pi^2*sin((pi*x)'),
+                               ["[problem] f", "unbalanced parentheses"]),
+    "overflow": (_replace('f = "2*pi^2*sin(pi*x)*sin(pi*y)"', 'f = "exp(1000*(x + 1))"'),
+                 ["[problem] f", "overflow"]),
+    "nan on the mesh": (_replace('f = "2*pi^2*sin(pi*x)*sin(pi*y)"', 'f = "log(x - 0.6)"'),
+                        ["[problem] f", "invalid value"]),
+    "division by zero": (_replace('f = "2*pi^2*sin(pi*x)*sin(pi*y)"', 'f = "1/x"'),
+                         ["[problem] f", "division by zero"]),
+    "time in a stationary problem": (_replace('f = "2*pi^2', 'f = "t + 2*pi^2'),
+                                     ["'t' is not a variable here"]),
+    "y in 1D": ('[mesh]\ndomain = "interval"\n[problem]\ntype = "poisson"\nf = "y"\n',
+                ["'y' is not a variable here"]),
+    "unknown boundary part": (VALID + '[boundary]\ndirichlet = { lft = "0" }\n',
+                              ["[boundary] dirichlet.lft", "did you mean 'left'"]),
+    "exact without exact": (_replace('exact = "sin(pi*x)*sin(pi*y)"\n', "")
+                            + '[boundary]\ndirichlet = { boundary = "exact" }\n',
+                            ['"exact" needs [problem] exact']),
+    "robin not a pair": (VALID + '[boundary]\nrobin = { top = "1" }\n', ["[alpha, g]"]),
+    "velocity for poisson": (_replace('type = "poisson"',
+                                      'type = "poisson"\nvelocity = ["1", "0"]'),
+                             ["velocity is not used by type = \"poisson\""]),
+    "convection without velocity": (_replace('"poisson"', '"convection_diffusion"'),
+                                    ["velocity", "missing"]),
+    "heat without time": (_replace('"poisson"', '"heat"'), ["missing section [time]"]),
+    "dt zero": (_replace('"poisson"', '"heat"') + "[time]\nt_end = 1.0\ndt = 0.0\n",
+                ["[time] dt = 0.0", "out of range", "> 0"]),
+    "dt negative": (_replace('"poisson"', '"heat"') + "[time]\nt_end = 1.0\ndt = -0.1\n",
+                    ["[time] dt = -0.1", "out of range"]),
+    "time for poisson": (VALID + "[time]\nt_end = 1.0\ndt = 0.1\n",
+                         ["[time] is not used by type = \"poisson\""]),
+    "missing problem": ('[mesh]\ndomain = "interval"\n', ["missing section [problem]"]),
+    "bounds on unit square": (_replace("n = 4", "n = 4\nbounds = [0.0, 1.0]"),
+                              ["[mesh] bounds", "only interval and rectangle"]),
+    "bounds decreasing": ('[mesh]\ndomain = "interval"\nbounds = [1.0, 0.0]\n'
+                          '[problem]\ntype = "poisson"\n', ["[mesh] bounds", "a < b"]),
+    "section as value": ('problem = 3\n', ["problem must be a section"]),
+}
+
+
+def _check_refused(completed, out: Path, *words: str):
+    assert completed.status == 2, completed.stderr
+    assert completed.stdout == ""
+    lines = completed.stderr.splitlines()
+    assert len(lines) == 1, completed.stderr
+    assert "Traceback" not in completed.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+    assert not out.exists(), "nothing may be written on bad input"
+
+
+@pytest.mark.parametrize("name", BAD_FILES)
+def test_bad_case_file(name, tmp_path, cli):
+    text, words = BAD_FILES[name]
+    case = tmp_path / "bad.toml"
+    case.write_text(text)
+    out = tmp_path / "out"
+    completed = cli("run", case, "--out", out)
+    _check_refused(completed, out, "bad.toml", *words)
+    assert not Path(MARKER).exists()
+
+
+def test_binary_file(tmp_path, cli):
+    case = tmp_path / "binary.toml"
+    case.write_bytes(bytes(range(256)) * 4)
+    out = tmp_path / "out"
+    _check_refused(cli("run", case, "--out", out), out, "binary.toml", "binary")
+
+
+def test_non_utf8_file(tmp_path, cli):
+    case = tmp_path / "latin.toml"
+    case.write_bytes('name = "caf\xe9"\n'.encode("latin-1"))
+    out = tmp_path / "out"
+    _check_refused(cli("run", case, "--out", out), out, "latin.toml", "not UTF-8")
+
+
+def test_missing_case_file(tmp_path, cli):
+    out = tmp_path / "out"
+    _check_refused(cli("run", tmp_path / "absent.toml", "--out", out), out, "absent.toml",
+                   "no such case file")
+
+
+@pytest.mark.parametrize(
+    ("override", "words"),
+    [
+        ("solver.rtol=small", ["[solver] rtol (from --set) = 'small'", "a number"]),
+        ("mesh.n=0", ["[mesh] n (from --set) = 0", "out of range"]),
+        ("solvr.rtol=1", ["unknown key or section 'solvr'", "did you mean 'solver'"]),
+        ("solver.rtl=1", ["unknown key 'rtl'"]),
+        ("problem.f=import os", ["[problem] f (from --set)", "syntax error"]),
+        ("no-equals-sign", ["expected section.key=value"]),
+    ],
+)
+def test_bad_override(override, words, tmp_path, cli):
+    case = tmp_path / "case.toml"
+    case.write_text(VALID)
+    out = tmp_path / "out"
+    _check_refused(cli("run", case, "--out", out, "--set", override), out, *words)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "words"),
+    [
+        ((), ["krylovfem:", "required"]),
+        (("solve", "x.toml"), ["invalid choice: 'solve'"]),
+        (("run",), ["required: case"]),
+        (("study", "{case}", "--levels", "0"), ["--levels", "positive integer"]),
+        (("run", "{case}", "--monitor", "-2"), ["--monitor"]),
+        (("compare", "{case}", "--solvers", "cg:jacobi,minres:none"), ["unknown method 'minres'"]),
+        (("compare", "{case}", "--solvers", "cg:ilu1"), ["unknown preconditioner 'ilu1'"]),
+        (("plot", "{out}/nothing-here", "-o", "{out}/figure.png"), ["no run record here"]),
+        (("run", "{case}", "--bogus"), ["unrecognized arguments: --bogus"]),
+    ],
+)
+def test_bad_usage(arguments, words, tmp_path, cli):
+    case = tmp_path / "case.toml"
+    case.write_text(VALID)
+    out = tmp_path / "out"
+    arguments = [a.format(case=case, out=out) for a in arguments]
+    _check_refused(cli(*arguments, "--out", out) if arguments[:1] == ["run"] and
+                   "--bogus" not in arguments else cli(*arguments), out, *words)
+
+
+def test_study_without_exact_solution(tmp_path, cli):
+    case = tmp_path / "case.toml"
+    case.write_text(VALID.replace('exact = "sin(pi*x)*sin(pi*y)"\n', ""))
+    out = tmp_path / "out"
+    _check_refused(cli("study", case, "--levels", "2", "--out", out), out,
+                   "study needs [problem] exact")
+
+
+def test_output_directory_is_a_file(tmp_path, cli):
+    case = tmp_path / "case.toml"
+    case.write_text(VALID)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    completed = cli("run", case, "--out", blocker / "out")
+    assert completed.status == 2
+    assert "is a file" in completed.stderr
+    assert blocker.read_text() == ""
