@@ -9,6 +9,8 @@
 """
 
 from .cg import cg
+from .gmres import gmres
+from .io import read_matrix, read_rhs
 from .precond import PivotError, Preconditioner, ic0, ilu0, jacobi, ssor
 from .result import Reason, SolveResult
 
@@ -18,8 +20,11 @@ __all__ = [
     "Reason",
     "SolveResult",
     "cg",
+    "gmres",
     "ic0",
     "ilu0",
     "jacobi",
+    "read_matrix",
+    "read_rhs",
     "ssor",
 ]

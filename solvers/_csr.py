@@ -24,13 +24,16 @@ _ROWS_PER_CHUNK = 16384
 _MAX_CHUNKS = 64
 
 
-def row_chunks(indptr):
+def row_chunks(indptr, rows_per_chunk=_ROWS_PER_CHUNK):
     """Chunk boundaries that split the rows into pieces of about equal work.
 
     Parameters
     ----------
     indptr : ndarray of int
         CSR row pointer of an ``n x n`` matrix.
+    rows_per_chunk : int
+        Smallest chunk worth a thread; methods with more work per row (GMRES's
+        Gram-Schmidt) pass a smaller one.
 
     Returns
     -------
@@ -40,7 +43,7 @@ def row_chunks(indptr):
         for the vector updates.
     """
     n = indptr.size - 1
-    chunks = int(min(_MAX_CHUNKS, max(1, n // _ROWS_PER_CHUNK)))
+    chunks = int(min(_MAX_CHUNKS, max(1, n // rows_per_chunk)))
     if chunks == 1:
         return np.array([0, n], dtype=np.int64)
     work = indptr.astype(np.float64) + 4.0 * np.arange(n + 1)
@@ -92,28 +95,29 @@ def _cg_update_rows(alpha, p, q, x, r, dinv, lo, hi):
     jacobi = dinv.size > 0
     rr0 = rr1 = rr2 = rr3 = 0.0
     rz0 = rz1 = rz2 = rz3 = 0.0
-    lo, hi = uint64(lo), uint64(hi)
-    top = lo + (hi - lo) // uint64(4) * uint64(4)
-    for i in range(lo, top, 4):
+    blocks = (hi - lo) // 4
+    for block in range(blocks):
+        i = uint64(lo + 4 * block)
+        i1, i2, i3 = i + uint64(1), i + uint64(2), i + uint64(3)
         r0 = r[i] - alpha * q[i]
-        r1 = r[i + 1] - alpha * q[i + 1]
-        r2 = r[i + 2] - alpha * q[i + 2]
-        r3 = r[i + 3] - alpha * q[i + 3]
+        r1 = r[i1] - alpha * q[i1]
+        r2 = r[i2] - alpha * q[i2]
+        r3 = r[i3] - alpha * q[i3]
         x[i] += alpha * p[i]
-        x[i + 1] += alpha * p[i + 1]
-        x[i + 2] += alpha * p[i + 2]
-        x[i + 3] += alpha * p[i + 3]
-        r[i], r[i + 1], r[i + 2], r[i + 3] = r0, r1, r2, r3
+        x[i1] += alpha * p[i1]
+        x[i2] += alpha * p[i2]
+        x[i3] += alpha * p[i3]
+        r[i], r[i1], r[i2], r[i3] = r0, r1, r2, r3
         rr0 += r0 * r0
         rr1 += r1 * r1
         rr2 += r2 * r2
         rr3 += r3 * r3
         if jacobi:
             rz0 += r0 * r0 * dinv[i]
-            rz1 += r1 * r1 * dinv[i + 1]
-            rz2 += r2 * r2 * dinv[i + 2]
-            rz3 += r3 * r3 * dinv[i + 3]
-    for i in range(top, hi):
+            rz1 += r1 * r1 * dinv[i1]
+            rz2 += r2 * r2 * dinv[i2]
+            rz3 += r3 * r3 * dinv[i3]
+    for i in range(uint64(lo + 4 * blocks), uint64(hi)):
         x[i] += alpha * p[i]
         ri = r[i] - alpha * q[i]
         r[i] = ri
@@ -142,14 +146,14 @@ def _cg_direction_rows(beta, r, z, dinv, p, lo, hi):
 @njit(cache=True, nogil=True)
 def _dot_rows(x, y, lo, hi):
     s0 = s1 = s2 = s3 = 0.0
-    lo, hi = uint64(lo), uint64(hi)
-    top = lo + (hi - lo) // uint64(4) * uint64(4)
-    for i in range(lo, top, 4):
+    blocks = (hi - lo) // 4
+    for block in range(blocks):
+        i = uint64(lo + 4 * block)
         s0 += x[i] * y[i]
-        s1 += x[i + 1] * y[i + 1]
-        s2 += x[i + 2] * y[i + 2]
-        s3 += x[i + 3] * y[i + 3]
-    for i in range(top, hi):
+        s1 += x[i + uint64(1)] * y[i + uint64(1)]
+        s2 += x[i + uint64(2)] * y[i + uint64(2)]
+        s3 += x[i + uint64(3)] * y[i + uint64(3)]
+    for i in range(uint64(lo + 4 * blocks), uint64(hi)):
         s0 += x[i] * y[i]
     return (s0 + s1) + (s2 + s3)
 
@@ -229,3 +233,102 @@ def dot(x, y, bounds):
     for c in range(chunks):
         total += partial[c]
     return total
+
+
+# --- Gram-Schmidt against a basis stored as the rows of V -------------------------------
+
+@njit(cache=True, nogil=True)
+def _project_rows(V, count, w, h, lo, hi):
+    """h[:count] = V[:count, lo:hi] @ w[lo:hi]; returns the partial ||w||^2."""
+    for i in range(count):
+        h[i] = _dot_rows(V[i], w, lo, hi)
+    return _dot_rows(w, w, lo, hi)
+
+
+@njit(cache=True, nogil=True)
+def _subtract_rows(V, count, h, w, lo, hi):
+    """w[lo:hi] -= h[:count] @ V[:count, lo:hi]; returns the partial ||w||^2."""
+    for i in range(count):
+        hi_ = h[i]
+        row = V[i]
+        for m in range(uint64(lo), uint64(hi)):
+            w[m] -= hi_ * row[m]
+    return _dot_rows(w, w, lo, hi)
+
+
+@njit(cache=True, parallel=True)
+def project(V, count, w, h, bounds):
+    """h = V[:count] w (classical Gram-Schmidt coefficients); returns ||w||^2."""
+    chunks = bounds.size - 1
+    if chunks == 1:
+        return _project_rows(V, count, w, h, 0, bounds[1])
+    partial = np.empty((chunks, count + 1))
+    for c in prange(chunks):
+        partial[c, count] = _project_rows(V, count, w, partial[c], bounds[c], bounds[c + 1])
+    for i in range(count + 1):
+        total = 0.0
+        for c in range(chunks):
+            total += partial[c, i]
+        if i < count:
+            h[i] = total
+        else:
+            ww = total
+    return ww
+
+
+@njit(cache=True, parallel=True)
+def subtract(V, count, h, w, bounds):
+    """w -= V[:count]^T h; returns the new ||w||^2."""
+    chunks = bounds.size - 1
+    if chunks == 1:
+        return _subtract_rows(V, count, h, w, 0, bounds[1])
+    partial = np.empty(chunks)
+    for c in prange(chunks):
+        partial[c] = _subtract_rows(V, count, h, w, bounds[c], bounds[c + 1])
+    total = 0.0
+    for c in range(chunks):
+        total += partial[c]
+    return total
+
+
+@njit(cache=True, nogil=True)
+def _combine_rows(V, count, y, u, lo, hi):
+    for m in range(uint64(lo), uint64(hi)):
+        u[m] = 0.0
+    for i in range(count):
+        yi = y[i]
+        row = V[i]
+        for m in range(uint64(lo), uint64(hi)):
+            u[m] += yi * row[m]
+
+
+@njit(cache=True, parallel=True)
+def combine(V, count, y, u, bounds):
+    """u = V[:count]^T y."""
+    chunks = bounds.size - 1
+    if chunks == 1:
+        _combine_rows(V, count, y, u, 0, bounds[1])
+        return
+    for c in prange(chunks):
+        _combine_rows(V, count, y, u, bounds[c], bounds[c + 1])
+
+
+@njit(cache=True, nogil=True)
+def _axpby_rows(alpha, u, beta, y, lo, hi):
+    if beta == 0.0:  # y may hold garbage (even NaN) that 0 * y would keep
+        for m in range(uint64(lo), uint64(hi)):
+            y[m] = alpha * u[m]
+    else:
+        for m in range(uint64(lo), uint64(hi)):
+            y[m] = alpha * u[m] + beta * y[m]
+
+
+@njit(cache=True, parallel=True)
+def axpby(alpha, u, beta, y, bounds):
+    """y = alpha u + beta y (``beta = 0`` overwrites y)."""
+    chunks = bounds.size - 1
+    if chunks == 1:
+        _axpby_rows(alpha, u, beta, y, 0, bounds[1])
+        return
+    for c in prange(chunks):
+        _axpby_rows(alpha, u, beta, y, bounds[c], bounds[c + 1])

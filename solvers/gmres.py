@@ -1,0 +1,466 @@
+r"""Restarted GMRES with right (default) or left preconditioning.
+
+Each cycle of ``restart`` steps builds an orthonormal basis :math:`V_{m+1}` of the
+Krylov space by Arnoldi, :math:`A M^{-1} V_m = V_{m+1} \bar H_m` (right
+preconditioning), and picks :math:`x = x_0 + M^{-1} V_m y` with :math:`y` minimising
+:math:`\| \beta e_1 - \bar H_m y \|_2`, :math:`\beta = \|r_0\|`.  Givens rotations
+keep :math:`\bar H_m` triangular as it grows, so the residual norm of every step is
+known without forming ``x``: it is the last entry of the rotated right-hand side.
+
+The basis is orthogonalised by classical Gram-Schmidt with one conditional second
+pass (the "twice is enough" test of Daniel, Gragg, Kaufman and Stewart): two passes
+over memory per step instead of the ``j`` of modified Gram-Schmidt, and as accurate.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from . import _csr
+from ._common import Problem, finish, preconditioner_arrays, prepare, zero_rhs_result
+from ._inputs import check_positive_int
+from .precond import NONE, apply_preconditioner
+from .result import (
+    CODE_BREAKDOWN,
+    CODE_CONVERGED,
+    CODE_DTOL,
+    CODE_MAX_ITERATIONS,
+    CODE_NAN,
+    CODE_STAGNATION,
+    SolveResult,
+)
+
+_PAUSED = -1
+# A second Gram-Schmidt pass when the first removed more than this share of ||w||.
+_REORTHOGONALIZE = 1.0 / math.sqrt(2.0)
+# A cycle that lowers the residual by less than this (relative) changes nothing: a
+# restarted GMRES that repeats it from the same residual would repeat it forever.
+_STAGNATION = 1e-13
+# scalars: ||r_0||, inner tolerance, residual norm at the start of the last cycle,
+# norm of b (or M^-1 b with left preconditioning) for the inner tolerance
+_R0, _INNER_TOL, _LAST_START = 0, 1, 2
+# counters: products with A, preconditioner applications, cycles done, steps in last cycle
+_MATVECS, _APPLIES, _CYCLES, _LAST_STEPS = 0, 1, 2, 3
+
+
+@njit(cache=True, nogil=True)
+def _givens(a, b):
+    """(c, s, r) with [c s; -s c] [a; b] = [r; 0]."""
+    if b == 0.0:
+        return 1.0, 0.0, a
+    if a == 0.0:
+        return 0.0, 1.0, b
+    r = math.hypot(a, b)
+    return a / r, b / r, r
+
+
+@njit(cache=True)
+def _gmres_loop(indptr, indices, data, bounds, b, x,
+                kind, pindptr, pindices, pdata, pdiag, pdiag_positions, omega,
+                left, tol, dtol, restart, maxiter, start, pause, history, restarts,
+                V, hessenberg, rotated, cosines, sines, g, y, w, z, scalars, counters):
+    """GMRES cycles from iteration ``start``; returns ``(code, iterations)``.
+
+    With ``pause`` it returns ``_PAUSED`` after one cycle, the state being kept in the
+    arrays (``x`` above all), so that a Python callback can run between cycles.
+    """
+    k = start
+    while True:
+        # The true residual starts each cycle, so a cycle's claims are always checked.
+        rr = _csr.residual(indptr, indices, data, x, b, w, bounds)
+        counters[_MATVECS] += 1
+        true_norm = math.sqrt(rr)
+        if not math.isfinite(true_norm):
+            return CODE_NAN, k
+        if true_norm <= tol:
+            return CODE_CONVERGED, k
+        if left and kind != NONE:
+            apply_preconditioner(kind, pindptr, pindices, pdata, pdiag, pdiag_positions,
+                                 omega, w, z)
+            counters[_APPLIES] += 1
+            beta = math.sqrt(_csr.dot(z, z, bounds))
+            _csr.axpby(1.0 / beta, z, 0.0, V[0], bounds)
+        else:
+            beta = true_norm
+            _csr.axpby(1.0 / beta, w, 0.0, V[0], bounds)
+        if k == 0:
+            history[0] = beta
+            scalars[_R0] = beta
+            # Left preconditioning monitors ||M^-1 r||: scale the bound to that norm.
+            scalars[_INNER_TOL] = tol * beta / true_norm
+        elif counters[_CYCLES] > 0:
+            if beta > scalars[_LAST_START] * (1.0 - _STAGNATION):
+                return CODE_STAGNATION, k
+            if history[k] <= scalars[_INNER_TOL]:
+                # The estimate met the bound and the true residual did not: aim lower.
+                scalars[_INNER_TOL] *= tol / true_norm
+        if k >= maxiter:
+            return CODE_MAX_ITERATIONS, k
+        scalars[_LAST_START] = beta
+        restarts[counters[_CYCLES]] = k
+        counters[_CYCLES] += 1
+
+        g[:] = 0.0
+        g[0] = beta
+        steps = 0
+        singular = False
+        for j in range(restart):
+            if kind == NONE:
+                _csr.spmv_dot(indptr, indices, data, V[j], w, bounds)
+            elif left:
+                _csr.spmv_dot(indptr, indices, data, V[j], z, bounds)
+                apply_preconditioner(kind, pindptr, pindices, pdata, pdiag, pdiag_positions,
+                                     omega, z, w)
+                counters[_APPLIES] += 1
+            else:
+                apply_preconditioner(kind, pindptr, pindices, pdata, pdiag, pdiag_positions,
+                                     omega, V[j], z)
+                _csr.spmv_dot(indptr, indices, data, z, w, bounds)
+                counters[_APPLIES] += 1
+            counters[_MATVECS] += 1
+            h = hessenberg[:, j]
+            coefficients = rotated[:, j]
+            ww = _csr.project(V, j + 1, w, coefficients, bounds)
+            norm = math.sqrt(_csr.subtract(V, j + 1, coefficients, w, bounds))
+            for i in range(j + 1):
+                h[i] = coefficients[i]
+            if norm < _REORTHOGONALIZE * math.sqrt(ww):
+                _csr.project(V, j + 1, w, coefficients, bounds)
+                norm = math.sqrt(_csr.subtract(V, j + 1, coefficients, w, bounds))
+                for i in range(j + 1):
+                    h[i] += coefficients[i]
+            h[j + 1] = norm
+            if not math.isfinite(norm):
+                return CODE_NAN, k
+            # Apply the earlier rotations to the new column, then make the next one.
+            for i in range(j + 1):
+                coefficients[i] = h[i]
+            coefficients[j + 1] = norm
+            for i in range(j):
+                a, c = coefficients[i], coefficients[i + 1]
+                coefficients[i] = cosines[i] * a + sines[i] * c
+                coefficients[i + 1] = -sines[i] * a + cosines[i] * c
+            cos_j, sin_j, diagonal = _givens(coefficients[j], coefficients[j + 1])
+            cosines[j], sines[j] = cos_j, sin_j
+            coefficients[j], coefficients[j + 1] = diagonal, 0.0
+            g[j + 1] = -sin_j * g[j]
+            g[j] = cos_j * g[j]
+            k += 1
+            steps = j + 1
+            estimate = abs(g[j + 1])
+            history[k] = estimate
+            # An invariant subspace: the step is exact if R is nonsingular, else stuck.
+            happy = norm <= 1e-14 * math.sqrt(ww)
+            if diagonal == 0.0:
+                singular = True
+                break
+            if not happy:
+                _csr.axpby(1.0 / norm, w, 0.0, V[j + 1], bounds)
+            if estimate > dtol * scalars[_R0]:
+                _update_solution(V, rotated, g, y, steps, w, z, x, left, kind, pindptr,
+                                 pindices, pdata, pdiag, pdiag_positions, omega, bounds,
+                                 counters)
+                return CODE_DTOL, k
+            if happy or estimate <= scalars[_INNER_TOL] or k >= maxiter:
+                break
+        counters[_LAST_STEPS] = steps
+        if singular:
+            steps -= 1
+            _update_solution(V, rotated, g, y, steps, w, z, x, left, kind, pindptr, pindices,
+                             pdata, pdiag, pdiag_positions, omega, bounds, counters)
+            return CODE_BREAKDOWN, k
+        _update_solution(V, rotated, g, y, steps, w, z, x, left, kind, pindptr, pindices,
+                         pdata, pdiag, pdiag_positions, omega, bounds, counters)
+        if pause:
+            return _PAUSED, k
+
+
+@njit(cache=True)
+def _update_solution(V, rotated, g, y, steps, w, z, x, left, kind, pindptr, pindices, pdata,
+                     pdiag, pdiag_positions, omega, bounds, counters):
+    """x += V y (left) or x += M^{-1} V y (right), with R y = g by back substitution."""
+    if steps <= 0:
+        return
+    for i in range(steps - 1, -1, -1):
+        s = g[i]
+        for m in range(i + 1, steps):
+            s -= rotated[i, m] * y[m]
+        y[i] = s / rotated[i, i]
+    _csr.combine(V, steps, y, w, bounds)
+    if left or kind == NONE:
+        _csr.axpby(1.0, w, 1.0, x, bounds)
+    else:
+        apply_preconditioner(kind, pindptr, pindices, pdata, pdiag, pdiag_positions, omega,
+                             w, z)
+        counters[_APPLIES] += 1
+        _csr.axpby(1.0, z, 1.0, x, bounds)
+
+
+def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=30, maxiter=None, M=None,
+          callback=None, callback_type="pr_norm", monitor=None, dtol=None,
+          preconditioning="right") -> SolveResult:
+    r"""Solve ``A x = b`` by restarted GMRES(``restart``).
+
+    A drop-in for :func:`scipy.sparse.linalg.gmres` that reports the whole residual
+    history, why it stopped, and a condition estimate; ``maxiter`` counts inner
+    iterations (SciPy counts cycles).
+
+    Parameters
+    ----------
+    A : sparse matrix or array, ndarray or LinearOperator, shape (n, n)
+        Any nonsingular matrix.  Sparse and dense input runs entirely in Numba; a
+        ``LinearOperator`` goes through a slower loop that calls Python per step.
+    b : array_like, shape (n,)
+        Right-hand side.
+    x0 : array_like, shape (n,), optional
+        Starting guess (default zero); never modified.
+    rtol, atol : float
+        Stop when :math:`\|b - A x\|_2 \le \max(\mathrm{rtol}\,\|b\|_2, \mathrm{atol})`,
+        checked on the recomputed true residual.
+    restart : int
+        Steps per cycle (the Krylov space dimension before a restart).
+    maxiter : int, optional
+        Largest number of inner iterations in all (default ``10 n``).
+    M : None, str, Preconditioner, sparse matrix or LinearOperator
+        Preconditioner: ``"jacobi"``, ``"ssor"``, ``"ilu0"``, ``"ic0"``, an object from
+        :func:`solvers.ilu0` and friends, or an operator approximating :math:`A^{-1}`.
+    callback : callable, optional
+        With ``callback_type="pr_norm"``, ``callback(residual_norm / ||b||)`` once per
+        inner iteration; with ``"x"``, ``callback(x)`` once per cycle.  Called after each
+        cycle for the steps of that cycle.
+    monitor : callable, optional
+        ``monitor(k, residual_norm)`` for every history entry, after each cycle.
+    dtol : float, optional
+        Stop with ``diverged_dtol`` when the residual exceeds ``dtol`` times the initial one.
+    preconditioning : {"right", "left"}
+        Right preconditioning (default) minimises the true residual, so the history is
+        that of ``||b - A x_k||``; left minimises ``||M^{-1}(b - A x_k)||``, which is what
+        the history then shows.  Either way convergence is judged on the true residual.
+
+    Returns
+    -------
+    SolveResult
+        ``residual_norms`` has one entry per inner iteration; ``restarts`` lists the
+        iterations at which cycles began; ``condition_estimate`` is the ratio of the
+        extreme singular values of the last cycle's Hessenberg matrix, an estimate of
+        the condition number of the preconditioned operator on the Krylov space.
+
+    Notes
+    -----
+    Stops with ``diverged_stagnation`` when a whole cycle lowers the residual by less
+    than a relative ``1e-13``: restarted GMRES started again from the same residual
+    would do exactly the same, so no further progress is possible.  A Hessenberg matrix
+    that turns singular (an invariant subspace on which the residual cannot be reduced,
+    as for singular ``A`` with ``b`` outside its range) gives ``diverged_breakdown``.
+
+    References
+    ----------
+    Y. Saad and M. H. Schultz, "GMRES: a generalized minimal residual algorithm for
+    solving nonsymmetric linear systems", SIAM J. Sci. Stat. Comput. 7 (1986).
+    J. W. Daniel, W. B. Gragg, L. Kaufman and G. W. Stewart, "Reorthogonalization and
+    stable algorithms for updating the Gram-Schmidt QR factorization", Math. Comp. 30
+    (1976).
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from solvers import gmres
+    >>> n = 200
+    >>> A = sp.diags([-1.2 * np.ones(n - 1), 2 * np.ones(n), -0.8 * np.ones(n - 1)],
+    ...              [-1, 0, 1], format="csr")
+    >>> result = gmres(A, np.ones(n), rtol=1e-10, restart=20, M="ilu0")
+    >>> result.converged, result.reason.value
+    (True, 'converged_rtol')
+    >>> bool(result.true_residual_norm <= 1e-10 * np.sqrt(n))
+    True
+    """
+    problem = prepare(A, b, x0, rtol, atol, dtol, maxiter, M, callback, monitor)
+    restart = min(check_positive_int(restart, "restart", 30), problem.n)
+    if callback_type not in ("pr_norm", "x"):
+        raise ValueError(f"callback_type must be 'pr_norm' or 'x'; got {callback_type!r}")
+    if preconditioning not in ("right", "left"):
+        raise ValueError(f"preconditioning must be 'right' or 'left'; got {preconditioning!r}")
+    if problem.rhs_norm == 0.0:
+        return zero_rhs_result(problem, "gmres")
+    left = preconditioning == "left"
+    if problem.compiled:
+        # Gram-Schmidt does about `restart` times the work of an SpMV per row: split finer.
+        problem.bounds = _csr.row_chunks(problem.A.indptr, max(1024, 65536 // restart))
+    run = _gmres_compiled if problem.compiled else _gmres_operator
+    return run(problem, restart, left, callback_type)
+
+
+def _workspace(n: int, restart: int, maxiter: int, dtype):
+    return {
+        "history": np.empty(maxiter + 1),
+        "restarts": np.zeros(maxiter // 1 + 1, dtype=np.int64),
+        "V": np.empty((restart + 1, n), dtype=dtype),
+        "hessenberg": np.zeros((restart + 1, restart)),
+        "rotated": np.zeros((restart + 1, restart)),
+        "cosines": np.zeros(restart),
+        "sines": np.zeros(restart),
+        "g": np.zeros(restart + 1),
+        "y": np.zeros(restart),
+        "w": np.empty(n, dtype=dtype),
+        "z": np.empty(n, dtype=dtype),
+        "scalars": np.zeros(3),
+        "counters": np.zeros(4, dtype=np.int64),
+    }
+
+
+def _gmres_compiled(problem: Problem, restart: int, left: bool, callback_type: str):
+    space = _workspace(problem.n, restart, problem.maxiter, problem.b.dtype)
+    A = problem.A
+    pause = problem.callback is not None or problem.monitor is not None
+    start, code = 0, _PAUSED
+    while code == _PAUSED:
+        code, k = _gmres_loop(A.indptr, A.indices, A.data, problem.bounds, problem.b,
+                              problem.x, *preconditioner_arrays(problem.M), left,
+                              problem.tolerance, problem.dtol, restart, problem.maxiter, start,
+                              pause, space["history"], space["restarts"], space["V"],
+                              space["hessenberg"], space["rotated"], space["cosines"],
+                              space["sines"], space["g"], space["y"], space["w"], space["z"],
+                              space["scalars"], space["counters"])
+        _report(problem, space["history"], start, k, callback_type)
+        start = k
+    return _result(problem, code, k, space)
+
+
+def _report(problem: Problem, history, start: int, k: int, callback_type: str) -> None:
+    first = 0 if start == 0 else start + 1
+    if problem.monitor is not None:
+        for j in range(first, k + 1):
+            problem.monitor(j, float(history[j]))
+    if problem.callback is None:
+        return
+    if callback_type == "x":
+        if k > start:
+            problem.callback(problem.x.copy())
+    else:
+        for j in range(max(first, 1), k + 1):
+            problem.callback(float(history[j]) / problem.rhs_norm)
+
+
+def _result(problem: Problem, code: int, k: int, space) -> SolveResult:
+    counters = space["counters"]
+    cycles, steps = int(counters[_CYCLES]), int(counters[_LAST_STEPS])
+    condition = np.nan
+    if steps > 0:
+        singular_values = np.linalg.svd(space["hessenberg"][: steps + 1, :steps],
+                                        compute_uv=False)
+        if singular_values[-1] > 0:
+            condition = float(singular_values[0] / singular_values[-1])
+    return finish(problem, "gmres", code, k, space["history"], counters[_MATVECS],
+                  counters[_APPLIES], condition_estimate=condition,
+                  restarts=space["restarts"][:cycles].copy())
+
+
+def _gmres_operator(problem: Problem, restart: int, left: bool, callback_type: str):
+    """The same cycles for a LinearOperator ``A`` or ``M``, with NumPy per step."""
+    n, tol, maxiter = problem.n, problem.tolerance, problem.maxiter
+    space = _workspace(n, restart, maxiter, problem.b.dtype)
+    history, V = space["history"], space["V"]
+    counters, scalars = space["counters"], space["scalars"]
+    x = problem.x
+    k, code = 0, None
+    while code is None:
+        r = problem.b - problem.matvec(x)
+        counters[_MATVECS] += 1
+        true_norm = float(np.linalg.norm(r))
+        if not np.isfinite(true_norm):
+            code = CODE_NAN
+            break
+        if true_norm <= tol:
+            code = CODE_CONVERGED
+            break
+        if left:
+            r = problem.precondition(r)
+            counters[_APPLIES] += 1
+        beta = float(np.linalg.norm(r))
+        if k == 0:
+            history[0] = scalars[_R0] = beta
+            scalars[_INNER_TOL] = tol * beta / true_norm
+        elif counters[_CYCLES] > 0:
+            if beta > scalars[_LAST_START] * (1.0 - _STAGNATION):
+                code = CODE_STAGNATION
+                break
+            if history[k] <= scalars[_INNER_TOL]:
+                scalars[_INNER_TOL] *= tol / true_norm
+        if k >= maxiter:
+            code = CODE_MAX_ITERATIONS
+            break
+        scalars[_LAST_START] = beta
+        space["restarts"][counters[_CYCLES]] = k
+        counters[_CYCLES] += 1
+        start = k
+        V[0] = r / beta
+        steps, code = _operator_cycle(problem, space, restart, left, beta, k)
+        k += steps
+        counters[_LAST_STEPS] = steps
+        _report(problem, history, start, k, callback_type)
+    return _result(problem, code, k, space)
+
+
+def _operator_cycle(problem, space, restart, left, beta, k0):
+    """One Arnoldi cycle in NumPy; updates x and returns (steps, code or None)."""
+    V, hessenberg, history = space["V"], space["hessenberg"], space["history"]
+    counters, scalars = space["counters"], space["scalars"]
+    g = np.zeros(restart + 1)
+    g[0] = beta
+    rotations = []
+    R = np.zeros((restart + 1, restart))
+    code, steps = None, 0
+    for j in range(restart):
+        if left:
+            w = problem.precondition(problem.matvec(V[j]))
+        else:
+            w = problem.matvec(problem.precondition(V[j]))
+        counters[_MATVECS] += 1
+        counters[_APPLIES] += 1
+        ww = float(w @ w)
+        h = V[: j + 1] @ w
+        w = w - V[: j + 1].T @ h
+        norm = float(np.linalg.norm(w))
+        if norm < _REORTHOGONALIZE * np.sqrt(ww):
+            correction = V[: j + 1] @ w
+            w -= V[: j + 1].T @ correction
+            h += correction
+            norm = float(np.linalg.norm(w))
+        hessenberg[: j + 1, j], hessenberg[j + 1, j] = h, norm
+        if not np.isfinite(norm):
+            return j, CODE_NAN
+        column = np.append(h, norm)
+        for i, (c, s) in enumerate(rotations):
+            column[i], column[i + 1] = c * column[i] + s * column[i + 1], \
+                -s * column[i] + c * column[i + 1]
+        c, s, diagonal = _givens(column[j], column[j + 1])
+        rotations.append((c, s))
+        column[j], column[j + 1] = diagonal, 0.0
+        R[: j + 2, j] = column
+        g[j + 1], g[j] = -s * g[j], c * g[j]
+        steps = j + 1
+        estimate = abs(g[j + 1])
+        history[k0 + steps] = estimate
+        if diagonal == 0.0:
+            steps_used, code = j, CODE_BREAKDOWN
+            break
+        happy = norm <= 1e-14 * np.sqrt(ww)
+        if not happy:
+            V[j + 1] = w / norm
+        if estimate > problem.dtol * scalars[_R0]:
+            code = CODE_DTOL
+            break
+        if happy or estimate <= scalars[_INNER_TOL] or k0 + steps >= problem.maxiter:
+            break
+    steps_used = steps - 1 if code == CODE_BREAKDOWN else steps
+    if steps_used > 0:
+        y = np.linalg.solve(np.triu(R[:steps_used, :steps_used]), g[:steps_used])
+        update = V[:steps_used].T @ y
+        if not left:
+            update = problem.precondition(update)
+            counters[_APPLIES] += 1
+        problem.x += update
+    return steps, code
