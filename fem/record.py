@@ -426,7 +426,8 @@ def _solver_label(result_or_settings) -> str:
 # --------------------------------------------------------------------------------------
 def read_system(case: Case):
     """The matrix and right-hand side of a ``matrix`` case (default ``b = A @ ones``)."""
-    read_matrix, read_rhs = _matrix_readers()
+    from solvers import read_matrix, read_rhs
+
     settings = case.system
     try:
         matrix = read_matrix(settings.matrix)
@@ -446,17 +447,6 @@ def read_system(case: Case):
         raise CaseError(f"{case.source}: [system] rhs: {rhs.size} entries for a matrix of "
                         f"order {matrix.shape[0]}")
     return matrix, rhs, False
-
-
-def _matrix_readers():
-    """``solvers.read_matrix`` and ``read_rhs`` (defined in ``solvers.io``)."""
-    import solvers
-
-    if hasattr(solvers, "read_matrix"):
-        return solvers.read_matrix, solvers.read_rhs
-    from solvers import io
-
-    return io.read_matrix, io.read_rhs
 
 
 def _first_line(error: Exception) -> str:

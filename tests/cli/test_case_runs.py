@@ -37,6 +37,7 @@ ERROR_BOUNDS = {
     "reaction-diffusion": (1e-3, 0.1),
     "convection-diffusion": (3e-3, 0.2),
     "heat": (5e-3, 0.1),
+    "plate-mesh-file": (5e-4, 2e-2),
 }
 
 SUMMARY_KEYS = {
