@@ -149,6 +149,9 @@ class FunctionSpace:
         if self.mesh.dim == 1 or self.degree == 1:
             return facets
         edge = find_edges(self.edges, facets)
+        if np.any(edge < 0):
+            bad = facets[int(np.flatnonzero(edge < 0)[0])].tolist()
+            raise ValueError(f"boundary facet {bad} of {names} is not an edge of the mesh")
         return np.column_stack([facets, self.mesh.num_points + edge])
 
     def boundary_dofs(self, names: str | Iterable[str] = "boundary") -> np.ndarray:

@@ -182,30 +182,90 @@ def find_edges(edges, pairs):
 
 
 @njit(cache=True)
-def _refine_triangles(cells, cell_edges, num_points):
+def _refine_triangles(points, cells, facets):
+    """Red refinement in one pass: midpoints, children and halved boundary facets.
+
+    Edges are numbered in order of first appearance while the cells are traversed, with
+    a counting-sort table ``row``: the edges whose lower vertex is ``v`` sit in
+    ``slot_higher/slot_edge[row_start[v]:row_fill[v]]``.  Only the pages that are written
+    get touched, which keeps the cost close to that of writing the output.
+    """
+    num_points = points.shape[0]
     num_cells = cells.shape[0]
-    children = np.empty((4 * num_cells, 3), dtype=np.int64)
+    row_start = np.zeros(num_points + 1, dtype=np.int64)
     for c in range(num_cells):
+        for k in range(3):
+            a = cells[c, k]
+            b = cells[c, (k + 1) % 3]
+            row_start[min(a, b) + 1] += 1
+    for v in range(num_points):
+        row_start[v + 1] += row_start[v]
+    row_fill = row_start[:-1].copy()
+    slot_higher = np.empty(3 * num_cells, dtype=np.int32)
+    slot_edge = np.empty(3 * num_cells, dtype=np.int32)
+    # at most 3 n_cells edges; untouched rows of the over-allocation cost nothing
+    new_points = np.empty((num_points + 3 * num_cells, 2))
+    new_points[:num_points] = points
+    children = np.empty((4 * num_cells, 3), dtype=np.int64)
+    middle = np.empty(3, dtype=np.int64)
+    num_edges = 0
+    for c in range(num_cells):
+        for k in range(3):
+            a = cells[c, k]
+            b = cells[c, (k + 1) % 3]
+            low = min(a, b)
+            high = max(a, b)
+            edge = -1
+            for s in range(row_start[low], row_fill[low]):
+                if slot_higher[s] == high:
+                    edge = slot_edge[s]
+                    break
+            if edge < 0:
+                edge = num_edges
+                num_edges += 1
+                s = row_fill[low]
+                row_fill[low] += 1
+                slot_higher[s] = high
+                slot_edge[s] = edge
+                new_points[num_points + edge, 0] = 0.5 * (points[a, 0] + points[b, 0])
+                new_points[num_points + edge, 1] = 0.5 * (points[a, 1] + points[b, 1])
+            middle[k] = num_points + edge
         v0 = cells[c, 0]
         v1 = cells[c, 1]
         v2 = cells[c, 2]
-        m0 = num_points + cell_edges[c, 0]
-        m1 = num_points + cell_edges[c, 1]
-        m2 = num_points + cell_edges[c, 2]
         r = 4 * c
         children[r, 0] = v0
-        children[r, 1] = m0
-        children[r, 2] = m2
-        children[r + 1, 0] = m0
+        children[r, 1] = middle[0]
+        children[r, 2] = middle[2]
+        children[r + 1, 0] = middle[0]
         children[r + 1, 1] = v1
-        children[r + 1, 2] = m1
-        children[r + 2, 0] = m2
-        children[r + 2, 1] = m1
+        children[r + 1, 2] = middle[1]
+        children[r + 2, 0] = middle[2]
+        children[r + 2, 1] = middle[1]
         children[r + 2, 2] = v2
-        children[r + 3, 0] = m0
-        children[r + 3, 1] = m1
-        children[r + 3, 2] = m2
-    return children
+        children[r + 3, 0] = middle[0]
+        children[r + 3, 1] = middle[1]
+        children[r + 3, 2] = middle[2]
+    halves = np.empty((2 * facets.shape[0], 2), dtype=np.int64)
+    not_an_edge = -1
+    for f in range(facets.shape[0]):
+        a = facets[f, 0]
+        b = facets[f, 1]
+        low = min(a, b)
+        high = max(a, b)
+        edge = -1
+        for s in range(row_start[low], row_fill[low]):
+            if slot_higher[s] == high:
+                edge = slot_edge[s]
+                break
+        if edge < 0 and not_an_edge < 0:
+            not_an_edge = f
+        m = num_points + edge
+        halves[2 * f, 0] = a
+        halves[2 * f, 1] = m
+        halves[2 * f + 1, 0] = m
+        halves[2 * f + 1, 1] = b
+    return new_points[: num_points + num_edges], children, halves, not_an_edge
 
 
 def _as_facets(array, dim: int, name: str, num_points: int) -> np.ndarray:
@@ -393,21 +453,16 @@ class Mesh:
             points = np.concatenate([self.points, midpoints])
             return Mesh(points, cells.reshape(-1, 2), dict(self.boundaries))
 
-        edges, cell_edges, _, _ = number_edges(self.cells, num_points)
-        points = np.empty((num_points + edges.shape[0], 2))
-        points[:num_points] = self.points
-        np.add(self.points[edges[:, 0]], self.points[edges[:, 1]], out=points[num_points:])
-        points[num_points:] *= 0.5
-        cells = _refine_triangles(self.cells, cell_edges, num_points)
-        boundaries = {}
-        for name, facets in self.boundaries.items():
-            middle = num_points + find_edges(edges, facets)
-            halves = np.empty((facets.shape[0], 2, 2), dtype=np.int64)
-            halves[:, 0, 0] = facets[:, 0]
-            halves[:, 0, 1] = middle
-            halves[:, 1, 0] = middle
-            halves[:, 1, 1] = facets[:, 1]
-            boundaries[name] = halves.reshape(-1, 2)
+        names = list(self.boundaries)
+        sizes = [self.boundaries[name].shape[0] for name in names]
+        facets = np.concatenate([self.boundaries[name] for name in names])
+        points, cells, halves, bad = _refine_triangles(self.points, self.cells, facets)
+        offsets = 2 * np.concatenate([[0], np.cumsum(sizes)])
+        if bad >= 0:
+            name = names[int(np.searchsorted(offsets, 2 * bad, side="right")) - 1]
+            raise ValueError(f"boundary '{name}': facet {facets[bad].tolist()} is not an edge "
+                             f"of the mesh")
+        boundaries = {name: halves[offsets[i]:offsets[i + 1]] for i, name in enumerate(names)}
         return Mesh(points, cells, boundaries)
 
     def with_boundary(self, name: str, predicate: Callable[..., np.ndarray]) -> Mesh:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fem.element import LagrangeElement, function_space, interpolate
-from fem.mesh import interval, unit_square
+from fem.mesh import Mesh, interval, unit_square
 from fem.quadrature import quadrature_rule
 
 
@@ -99,6 +99,13 @@ def test_interval_p2_numbering_and_interpolation():
     assert np.allclose(values, space.dof_points[:, 0] ** 2)
     with pytest.raises(ValueError, match="not finite"):
         interpolate(space, lambda x: np.where(x > 0.5, np.nan, x))
+
+
+def test_p2_boundary_dofs_reject_a_facet_that_is_not_an_edge():
+    mesh = unit_square(2)
+    space = function_space(Mesh(mesh.points, mesh.cells, {"cut": np.array([[0, 8]])}), 2)
+    with pytest.raises(ValueError, match="not an edge"):
+        space.boundary_dofs("cut")
 
 
 def test_bad_degree():

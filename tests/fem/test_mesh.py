@@ -159,6 +159,9 @@ def test_bad_boundary_data():
         Mesh(mesh.points, mesh.cells, {"side": np.array([[0, 99]])})
     with pytest.raises(ValueError, match="unknown boundary name 'inlet'"):
         mesh.boundary_facets("inlet")
+    not_an_edge = Mesh(mesh.points, mesh.cells, {"cut": np.array([[0, 8]])})
+    with pytest.raises(ValueError, match=r"boundary 'cut': facet \[0, 8\] is not an edge"):
+        not_an_edge.refined()
 
 
 @pytest.mark.parametrize("make", [lambda: unit_square(0), lambda: rectangle(1, 0, 0, 1, 2, 2),
