@@ -87,6 +87,7 @@ _PROBLEM_KEYS = {
 # Guards against runs that could never finish on a workstation; far above any
 # case in cases/ and any refinement study that fits in memory.
 MAX_ELEMENTS_PER_LENGTH = 100_000
+MAX_CELLS = 4_000_000
 MAX_TIME_STEPS = 1_000_000
 MAX_FILE_BYTES = 1_000_000
 
@@ -619,7 +620,25 @@ def _mesh_settings(section: _Section, base: Path) -> MeshSettings:
             raise section.error("bounds", f"not used with domain = \"{domain}\" (only interval "
                                           f"and rectangle take bounds)")
         bounds = None
-    return MeshSettings(domain, bounds, n, element, None)
+    settings = MeshSettings(domain, bounds, n, element, None)
+    cells = estimated_cells(settings)
+    if cells > MAX_CELLS:
+        raise section.out_of_range("n", f"at most {MAX_CELLS:,} cells; n = {n} gives "
+                                        f"{cells:,}")
+    return settings
+
+
+def estimated_cells(settings: MeshSettings) -> int:
+    """Number of cells the generator will make (checked before anything is allocated)."""
+    n = settings.n
+    if settings.domain == "interval":
+        return _cells_along(settings.bounds[1] - settings.bounds[0], n)
+    if settings.domain == "unit_square":
+        return 2 * n * n
+    if settings.domain == "rectangle":
+        x0, x1, y0, y1 = settings.bounds
+        return 2 * _cells_along(x1 - x0, n) * _cells_along(y1 - y0, n)
+    return 6 * n * n
 
 
 def _cells_along(length: float, per_unit: int) -> int:

@@ -15,6 +15,7 @@ usage (one line on stderr, no traceback, nothing written).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -93,6 +94,16 @@ def build_parser() -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------------------
 # Printing
 # --------------------------------------------------------------------------------------
+def _emit(text: str) -> None:
+    """Print to stdout; a closed pipe (``krylovfem run ... | head``) silences the rest."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        # the reader is gone; the run goes on and its record is still written
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
 def _monitor(every: int | None, quiet: bool) -> Callable[[int, float], None] | None:
     """One line per iteration, as PETSc's ``-ksp_monitor`` prints it."""
     if every is None or quiet:
@@ -100,7 +111,7 @@ def _monitor(every: int | None, quiet: bool) -> Callable[[int, float], None] | N
 
     def monitor(iteration: int, residual_norm: float) -> None:
         if iteration % every == 0:
-            print(f"{iteration:5d} KSP Residual norm {residual_norm:.12e}", flush=True)
+            _emit(f"{iteration:5d} KSP Residual norm {residual_norm:.12e}")
 
     return monitor
 
@@ -108,11 +119,22 @@ def _monitor(every: int | None, quiet: bool) -> Callable[[int, float], None] | N
 def _report(quiet: bool) -> Callable[[str], None]:
     if quiet:
         return lambda _: None
-    return lambda line: print(line, flush=True)
+    return _emit
 
 
 def _number(value: float | None, spec: str = ".3e") -> str:
     return "n/a" if value is None else format(value, spec)
+
+
+def _mesh_lines(record: dict) -> list[str]:
+    mesh = record.get("mesh")
+    if mesh is None:
+        matrix = record["matrix"]
+        return [f"matrix      {matrix['file']}: order {record['dofs']}, {matrix['nnz']} "
+                f"nonzeros, b = {matrix['rhs']}"]
+    size = f", n = {mesh['n']}" if mesh.get("n") else ""
+    return [f"mesh        {mesh['source']}{size}: {mesh['points']} points, {mesh['cells']} "
+            f"cells, h = {mesh['h']:.3g}"]
 
 
 def format_summary(record: dict, directory: Path) -> str:
@@ -123,6 +145,7 @@ def format_summary(record: dict, directory: Path) -> str:
     lines = [
         f"case        {record['case']}  ({record['problem']}"
         + (f", {record['element']}" if record.get("element") else "") + ")",
+        *_mesh_lines(record),
         f"dofs        {record['dofs']}" + (f"  (free {record['free_dofs']})"
                                             if "free_dofs" in record else ""),
         f"solver      {method}, preconditioner {preconditioner}, rtol {solver['rtol']:g}"
@@ -201,7 +224,7 @@ def _command_run(arguments) -> int:
     outcome = run_case(case, out_dir=directory, monitor=_monitor(arguments.monitor,
                        arguments.quiet), report=_report(arguments.quiet))
     if not arguments.quiet:
-        print(format_summary(outcome.record, directory))
+        _emit(format_summary(outcome.record, directory))
     return _finish(outcome, directory)
 
 
@@ -214,7 +237,7 @@ def _command_study(arguments) -> int:
                         monitor=_monitor(arguments.monitor, arguments.quiet),
                         report=_report(arguments.quiet))
     if not arguments.quiet:
-        print(format_study(outcome.record, directory))
+        _emit(format_study(outcome.record, directory))
     return _finish(outcome, directory)
 
 
@@ -228,7 +251,7 @@ def _command_compare(arguments) -> int:
                           monitor=_monitor(arguments.monitor, arguments.quiet),
                           report=_report(arguments.quiet))
     if not arguments.quiet:
-        print(format_compare(outcome.record, directory))
+        _emit(format_compare(outcome.record, directory))
     return _finish(outcome, directory)
 
 
@@ -244,7 +267,7 @@ def _command_plot(arguments) -> int:
     figure, data = plot_residual_histories(histories, title="residual histories")
     save_figure(figure, arguments.output, data)
     if not arguments.quiet:
-        print(f"wrote {arguments.output} ({len(histories)} histories)")
+        _emit(f"wrote {arguments.output} ({len(histories)} histories)")
     return EXIT_OK
 
 

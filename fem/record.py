@@ -302,7 +302,7 @@ def _solve_stationary(case: Case, mesh, settings: SolverSettings, monitor: Monit
 
 def _mesh_record(case: Case, mesh, space) -> dict[str, Any]:
     settings = case.mesh_settings
-    return {"source": str(settings.file) if settings.file else settings.domain,
+    return {"source": settings.file.name if settings.file else settings.domain,
             "n": settings.n if settings.file is None else None,
             "dim": int(mesh.dim), "points": int(mesh.num_points),
             "cells": int(mesh.num_cells), "h": float(mesh.h)}
@@ -702,6 +702,12 @@ def run_study(case: Case, levels: int, *, out_dir: Path | None = None,
         raise CaseError(f"{case.source}: study needs a mesh; a matrix case has none")
     if case.problem.exact is None:
         raise CaseError(f"{case.source}: study needs [problem] exact to measure errors")
+    from fem.case import MAX_CELLS
+
+    finest = case.mesh.num_cells * (2 ** case.mesh.dim) ** (levels - 1)
+    if finest > MAX_CELLS:
+        raise CaseError(f"{case.source}: --levels {levels}: the finest mesh would have "
+                        f"{finest:,} cells; at most {MAX_CELLS:,}")
     directory = Path(out_dir) if out_dir is not None else case.output.dir
     check_output_directory(directory)
     mesh = case.mesh

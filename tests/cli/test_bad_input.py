@@ -51,6 +51,7 @@ BAD_FILES = {
     "wrong type n": (_replace("n = 4", 'n = "four"'), ["[mesh] n", "an integer >= 1"]),
     "wrong type plots": (VALID + "[output]\nplots = 1\n", ["[output] plots", "true or false"]),
     "n zero": (_replace("n = 4", "n = 0"), ["[mesh] n = 0", "out of range", ">= 1"]),
+    "n too large": (_replace("n = 4", "n = 5000"), ["[mesh] n = 5000", "at most 4,000,000 cells"]),
     "n negative": (_replace("n = 4", "n = -3"), ["[mesh] n = -3", "out of range"]),
     "rtol negative": (_replace("rtol = 1e-8", "rtol = -1e-8"), ["[solver] rtol", "out of range"]),
     "rtol nan": (_replace("rtol = 1e-8", "rtol = nan"), ["[solver] rtol", "out of range"]),
@@ -196,6 +197,7 @@ def test_bad_override(override, words, tmp_path, cli):
         (("compare", "{case}", "--solvers", "cg:ilu1"), ["unknown preconditioner 'ilu1'"]),
         (("plot", "{out}/nothing-here", "-o", "{out}/figure.png"), ["no run record here"]),
         (("run", "{case}", "--bogus"), ["unrecognized arguments: --bogus"]),
+        (("study", "{case}", "--levels", "11"), ["finest mesh would have", "cells"]),
     ],
 )
 def test_bad_usage(arguments, words, tmp_path, cli):
