@@ -1,0 +1,106 @@
+"""Lagrange P1/P2 finite elements on intervals and triangles, assembled into fixed CSR patterns.
+
+The modules, each with one job:
+
+* :mod:`fem.mesh` -- :class:`Mesh`, generators, refinement, named boundary parts;
+* :mod:`fem.meshio_io` -- reading and writing mesh files;
+* :mod:`fem.quadrature` -- Gauss rules; :mod:`fem.element` -- bases and DOF maps;
+* :mod:`fem.assembly` -- sparsity pattern and Numba element loops;
+* :mod:`fem.boundary` -- Dirichlet lifting and elimination;
+* :mod:`fem.problems` -- stationary problems and the heat equation (uses :mod:`solvers`);
+* :mod:`fem.norms` -- error and residual norms, refinement studies.
+
+Examples
+--------
+>>> import numpy as np
+>>> import fem
+>>> space = fem.function_space(fem.unit_square(8), 1)
+>>> solution = fem.solve_stationary(space, f=1.0, rtol=1e-10)
+>>> bool(0.07 < solution.u.max() < 0.074)
+True
+"""
+
+from fem.assembly import (
+    SparsityPattern,
+    assemble_boundary_load,
+    assemble_boundary_mass,
+    assemble_convection,
+    assemble_load,
+    assemble_mass,
+    assemble_stiffness,
+    sparsity_pattern,
+)
+from fem.boundary import LinearSystem, dirichlet_values, eliminate_dirichlet
+from fem.element import FunctionSpace, LagrangeElement, function_space, interpolate
+from fem.mesh import Mesh, interval, l_shape, rectangle, unit_square
+from fem.norms import (
+    RefinementStudy,
+    energy_error,
+    energy_norm,
+    h1_error,
+    l2_error,
+    l2_norm,
+    observed_rates,
+    refinement_study,
+    residual_norm,
+)
+from fem.quadrature import quadrature_rule
+
+_PROBLEMS = ("HeatSolution", "StationarySolution", "assemble_system", "solve_heat",
+             "solve_stationary")
+_MESH_FILES = ("read_mesh", "write_mesh")
+
+
+def __getattr__(name):
+    # fem.problems pulls in the solvers package and fem.meshio_io pulls in meshio: both
+    # are imported on first use only
+    if name in _PROBLEMS:
+        from fem import problems
+
+        return getattr(problems, name)
+    if name in _MESH_FILES:
+        from fem import meshio_io
+
+        return getattr(meshio_io, name)
+    raise AttributeError(f"module 'fem' has no attribute {name!r}")
+
+
+__all__ = [
+    "FunctionSpace",
+    "HeatSolution",
+    "LagrangeElement",
+    "LinearSystem",
+    "Mesh",
+    "RefinementStudy",
+    "SparsityPattern",
+    "StationarySolution",
+    "assemble_boundary_load",
+    "assemble_boundary_mass",
+    "assemble_convection",
+    "assemble_load",
+    "assemble_mass",
+    "assemble_stiffness",
+    "assemble_system",
+    "dirichlet_values",
+    "eliminate_dirichlet",
+    "energy_error",
+    "energy_norm",
+    "function_space",
+    "h1_error",
+    "interpolate",
+    "interval",
+    "l2_error",
+    "l2_norm",
+    "l_shape",
+    "observed_rates",
+    "quadrature_rule",
+    "read_mesh",
+    "rectangle",
+    "refinement_study",
+    "residual_norm",
+    "solve_heat",
+    "solve_stationary",
+    "sparsity_pattern",
+    "unit_square",
+    "write_mesh",
+]
