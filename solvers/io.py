@@ -455,8 +455,12 @@ class _HarwellBoeingFile:
                 np.concatenate([columns, rows[off_diagonal]]),
             )
             values = np.concatenate([values, mirrored])
+        # 32-bit indices when they fit, as SciPy's own readers give: the solvers' kernels
+        # read int32 column indices in place and compile once for that index type.
+        index_type = np.int32 if max(self.rows, self.columns, rows.size) < 2**31 else np.int64
         coordinates = scipy.sparse.coo_array(
-            (values, (rows, columns)), shape=(self.rows, self.columns)
+            (values, (rows.astype(index_type), columns.astype(index_type))),
+            shape=(self.rows, self.columns),
         )
         matrix = scipy.sparse.csr_array(coordinates)
         matrix.sum_duplicates()

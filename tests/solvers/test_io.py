@@ -73,6 +73,7 @@ def test_matrix_has_documented_size_and_symmetry(name):
     assert A.shape == (n, n)
     assert A.nnz == nnz
     assert A.has_canonical_format
+    assert A.indices.dtype == A.indptr.dtype == np.int32  # what SciPy's readers give
     asymmetry = abs(A - A.T).max()
     if symmetric:
         assert asymmetry == 0.0
