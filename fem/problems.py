@@ -42,10 +42,8 @@ import math
 import time as clock
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import SimpleNamespace  # TEMPORARY-FALLBACK
 
 import numpy as np
-import scipy.sparse.linalg as _linalg  # TEMPORARY-FALLBACK
 
 from fem.assembly import (
     SparsityPattern,
@@ -59,23 +57,7 @@ from fem.assembly import (
 )
 from fem.boundary import LinearSystem, dirichlet_values, eliminate_dirichlet, restrict
 from fem.element import FunctionSpace, interpolate
-
-
-def _direct(matrix, rhs, x0=None, **options):  # TEMPORARY-FALLBACK
-    x = _linalg.spsolve(matrix.tocsc(), rhs)
-    return SimpleNamespace(x=x, converged=True, iterations=1, info=0, method="gmres")
-
-
-try:
-    from solvers import cg, gmres
-except ImportError:  # TEMPORARY-FALLBACK: removed once solvers.gmres lands
-    try:
-        from solvers import cg
-    except ImportError:
-        cg = _direct
-    gmres = _direct
-if not callable(gmres):  # TEMPORARY-FALLBACK: solvers/gmres.py exists but is not exported yet
-    gmres = _direct
+from solvers import cg, gmres
 
 __all__ = ["HeatSolution", "StationarySolution", "assemble_system", "solve_heat",
            "solve_stationary"]
