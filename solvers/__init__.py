@@ -11,6 +11,7 @@
 from .cg import cg
 from .gmres import gmres
 from .io import read_matrix, read_rhs
+from .plot import plot_residuals
 from .precond import PivotError, Preconditioner, ic0, ilu0, jacobi, ssor
 from .result import Reason, SolveResult
 
@@ -24,6 +25,7 @@ __all__ = [
     "ic0",
     "ilu0",
     "jacobi",
+    "plot_residuals",
     "read_matrix",
     "read_rhs",
     "ssor",

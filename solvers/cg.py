@@ -63,6 +63,7 @@ def _cg_loop(indptr, indices, data, bounds, b, x, r, p, q, z,
 
     if start == 0:
         rr = _csr.residual(indptr, indices, data, x, b, r, bounds)
+        counters[_MATVECS] += 1
         norm = math.sqrt(rr)
         history[0] = norm
         scalars[_R0] = norm
@@ -291,6 +292,7 @@ def _cg_operator(problem: Problem) -> SolveResult:
     alphas, betas = np.zeros(maxiter), np.zeros(maxiter)
     counters = np.zeros(4, dtype=np.int64)
     r = b - problem.matvec(x)
+    counters[_MATVECS] += 1
     history[0] = r0 = float(np.linalg.norm(r))
     code, k = _cg_operator_start(problem, r0)
     if code is not None:

@@ -127,11 +127,11 @@ def jacobi(A) -> Preconditioner:
 
     Examples
     --------
-    >>> import scipy.sparse as sp
+    >>> import numpy as np, scipy.sparse as sp
     >>> from solvers import cg, jacobi
-    >>> A = sp.diags([[-1.0] * 9, [4.0] * 10, [-1.0] * 9], [-1, 0, 1], format="csr")
+    >>> A = sp.diags([-np.ones(9), 4.0 * np.arange(1, 11), -np.ones(9)], [-1, 0, 1], format="csr")
     >>> M = jacobi(A)
-    >>> cg(A, A @ [1.0] * 10, M=M, rtol=1e-10).converged
+    >>> cg(A, A @ np.ones(10), M=M, rtol=1e-10).converged
     True
     """
     csr = _as_csr(A)
