@@ -226,3 +226,25 @@ def test_output_directory_is_a_file(tmp_path, cli):
     assert completed.status == 2
     assert "is a file" in completed.stderr
     assert blocker.read_text() == ""
+
+
+def test_malformed_matrix_file(tmp_path, cli):
+    (tmp_path / "broken.mtx").write_text("%%MatrixMarket matrix coordinate real general\n"
+                                         "3 3 2\n1 1 1.0\n")
+    case = tmp_path / "case.toml"
+    case.write_text('[problem]\ntype = "matrix"\n[system]\nmatrix = "broken.mtx"\n')
+    out = tmp_path / "out"
+    _check_refused(cli("run", case, "--out", out), out, "case.toml: [system] matrix:",
+                   "broken.mtx")
+
+
+def test_rhs_of_the_wrong_length(tmp_path, cli):
+    import shutil
+
+    shutil.copy(CASES / "gr_30_30.mtx", tmp_path / "gr_30_30.mtx")
+    (tmp_path / "rhs.mtx").write_text("%%MatrixMarket matrix array real general\n2 1\n1.0\n2.0\n")
+    case = tmp_path / "case.toml"
+    case.write_text('[problem]\ntype = "matrix"\n[system]\nmatrix = "gr_30_30.mtx"\n'
+                    'rhs = "rhs.mtx"\n')
+    out = tmp_path / "out"
+    _check_refused(cli("run", case, "--out", out), out, "[system] rhs", "2 entries", "900")

@@ -290,3 +290,33 @@ def test_console_script_exit_statuses(tmp_path):
     assert bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
     assert "[solver] rtol = 'small'" in bad.stderr
     assert not (tmp_path / "bad").exists()
+
+
+def test_matrix_case_with_a_right_hand_side_file(tmp_path, cli):
+    import shutil
+
+    import scipy.io
+    import scipy.sparse.linalg as linalg
+
+    shutil.copy(CASES / "gr_30_30.mtx", tmp_path / "gr_30_30.mtx")
+    rhs = np.cos(np.arange(900.0))
+    scipy.io.mmwrite(tmp_path / "rhs.mtx", rhs.reshape(-1, 1))
+    case = tmp_path / "case.toml"
+    case.write_text('[problem]\ntype = "matrix"\n[system]\nmatrix = "gr_30_30.mtx"\n'
+                    'rhs = "rhs.mtx"\n[solver]\nmethod = "gmres"\npreconditioner = "ilu0"\n'
+                    'rtol = 1e-10\n')
+    assert cli("run", case, "--out", tmp_path / "out", "--quiet").status == 0
+    record = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert record["errors"] is None  # no exact solution is known for a given b
+    assert record["rhs_norm"] == pytest.approx(np.linalg.norm(rhs), rel=1e-14)
+    matrix = solvers.read_matrix(tmp_path / "gr_30_30.mtx")
+    x = np.load(tmp_path / "out" / "solution.npz")["u"]
+    np.testing.assert_allclose(x, linalg.spsolve(matrix.tocsc(), rhs), rtol=1e-7, atol=1e-9)
+
+
+def test_heat_run_reports_its_time_steps(tmp_path, cli):
+    completed = cli("run", CASES / "heat.toml", "--out", tmp_path, "--monitor")
+    assert completed.status == 0
+    steps = [line for line in completed.stdout.splitlines() if line.startswith("step")]
+    assert len(steps) == 20
+    assert steps[-1].startswith("step     20/20  t = 0.1")
