@@ -1,4 +1,4 @@
-"""Running a validated case and writing its record.
+r"""Running a validated case and writing its record.
 
 :func:`run_case` assembles and solves one case, :func:`run_study` solves it on
 successive uniform refinements and fits convergence rates, :func:`run_compare`
@@ -13,6 +13,24 @@ Files written (``DIR`` is the output directory)::
               [system.mtx  rhs.mtx]  (with output.save_system)
     study:    study.json  [rates.png]
     compare:  compare.json  [compare.png]
+
+``summary.json`` is written last, so its presence means the record is complete.
+Its keys: ``case``, ``case_file``, ``problem``, ``element``, ``solver`` (the
+settings: ``method``, ``preconditioner``, ``rtol``, ``atol``, ``maxiter`` (null:
+the solver's default ``10 n``), ``restart``), ``dofs``, ``free_dofs``, ``mesh``
+(or ``matrix``), ``converged``, ``reason``, ``iterations``, ``residual_norms``
+(:math:`\|r_k\|_2`, ``k = 0, ...``), ``true_residual_norm`` (recomputed
+:math:`\|b - A x\|_2`), ``relative_residual``, ``rhs_norm``, ``tolerance``,
+``fem_residual_norm`` (:math:`\|F - K u_h\|_2` on the free DOFs, recomputed by
+:func:`fem.norms.residual_norm`), ``errors`` (``l2`` and the :math:`H^1`
+seminorm ``h1`` when ``exact`` is given, else null), ``condition_estimate``,
+``timings`` (``assemble``, ``solve``, ``total`` seconds), ``versions``, ``files``.
+For the heat equation, ``iterations`` is the total over all steps,
+``residual_norms`` the history of the final step, ``steps`` lists per step ``t``,
+``iterations``, ``reason``, ``true_residual_norm``, and ``errors`` are at ``t_end``;
+``fem_residual_norm`` is the final step's recomputed true residual.  For a matrix
+case with the default ``b = A @ ones``, ``errors`` compares with the vector of ones
+(``l2``, ``max``, ``relative_l2``).
 """
 
 from __future__ import annotations
