@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from fem.element import function_space, interpolate
+from fem.element import function_space
 from fem.mesh import Mesh, interval, unit_square
 from fem.norms import l2_error, refinement_study, residual_norm
 from fem.problems import solve_heat, solve_stationary
@@ -232,20 +232,24 @@ def heat_source(x, t):
     return -2 * (1 + x**2) * np.sin(2 * t) - 2 * np.cos(2 * t)
 
 
-def heat_error(scheme, dt):
+def heat_error(scheme, dt, right="neumann"):
     space = function_space(interval(0.0, 1.0, 4), 2)
+    if right == "neumann":  # u_x(1, t) = 2 cos(2t)
+        boundary = {"neumann": {"right": lambda x, t: 2 * x * np.cos(2 * t)}}
+    else:  # u_x + 3 u = 2 cos(2t) + 6 cos(2t) at x = 1
+        boundary = {"robin": {"right": (3.0, lambda x, t: 8 * np.cos(2 * t))}}
     solution = solve_heat(space, f=heat_source, initial=lambda x: heat_exact(x, 0.0),
                           t_end=1.0, dt=dt, scheme=scheme,
-                          dirichlet={"left": heat_exact},
-                          neumann={"right": lambda x, t: 2 * x * np.cos(2 * t)},
-                          rtol=1e-14)
+                          dirichlet={"left": heat_exact}, rtol=1e-14, **boundary)
     return np.abs(solution.u - heat_exact(space.dof_points[:, 0], 1.0)).max(), solution
 
 
 @pytest.mark.parametrize(("scheme", "order"), [("crank_nicolson", 2), ("backward_euler", 1)])
-def test_heat_equation_order_in_time(scheme, order):
-    steps = [0.1, 0.05, 0.025, 0.0125]
-    errors = np.array([heat_error(scheme, dt)[0] for dt in steps])
+@pytest.mark.parametrize("right", ["neumann", "robin"])
+def test_heat_equation_order_in_time(scheme, order, right):
+    # backward Euler with the Robin condition reaches its asymptotic order later
+    steps = [0.1, 0.05, 0.025, 0.0125] if order == 2 else [0.02, 0.01, 0.005, 0.0025]
+    errors = np.array([heat_error(scheme, dt, right)[0] for dt in steps])
     rates = np.log2(errors[:-1] / errors[1:])
     assert np.all(np.abs(rates - order) < 0.1), rates
 
@@ -263,8 +267,16 @@ def test_heat_solution_bookkeeping_and_warm_start():
     # somewhat larger on a coarse mesh
     ratio = np.abs(solution.u).max() / np.abs(solution.history[0]).max()
     assert 0.05 < ratio < np.exp(-2 * np.pi**2 * 0.1)
-    first = interpolate(space, 0.0)
-    assert first.shape == solution.u.shape
+    assert all(result.converged for result in solution.steps)
+
+
+def test_heat_steps_are_warm_started():
+    space = function_space(unit_square(4), 2)
+    solution = solve_heat(space, initial=lambda x, y: np.sin(np.pi * x) * np.sin(np.pi * y),
+                          t_end=0.005, dt=0.001, rtol=1e-12)
+    # from x0 = 0 the first residual would be the right-hand side itself
+    for result in solution.steps:
+        assert result.residual_norms[0] < 0.1 * result.rhs_norm
 
 
 def test_heat_rejects_bad_input():
