@@ -46,14 +46,17 @@ def plot_residual_histories(histories: Sequence[tuple[str, Sequence[float], floa
     figure = _new_figure()
     axes = figure.add_subplot()
     series = []
-    for label, norms, rhs_norm in histories:
+    # several styles, so that coinciding histories (Jacobi on a constant diagonal) stay visible
+    styles = ("-", "--", ":", "-.")
+    for index, (label, norms, rhs_norm) in enumerate(histories):
         norms = np.asarray(norms, dtype=np.float64)
         scale = rhs_norm if rhs_norm > 0 else 1.0
         relative = norms / scale
         iterations = np.arange(norms.size)
         # zeros cannot be drawn on a log axis; they are kept in the data
         shown = np.where(relative > 0, relative, np.nan)
-        axes.semilogy(iterations, shown, marker="." if norms.size < 60 else None, label=label)
+        axes.semilogy(iterations, shown, linestyle=styles[index % len(styles)],
+                      marker="." if norms.size < 60 else None, label=label)
         series.append({"label": label, "iterations": iterations.tolist(),
                        "relative_residuals": relative.tolist()})
     axes.set_xlabel("iteration k")
