@@ -308,11 +308,11 @@ class _HarwellBoeingFile:
             2, 4, "line 3 (type and sizes)", start=14
         )
         self._check_type()
-        format_line = self.lines[3].ljust(72)
-        self.pointer_format = _FortranFormat(format_line[:16], "pointer", path)
-        self.index_format = _FortranFormat(format_line[16:32], "row index", path)
-        self.value_format = _FortranFormat(format_line[32:52], "value", path)
-        self.rhs_format_text = format_line[52:72]
+        formats = self._format_fields()
+        self.pointer_format = _FortranFormat(formats[0], "pointer", path)
+        self.index_format = _FortranFormat(formats[1], "row index", path)
+        self.value_format = _FortranFormat(formats[2], "value", path)
+        self.rhs_format_text = formats[3]
         for what, fmt in (("pointer", self.pointer_format), ("row index", self.index_format)):
             if fmt.kind != "I":
                 raise self._error(f"{what} format {fmt.text!r} is not an integer (I) format")
@@ -328,15 +328,33 @@ class _HarwellBoeingFile:
                 f"value, {self.rhs_cards} right-hand side cards), the file has {len(self.lines)}"
             )
 
+    def _format_fields(self):
+        """PTRFMT, INDFMT, VALFMT, RHSFMT: columns 1-16, 17-32, 33-52, 53-72 of line 4.
+
+        Some files do not keep to these columns; when the fixed columns do not each hold
+        one parenthesised format, the parenthesised groups of the line are taken in order.
+        """
+        line = self.lines[3].ljust(72)
+        fixed = [line[:16], line[16:32], line[32:52], line[52:72]]
+        if all(re.fullmatch(r"\s*\([^()]*\)\s*", field) for field in fixed[:3]):
+            return fixed
+        groups = re.findall(r"\([^()]*\)", line)
+        if len(groups) >= 3:
+            return [*groups, ""][:4]
+        return fixed  # let the format parser name what is wrong
+
     def _error(self, message):
         return ValueError(f"{str(self.path)!r}: {message}")
 
     def _integers(self, line_number, count, what, start=0):
-        """``count`` I14 fields of a header line, from column ``start``."""
+        """``count`` I14 fields of a header line, from column ``start``.
+
+        A blank field reads as 0, as in Fortran (files often leave RHSCRD or NELTVL blank).
+        """
         line = self.lines[line_number]
         fields = [line[start + 14 * k : start + 14 * (k + 1)].strip() for k in range(count)]
-        if all(_INTEGER_PATTERN.match(field) for field in fields):
-            return [int(field) for field in fields]
+        if any(fields) and all(not field or _INTEGER_PATTERN.match(field) for field in fields):
+            return [int(field) if field else 0 for field in fields]
         raise self._error(
             f"bad header {what}: expected {count} integers in columns of width 14 "
             f"from column {start + 1}, found {line[start:].rstrip()!r}"

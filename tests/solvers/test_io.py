@@ -7,6 +7,7 @@ whitespace-split parse of files whose fields happen to be blank-separated.
 """
 
 import doctest
+import gzip
 import math
 from pathlib import Path
 
@@ -267,6 +268,27 @@ def test_several_right_hand_sides_are_columns(tmp_path):
                                 SMALL_INDICES, SMALL_VALUES, rhs=rhs)
     np.testing.assert_array_equal(read_rhs(path), [[1.0, -1.0], [2.0, -2.0], [3.0, -3.0]])
     np.testing.assert_array_equal(read_matrix(path).toarray(), SMALL_DENSE)
+
+
+def test_blank_header_counts_read_as_zero(tmp_path):
+    # Fortran reads a blank I14 field as 0; files often leave RHSCRD and NELTVL blank.
+    path = _small_file(tmp_path)
+    lines = path.read_text().splitlines()
+    _edit_line(path, 1, lines[1][:56])
+    _edit_line(path, 2, lines[2][:56])
+    np.testing.assert_array_equal(read_matrix(path).toarray(), SMALL_DENSE)
+
+
+def test_formats_off_their_columns(tmp_path):
+    path = _edit_line(_small_file(tmp_path), 3, "(8I10) (8I10) (3D20.12)")
+    np.testing.assert_array_equal(read_matrix(path).toarray(), SMALL_DENSE)
+
+
+def test_gzipped_matrix_market(tmp_path):
+    path = tmp_path / "m.mtx.gz"
+    with gzip.open(path, "wt") as stream:
+        stream.write("%%MatrixMarket matrix coordinate real general\n2 2 2\n1 1 1.5\n2 1 -2\n")
+    np.testing.assert_array_equal(read_matrix(path).toarray(), [[1.5, 0.0], [-2.0, 0.0]])
 
 
 # --- malformed input ----------------------------------------------------------------
