@@ -296,7 +296,7 @@ def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=30, maxiter=None, M=Non
 def _workspace(n: int, restart: int, maxiter: int, dtype):
     return {
         "history": np.empty(maxiter + 1),
-        "restarts": np.zeros(maxiter // 1 + 1, dtype=np.int64),
+        "restarts": np.zeros(maxiter + 1, dtype=np.int64),
         "V": np.empty((restart + 1, n), dtype=dtype),
         "hessenberg": np.zeros((restart + 1, restart)),
         "rotated": np.zeros((restart + 1, restart)),
