@@ -281,9 +281,6 @@ class _FortranFormat:
         if self.repeat < 1 or self.width < 1:
             raise ValueError(f"{str(path)!r}: {what} format {self.text!r} has an empty field")
 
-    def lines_for(self, count):
-        return math.ceil(count / self.repeat)
-
 
 class _HarwellBoeingFile:
     """Header of a Harwell-Boeing file and the line ranges of its blocks."""
@@ -294,7 +291,11 @@ class _HarwellBoeingFile:
             text = path.read_text(encoding="ascii")
         except UnicodeDecodeError as error:
             raise self._error(f"not an ASCII Harwell-Boeing file ({error})") from error
-        self.lines = text.splitlines()
+        # Card images end at "\n" (or "\r\n"); str.splitlines would also split at form
+        # feeds and other control characters, which are not line ends here.
+        self.lines = text.replace("\r\n", "\n").split("\n")
+        if self.lines and self.lines[-1] == "":
+            self.lines.pop()
         if len(self.lines) < 4:
             raise self._error(f"only {len(self.lines)} lines; a header needs at least 4")
         self.title = self.lines[0][:72].rstrip()

@@ -279,6 +279,12 @@ def test_blank_header_counts_read_as_zero(tmp_path):
     np.testing.assert_array_equal(read_matrix(path).toarray(), SMALL_DENSE)
 
 
+def test_windows_line_ends(tmp_path):
+    path = _small_file(tmp_path)
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    np.testing.assert_array_equal(read_matrix(path).toarray(), SMALL_DENSE)
+
+
 def test_formats_off_their_columns(tmp_path):
     path = _edit_line(_small_file(tmp_path), 3, "(8I10) (8I10) (3D20.12)")
     np.testing.assert_array_equal(read_matrix(path).toarray(), SMALL_DENSE)
