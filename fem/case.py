@@ -758,9 +758,22 @@ def _boundary_value(section: _Section, kind: str, key: str, value: Any,
         if not isinstance(value, list) or len(value) != 2:
             raise CaseError(f"{section.source}: {section.label(key)} = {_shown(value)}: "
                             f"expected [alpha, g] (kappa du/dn + alpha u = g)")
-        return (section.expression_from(key, value[0], variables),
-                _expression_or_exact(section, key, value[1], problem, variables))
+        _refuse_exact(section, key, value[0])
+        _refuse_exact(section, key, value[1])
+        # alpha enters the matrix, which the heat solver assembles once: no t in it
+        space_only = tuple(name for name in variables if name != "t")
+        return (section.expression_from(key, value[0], space_only),
+                section.expression_from(key, value[1], variables))
+    if kind == "neumann":
+        _refuse_exact(section, key, value)
+        return section.expression_from(key, value, variables)
     return _expression_or_exact(section, key, value, problem, variables)
+
+
+def _refuse_exact(section: _Section, key: str, value: Any) -> None:
+    if value == "exact":
+        raise section.error(key, "\"exact\" stands for the solution u and is allowed only in "
+                                 "dirichlet; give the flux as an expression")
 
 
 def _expression_or_exact(section: _Section, key: str, value: Any, problem: ProblemSettings,

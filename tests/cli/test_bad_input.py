@@ -103,6 +103,12 @@ BAD_FILES = {
     "exact without exact": (_replace('exact = "sin(pi*x)*sin(pi*y)"\n', "")
                             + '[boundary]\ndirichlet = { boundary = "exact" }\n',
                             ['"exact" needs [problem] exact']),
+    "exact as a flux": (VALID + '[boundary]\nneumann = { top = "exact" }\n',
+                        ["[boundary] neumann.top", "allowed only in dirichlet"]),
+    "robin alpha in time": (_replace('"poisson"', '"heat"')
+                            + '[time]\nt_end = 1.0\ndt = 0.5\n'
+                            + '[boundary]\nrobin = { top = ["1 + t", "0"] }\n',
+                            ["[boundary] robin.top", "'t' is not a variable here"]),
     "robin not a pair": (VALID + '[boundary]\nrobin = { top = "1" }\n', ["[alpha, g]"]),
     "velocity for poisson": (_replace('type = "poisson"',
                                       'type = "poisson"\nvelocity = ["1", "0"]'),
