@@ -9,12 +9,14 @@ whitespace-split parse of files whose fields happen to be blank-separated.
 import doctest
 import gzip
 import math
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.io
 import scipy.sparse
+import scipy.sparse.linalg
 
 import solvers.io
 from solvers.io import read_matrix, read_rhs
@@ -58,7 +60,6 @@ PUBLISHED_SINGULAR_VALUES = {
     "west0067.rua": (4.060711e00, 3.118410e-02),
     "arc130.rua": (2.397348e05, 3.959802e-06),
     "fs_183_6.rua": (1.180839e09, 6.799008e-03),
-    "pde900.rua": (1.044507e01, 6.846448e-02),
 }
 
 # Explicit zeros stored in the files (SOURCES §3b): stored entries minus SuiteSparse nonzeros.
@@ -95,6 +96,22 @@ def test_harwell_boeing_matrices_match_published_singular_values(name):
     singular_values = np.linalg.svd(read_matrix(DATA / name).toarray(), compute_uv=False)
     assert singular_values[0] == pytest.approx(norm, rel=2e-6)
     assert singular_values[-1] == pytest.approx(smallest, rel=2e-6)
+
+
+def test_pde900_touching_d_fields():
+    # (3D22.16) values such as "-.1485728411090000D+010.4001983635790000D+01" touch: only
+    # fixed-width reading separates them.  Reference: a regular expression for one such
+    # number, and the published ||A||_2 = 1.044507e+01 (SOURCES §2).
+    path = DATA / "pde900.rua"
+    text = path.read_text()
+    assert "D+010." in text
+    numbers = re.findall(r"[-0]\.\d{16}D[+-]\d\d", text)
+    values = np.array([float(number.replace("D", "E")) for number in numbers])
+    A = read_matrix(path)
+    assert values.size == A.nnz == 4380
+    np.testing.assert_array_equal(np.sort(A.data), np.sort(values))
+    largest = scipy.sparse.linalg.svds(A, k=1, return_singular_vectors=False, random_state=0)
+    assert largest[0] == pytest.approx(1.044507e01, rel=2e-6)
 
 
 def test_gr_30_30_is_nine_point_stencil_exactly():
