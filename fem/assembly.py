@@ -70,7 +70,8 @@ __all__ = [
 
 
 @njit(cache=True)
-def _build_pattern(cell_dofs, num_dofs):
+def _count_pattern(cell_dofs, num_dofs):
+    """Rows of the pattern: ``indptr`` and, per DOF, the (cell, local index) slots holding it."""
     num_cells, k = cell_dofs.shape
     start = np.zeros(num_dofs + 1, dtype=np.int64)
     for c in range(num_cells):
@@ -79,42 +80,58 @@ def _build_pattern(cell_dofs, num_dofs):
     for r in range(num_dofs):
         start[r + 1] += start[r]
     cursor = start[:-1].copy()
-    cells_of_dof = np.empty(num_cells * k, dtype=np.int64)
+    slots_of_dof = np.empty(num_cells * k, dtype=np.int64)
     for c in range(num_cells):
         for i in range(k):
             r = cell_dofs[c, i]
-            cells_of_dof[cursor[r]] = c
+            slots_of_dof[cursor[r]] = c * k + i
             cursor[r] += 1
     marker = np.full(num_dofs, -1, dtype=np.int64)
     indptr = np.zeros(num_dofs + 1, dtype=np.int64)
     for r in range(num_dofs):
         count = 0
         for s in range(start[r], start[r + 1]):
-            c = cells_of_dof[s]
+            c = slots_of_dof[s] // k
             for j in range(k):
                 column = cell_dofs[c, j]
                 if marker[column] != r:
                     marker[column] = r
                     count += 1
         indptr[r + 1] = indptr[r] + count
-    indices = np.empty(indptr[num_dofs], dtype=np.int32)
-    marker[:] = -1
+    return indptr, start, slots_of_dof
+
+
+@njit(cache=True)
+def _fill_pattern(cell_dofs, start, slots_of_dof, indptr, indices, positions):
+    """Sorted column indices of every row and the data position of every local entry."""
+    k = cell_dofs.shape[1]
+    num_dofs = indptr.shape[0] - 1
+    # position_of[column] is the data position of `column` in the current row
+    position_of = np.full(num_dofs, -1, dtype=np.int64)
     for r in range(num_dofs):
-        position = indptr[r]
+        first = indptr[r]
+        end = first
         for s in range(start[r], start[r + 1]):
-            c = cells_of_dof[s]
+            c = slots_of_dof[s] // k
             for j in range(k):
                 column = cell_dofs[c, j]
-                if marker[column] != r:
-                    marker[column] = r
+                if position_of[column] < first:
+                    position_of[column] = end
                     # insertion sort: rows hold a few dozen entries at most
-                    t = position
-                    while t > indptr[r] and indices[t - 1] > column:
+                    t = end
+                    while t > first and indices[t - 1] > column:
                         indices[t] = indices[t - 1]
                         t -= 1
                     indices[t] = column
-                    position += 1
-    return indptr, indices
+                    end += 1
+        for t in range(first, end):
+            position_of[indices[t]] = t
+        for s in range(start[r], start[r + 1]):
+            slot = slots_of_dof[s]
+            c = slot // k
+            i = slot - c * k
+            for j in range(k):
+                positions[c, i * k + j] = position_of[cell_dofs[c, j]]
 
 
 @njit(cache=True)
@@ -355,14 +372,15 @@ def sparsity_pattern(space: FunctionSpace) -> SparsityPattern:
     ([0, 4, 7, 10, 14], 14)
     """
     _check_space(space)
-    indptr, indices = _build_pattern(space.cell_dofs, space.num_dofs)
-    nnz = indices.shape[0]
+    indptr, start, slots_of_dof = _count_pattern(space.cell_dofs, space.num_dofs)
+    nnz = int(indptr[-1])
     index_type = np.int32 if nnz < np.iinfo(np.int32).max else np.int64
     indptr = indptr.astype(index_type)
-    indices = indices.astype(index_type, copy=False)
+    indices = np.empty(nnz, dtype=index_type)
     k = space.cell_dofs.shape[1]
     positions = np.empty((space.mesh.num_cells, k * k), dtype=index_type)
-    _entry_positions(indptr, indices, space.cell_dofs, positions)
+    _fill_pattern(space.cell_dofs, start, slots_of_dof, indptr, indices, positions)
+    del start, slots_of_dof
     for array in (indptr, indices, positions):
         array.setflags(write=False)
     return SparsityPattern(indptr, indices, positions, space.num_dofs)
