@@ -145,7 +145,13 @@ def dirichlet_values(space: FunctionSpace, dirichlet: Mapping[str, object] | Non
             arguments = list(points.T)
             if time is not None:
                 arguments.append(time)
-            part = np.asarray(value(*arguments), dtype=np.float64)
+            try:
+                part = np.asarray(value(*arguments), dtype=np.float64)
+            except TypeError as error:
+                expected = "(x, y" if space.mesh.dim == 2 else "(x"
+                expected += ", t)" if time is not None else ")"
+                raise ValueError(f"Dirichlet data on '{name}' could not be evaluated as "
+                                 f"g{expected}: {error}") from error
             try:
                 part = np.broadcast_to(part, dofs.shape)
             except ValueError:

@@ -225,7 +225,11 @@ def interpolate(space: FunctionSpace, function, time: float | None = None) -> np
         arguments = list(points.T)
         if time is not None:
             arguments.append(time)
-        values = np.asarray(function(*arguments), dtype=np.float64)
+        try:
+            values = np.asarray(function(*arguments), dtype=np.float64)
+        except TypeError as error:
+            raise ValueError(f"function could not be evaluated with {len(arguments)} "
+                             f"arguments: {error}") from error
         values = np.broadcast_to(values, (space.num_dofs,)).copy()
     else:
         try:

@@ -289,3 +289,7 @@ def test_heat_rejects_bad_input():
         solve_heat(space, t_end=-1.0, dt=0.1)
     with pytest.raises(ValueError, match="unknown boundary name 'top'"):
         solve_heat(space, t_end=1.0, dt=0.1, dirichlet={"top": 0.0})
+    with pytest.raises(ValueError, match=r"Dirichlet data on 'left' .* g\(x, t\)"):
+        solve_heat(space, t_end=1.0, dt=0.1, dirichlet={"left": lambda x: x})
+    with pytest.raises(ValueError, match="coefficient 'f' could not be evaluated"):
+        solve_heat(space, t_end=1.0, dt=0.1, f=lambda x: x)
