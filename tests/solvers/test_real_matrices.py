@@ -329,7 +329,8 @@ NOT_CONVERGING = {
     "west0067.rua": (None, 3000, Reason.DIVERGED_STAGNATION, 0.60,
                      "cond_2 is only 130, but 65 of 67 diagonal entries are zero; a whole "
                      "restart cycle ends without lowering the residual (about 0.6 ||b||) "
-                     "and, x being unchanged, every later cycle would repeat it exactly"),
+                     "and, x being unchanged, every later cycle would repeat it exactly; "
+                     "unrestarted GMRES converges in n = 67 steps (test below)"),
     "impcol_a.mtx": (None, 3000, Reason.DIVERGED_STAGNATION, 0.46,
                      "199 of 207 diagonal entries zero; stalls at 0.46 ||b||"),
     "west0479.mtx": (None, 3000, Reason.DIVERGED_STAGNATION, 0.40,
@@ -364,6 +365,18 @@ def test_gmres_does_not_converge(name):
         check_stagnation(result, plateau)
     else:
         assert result.iterations == maxiter == result.info
+
+
+@pytest.mark.parametrize("name", ["west0067.rua", "impcol_a.mtx", "west0479.mtx"])
+def test_full_gmres_converges_where_restarted_gmres_stalls(name):
+    # The stalls above come from restarting, not from the matrices: unrestarted GMRES
+    # (restart = n) minimises over the whole Krylov space and, in exact arithmetic, ends
+    # within n steps.
+    A, b = load_system(name)
+    n = A.shape[0]
+    result = gmres(A, b, rtol=RTOL, restart=n, maxiter=n)
+    check_converged(A, b, result, name)
+    assert result.iterations <= n
 
 
 @pytest.mark.parametrize("name", sorted(NOT_CONVERGING_JACOBI))
