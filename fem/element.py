@@ -111,6 +111,9 @@ class FunctionSpace:
         Global DOF of each local basis function.
     dof_points : ndarray, shape (num_dofs, dim)
         Node of each global DOF (values of a function are its values there).
+    edges : ndarray of int64, shape (n_edges, 2), or None
+        P2 on triangles only: vertex pairs of the edges; edge ``e`` carries DOF
+        ``num_points + e``.
     """
 
     mesh: Mesh
