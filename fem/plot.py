@@ -17,6 +17,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 from matplotlib.tri import Triangulation
 
+from solvers import plot_residuals
+
 __all__ = ["plot_rates", "plot_residual_histories", "plot_solution"]
 
 
@@ -45,27 +47,15 @@ def plot_residual_histories(histories: Sequence[tuple[str, Sequence[float], floa
     """
     figure = _new_figure()
     axes = figure.add_subplot()
+    records = [{"residual_norms": norms, "rhs_norm": rhs_norm} for _, norms, rhs_norm in histories]
+    plot_residuals(records, labels=[label for label, _, _ in histories], ax=axes)
     series = []
-    # several styles, so that coinciding histories (Jacobi on a constant diagonal) stay visible
-    styles = ("-", "--", ":", "-.")
-    for index, (label, norms, rhs_norm) in enumerate(histories):
-        norms = np.asarray(norms, dtype=np.float64)
-        scale = rhs_norm if rhs_norm > 0 else 1.0
-        relative = norms / scale
-        iterations = np.arange(norms.size)
-        # zeros cannot be drawn on a log axis; they are kept in the data
-        shown = np.where(relative > 0, relative, np.nan)
-        axes.semilogy(iterations, shown, linestyle=styles[index % len(styles)],
-                      marker="." if norms.size < 60 else None, label=label)
-        series.append({"label": label, "iterations": iterations.tolist(),
+    for (label, norms, rhs_norm) in histories:
+        relative = np.asarray(norms, dtype=np.float64) / (rhs_norm if rhs_norm > 0 else 1.0)
+        series.append({"label": label, "iterations": list(range(relative.size)),
                        "relative_residuals": relative.tolist()})
-    axes.set_xlabel("iteration k")
-    axes.set_ylabel(r"$\|r_k\|_2 / \|b\|_2$")
-    axes.grid(True, which="both", alpha=0.3)
     if title:
         axes.set_title(title)
-    if histories:
-        axes.legend(fontsize="small")
     return figure, {"series": series}
 
 

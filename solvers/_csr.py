@@ -6,6 +6,10 @@ let the compiler drop the sign handling of the gather.  Loop counters are
 ``uint64`` for the same reason: Numba wraps negative signed indices around, and
 that test on every load of a short CSR row costs about a third of an SpMV.
 
+The method loops in ``cg.py`` and ``gmres.py`` are cached by Numba with these kernels
+compiled into them, and Numba checks only the caller's own file for changes: after
+editing this file, delete the ``*.nbi``/``*.nbc`` cache files.
+
 Reductions over vectors keep four partial sums (elements ``i mod 4``), added in a
 fixed order: one running sum would wait on the adder's latency at every element.
 

@@ -43,7 +43,8 @@ _STAGNATION = 1e-13
 # norm of b (or M^-1 b with left preconditioning) for the inner tolerance
 _R0, _INNER_TOL, _LAST_START = 0, 1, 2
 # counters: products with A, preconditioner applications, cycles done, steps in last cycle
-_MATVECS, _APPLIES, _CYCLES, _LAST_STEPS = 0, 1, 2, 3
+# counters: ..., and the length of the longest cycle, whose Hessenberg matrix is kept
+_MATVECS, _APPLIES, _CYCLES, _LAST_STEPS, _LONGEST = 0, 1, 2, 3, 4
 
 
 @njit(cache=True, nogil=True)
@@ -61,7 +62,7 @@ def _givens(a, b):
 def _gmres_loop(indptr, indices, data, bounds, b, x,
                 kind, pindptr, pindices, pdata, pdiag, pdiag_positions, omega,
                 left, tol, dtol, restart, maxiter, start, pause, history, restarts,
-                V, hessenberg, rotated, cosines, sines, g, y, w, z, scalars, counters):
+                V, hessenberg, longest, rotated, cosines, sines, g, y, w, z, scalars, counters):
     """GMRES cycles from iteration ``start``; returns ``(code, iterations)``.
 
     With ``pause`` it returns ``_PAUSED`` after one cycle, the state being kept in the
@@ -167,6 +168,9 @@ def _gmres_loop(indptr, indices, data, bounds, b, x,
             if happy or estimate <= scalars[_INNER_TOL] or k >= maxiter:
                 break
         counters[_LAST_STEPS] = steps
+        if steps >= counters[_LONGEST]:
+            longest[:, :] = hessenberg
+            counters[_LONGEST] = steps
         if singular:
             steps -= 1
             _update_solution(V, rotated, g, y, steps, w, z, x, left, kind, pindptr, pindices,
@@ -245,8 +249,9 @@ def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=30, maxiter=None, M=Non
     SolveResult
         ``residual_norms`` has one entry per inner iteration; ``restarts`` lists the
         iterations at which cycles began; ``condition_estimate`` is the ratio of the
-        extreme singular values of the last cycle's Hessenberg matrix, an estimate of
-        the condition number of the preconditioned operator on the Krylov space.
+        extreme singular values of the Hessenberg matrix of the longest cycle (the last
+        one of that length), an estimate of the condition number of the
+        preconditioned operator on its Krylov space.
 
     Notes
     -----
@@ -299,6 +304,7 @@ def _workspace(n: int, restart: int, maxiter: int, dtype):
         "restarts": np.zeros(maxiter + 1, dtype=np.int64),
         "V": np.empty((restart + 1, n), dtype=dtype),
         "hessenberg": np.zeros((restart + 1, restart)),
+        "longest": np.zeros((restart + 1, restart)),
         "rotated": np.zeros((restart + 1, restart)),
         "cosines": np.zeros(restart),
         "sines": np.zeros(restart),
@@ -307,7 +313,7 @@ def _workspace(n: int, restart: int, maxiter: int, dtype):
         "w": np.empty(n, dtype=dtype),
         "z": np.empty(n, dtype=dtype),
         "scalars": np.zeros(3),
-        "counters": np.zeros(4, dtype=np.int64),
+        "counters": np.zeros(5, dtype=np.int64),
     }
 
 
@@ -321,7 +327,8 @@ def _gmres_compiled(problem: Problem, restart: int, left: bool, callback_type: s
                               problem.x, *preconditioner_arrays(problem.M), left,
                               problem.tolerance, problem.dtol, restart, problem.maxiter, start,
                               pause, space["history"], space["restarts"], space["V"],
-                              space["hessenberg"], space["rotated"], space["cosines"],
+                              space["hessenberg"], space["longest"], space["rotated"],
+                              space["cosines"],
                               space["sines"], space["g"], space["y"], space["w"], space["z"],
                               space["scalars"], space["counters"])
         _report(problem, space["history"], start, k, callback_type)
@@ -346,10 +353,10 @@ def _report(problem: Problem, history, start: int, k: int, callback_type: str) -
 
 def _result(problem: Problem, code: int, k: int, space) -> SolveResult:
     counters = space["counters"]
-    cycles, steps = int(counters[_CYCLES]), int(counters[_LAST_STEPS])
+    cycles, steps = int(counters[_CYCLES]), int(counters[_LONGEST])
     condition = np.nan
     if steps > 0:
-        singular_values = np.linalg.svd(space["hessenberg"][: steps + 1, :steps],
+        singular_values = np.linalg.svd(space["longest"][: steps + 1, :steps],
                                         compute_uv=False)
         if singular_values[-1] > 0:
             condition = float(singular_values[0] / singular_values[-1])
@@ -400,6 +407,9 @@ def _gmres_operator(problem: Problem, restart: int, left: bool, callback_type: s
         steps, code = _operator_cycle(problem, space, restart, left, beta, k)
         k += steps
         counters[_LAST_STEPS] = steps
+        if steps >= counters[_LONGEST]:
+            space["longest"][:, :] = space["hessenberg"]
+            counters[_LONGEST] = steps
         _report(problem, history, start, k, callback_type)
     return _result(problem, code, k, space)
 
