@@ -240,24 +240,87 @@ def dot(x, y, bounds):
 
 
 # --- Gram-Schmidt against a basis stored as the rows of V -------------------------------
+#
+# The basis rows are taken four at a time: one pass over a chunk of w serves four dot
+# products (or four updates), so w is loaded once per four rows instead of once per row.
+# Each dot product keeps the four partial sums of ``_dot_rows`` in the same order, and
+# each update subtracts the rows in the same order, so the blocked kernels give the same
+# bits as one row at a time.
+
+@njit(cache=True, nogil=True)
+def _dot4_rows(a, b, c, d, w, lo, hi):
+    """(a.w, b.w, c.w, d.w) over rows lo:hi, each summed exactly as ``_dot_rows``."""
+    a0 = a1 = a2 = a3 = 0.0
+    b0 = b1 = b2 = b3 = 0.0
+    c0 = c1 = c2 = c3 = 0.0
+    d0 = d1 = d2 = d3 = 0.0
+    blocks = (hi - lo) // 4
+    for block in range(blocks):
+        i = uint64(lo + 4 * block)
+        i1, i2, i3 = i + uint64(1), i + uint64(2), i + uint64(3)
+        w0, w1, w2, w3 = w[i], w[i1], w[i2], w[i3]
+        a0 += a[i] * w0
+        a1 += a[i1] * w1
+        a2 += a[i2] * w2
+        a3 += a[i3] * w3
+        b0 += b[i] * w0
+        b1 += b[i1] * w1
+        b2 += b[i2] * w2
+        b3 += b[i3] * w3
+        c0 += c[i] * w0
+        c1 += c[i1] * w1
+        c2 += c[i2] * w2
+        c3 += c[i3] * w3
+        d0 += d[i] * w0
+        d1 += d[i1] * w1
+        d2 += d[i2] * w2
+        d3 += d[i3] * w3
+    for i in range(uint64(lo + 4 * blocks), uint64(hi)):
+        wi = w[i]
+        a0 += a[i] * wi
+        b0 += b[i] * wi
+        c0 += c[i] * wi
+        d0 += d[i] * wi
+    return ((a0 + a1) + (a2 + a3), (b0 + b1) + (b2 + b3), (c0 + c1) + (c2 + c3),
+            (d0 + d1) + (d2 + d3))
+
 
 @njit(cache=True, nogil=True)
 def _project_rows(V, count, w, h, lo, hi):
     """h[:count] = V[:count, lo:hi] @ w[lo:hi]; returns the partial ||w||^2."""
-    for i in range(count):
+    i = 0
+    while i + 4 <= count:
+        h[i], h[i + 1], h[i + 2], h[i + 3] = _dot4_rows(V[i], V[i + 1], V[i + 2], V[i + 3],
+                                                        w, lo, hi)
+        i += 4
+    while i < count:
         h[i] = _dot_rows(V[i], w, lo, hi)
+        i += 1
     return _dot_rows(w, w, lo, hi)
 
 
 @njit(cache=True, nogil=True)
 def _subtract_rows(V, count, h, w, lo, hi):
     """w[lo:hi] -= h[:count] @ V[:count, lo:hi]; returns the partial ||w||^2."""
-    for i in range(count):
+    _subtract_only_rows(V, count, h, w, lo, hi)
+    return _dot_rows(w, w, lo, hi)
+
+
+@njit(cache=True, nogil=True)
+def _subtract_only_rows(V, count, h, w, lo, hi):
+    i = 0
+    while i + 4 <= count:
+        h0, h1, h2, h3 = h[i], h[i + 1], h[i + 2], h[i + 3]
+        a, b, c, d = V[i], V[i + 1], V[i + 2], V[i + 3]
+        for m in range(uint64(lo), uint64(hi)):
+            w[m] = (((w[m] - h0 * a[m]) - h1 * b[m]) - h2 * c[m]) - h3 * d[m]
+        i += 4
+    while i < count:
         hi_ = h[i]
         row = V[i]
         for m in range(uint64(lo), uint64(hi)):
             w[m] -= hi_ * row[m]
-    return _dot_rows(w, w, lo, hi)
+        i += 1
 
 
 @njit(cache=True, parallel=True)
@@ -269,6 +332,14 @@ def project(V, count, w, h, bounds):
     partial = np.empty((chunks, count + 1))
     for c in prange(chunks):
         partial[c, count] = _project_rows(V, count, w, partial[c], bounds[c], bounds[c + 1])
+    return _sum_partials(partial, count, h)
+
+
+@njit(cache=True, nogil=True)
+def _sum_partials(partial, count, h):
+    """h[i] = sum over chunks of partial[c, i] in chunk order; returns the last column's."""
+    chunks = partial.shape[0]
+    ww = 0.0
     for i in range(count + 1):
         total = 0.0
         for c in range(chunks):
@@ -278,6 +349,26 @@ def project(V, count, w, h, bounds):
         else:
             ww = total
     return ww
+
+
+@njit(cache=True, parallel=True)
+def spmv_project(indptr, indices, data, x, V, count, w, h, bounds):
+    """w = A x, then h = V[:count] w; returns ||w||^2.
+
+    The same bits as :func:`spmv_dot` followed by :func:`project` on the same chunks,
+    in one pass: each chunk of ``w`` is projected while it is still in cache, and one
+    parallel region replaces two.
+    """
+    chunks = bounds.size - 1
+    if chunks == 1:
+        _spmv_rows(indptr, indices, data, x, w, 0, bounds[1])
+        return _project_rows(V, count, w, h, 0, bounds[1])
+    partial = np.empty((chunks, count + 1))
+    for c in prange(chunks):
+        lo, hi = bounds[c], bounds[c + 1]
+        _spmv_rows(indptr, indices, data, x, w, lo, hi)
+        partial[c, count] = _project_rows(V, count, w, partial[c], lo, hi)
+    return _sum_partials(partial, count, h)
 
 
 @njit(cache=True, parallel=True)
@@ -295,15 +386,44 @@ def subtract(V, count, h, w, bounds):
     return total
 
 
+@njit(cache=True, parallel=True)
+def subtract_project(V, count, h, w, bounds):
+    """w -= V[:count]^T h, then h = V[:count] w (overwritten); returns the new ||w||^2.
+
+    The same bits as :func:`subtract` followed by :func:`project`, in one pass: the
+    second projection of classical Gram-Schmidt reads each chunk of ``V`` and ``w``
+    right after the first subtraction, from cache.  ``h`` is read for every chunk before
+    any new coefficient is stored (the chunks' partial sums are added up at the end).
+    """
+    chunks = bounds.size - 1
+    if chunks == 1:
+        _subtract_only_rows(V, count, h, w, 0, bounds[1])
+        return _project_rows(V, count, w, h, 0, bounds[1])
+    partial = np.empty((chunks, count + 1))
+    for c in prange(chunks):
+        lo, hi = bounds[c], bounds[c + 1]
+        _subtract_only_rows(V, count, h, w, lo, hi)
+        partial[c, count] = _project_rows(V, count, w, partial[c], lo, hi)
+    return _sum_partials(partial, count, h)
+
+
 @njit(cache=True, nogil=True)
 def _combine_rows(V, count, y, u, lo, hi):
     for m in range(uint64(lo), uint64(hi)):
         u[m] = 0.0
-    for i in range(count):
+    i = 0
+    while i + 4 <= count:
+        y0, y1, y2, y3 = y[i], y[i + 1], y[i + 2], y[i + 3]
+        a, b, c, d = V[i], V[i + 1], V[i + 2], V[i + 3]
+        for m in range(uint64(lo), uint64(hi)):
+            u[m] = (((u[m] + y0 * a[m]) + y1 * b[m]) + y2 * c[m]) + y3 * d[m]
+        i += 4
+    while i < count:
         yi = y[i]
         row = V[i]
         for m in range(uint64(lo), uint64(hi)):
             u[m] += yi * row[m]
+        i += 1
 
 
 @njit(cache=True, parallel=True)

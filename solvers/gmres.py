@@ -109,27 +109,30 @@ def _gmres_loop(indptr, indices, data, bounds, b, x,
         steps = 0
         singular = False
         for j in range(restart):
+            h = hessenberg[:, j]
+            coefficients = rotated[:, j]
+            # The product and the first projection share one pass over w.
             if kind == NONE:
-                _csr.spmv_dot(indptr, indices, data, V[j], w, bounds)
+                ww = _csr.spmv_project(indptr, indices, data, V[j], V, j + 1, w, coefficients,
+                                       bounds)
             elif left:
                 _csr.spmv_dot(indptr, indices, data, V[j], z, bounds)
                 apply_preconditioner(kind, pindptr, pindices, pdata, pdiag, pdiag_positions,
                                      omega, z, w)
                 counters[_APPLIES] += 1
+                ww = _csr.project(V, j + 1, w, coefficients, bounds)
             else:
                 apply_preconditioner(kind, pindptr, pindices, pdata, pdiag, pdiag_positions,
                                      omega, V[j], z)
-                _csr.spmv_dot(indptr, indices, data, z, w, bounds)
+                ww = _csr.spmv_project(indptr, indices, data, z, V, j + 1, w, coefficients,
+                                       bounds)
                 counters[_APPLIES] += 1
             counters[_MATVECS] += 1
-            h = hessenberg[:, j]
-            coefficients = rotated[:, j]
-            ww = _csr.project(V, j + 1, w, coefficients, bounds)
-            norm = math.sqrt(_csr.subtract(V, j + 1, coefficients, w, bounds))
             for i in range(j + 1):
                 h[i] = coefficients[i]
+            # Subtracting leaves the coefficients of a second pass in `coefficients`.
+            norm = math.sqrt(_csr.subtract_project(V, j + 1, coefficients, w, bounds))
             if norm < _REORTHOGONALIZE * math.sqrt(ww):
-                _csr.project(V, j + 1, w, coefficients, bounds)
                 norm = math.sqrt(_csr.subtract(V, j + 1, coefficients, w, bounds))
                 for i in range(j + 1):
                     h[i] += coefficients[i]
