@@ -36,15 +36,19 @@ from .result import (
 _PAUSED = -1
 # A second Gram-Schmidt pass when the first removed more than this share of ||w||.
 _REORTHOGONALIZE = 1.0 / math.sqrt(2.0)
-# A cycle that lowers the residual by less than this (relative) changes nothing: a
-# restarted GMRES that repeats it from the same residual would repeat it forever.
+# A cycle that lowers the best residual so far by less than this (relative) made no
+# progress; after _PATIENCE such cycles in a row the solve stops.  Exactly no progress
+# would repeat forever (the next cycle starts from the same residual); near the attainable
+# accuracy the true residual wobbles from cycle to cycle, hence the patience.
 _STAGNATION = 1e-13
-# scalars: ||r_0||, inner tolerance, residual norm at the start of the last cycle,
+_PATIENCE = 3
+# scalars: ||r_0||, inner tolerance, smallest residual norm at the start of a cycle,
 # norm of b (or M^-1 b with left preconditioning) for the inner tolerance
-_R0, _INNER_TOL, _LAST_START = 0, 1, 2
-# counters: products with A, preconditioner applications, cycles done, steps in last cycle
-# counters: ..., and the length of the longest cycle, whose Hessenberg matrix is kept
-_MATVECS, _APPLIES, _CYCLES, _LAST_STEPS, _LONGEST = 0, 1, 2, 3, 4
+_R0, _INNER_TOL, _BEST_START = 0, 1, 2
+# counters: products with A, preconditioner applications, cycles done, steps in the last
+# cycle, steps in the longest cycle (whose Hessenberg matrix is kept), and cycles since the
+# residual last improved
+_MATVECS, _APPLIES, _CYCLES, _LAST_STEPS, _LONGEST, _STALLED = 0, 1, 2, 3, 4, 5
 
 
 @njit(cache=True, nogil=True)
@@ -90,17 +94,22 @@ def _gmres_loop(indptr, indices, data, bounds, b, x,
         if k == 0:
             history[0] = beta
             scalars[_R0] = beta
+            scalars[_BEST_START] = beta
             # Left preconditioning monitors ||M^-1 r||: scale the bound to that norm.
             scalars[_INNER_TOL] = tol * beta / true_norm
         elif counters[_CYCLES] > 0:
-            if beta > scalars[_LAST_START] * (1.0 - _STAGNATION):
-                return CODE_STAGNATION, k
+            if beta < scalars[_BEST_START] * (1.0 - _STAGNATION):
+                scalars[_BEST_START] = beta
+                counters[_STALLED] = 0
+            else:
+                counters[_STALLED] += 1
+                if counters[_STALLED] >= _PATIENCE:
+                    return CODE_STAGNATION, k
             if history[k] <= scalars[_INNER_TOL]:
                 # The estimate met the bound and the true residual did not: aim lower.
                 scalars[_INNER_TOL] *= tol / true_norm
         if k >= maxiter:
             return CODE_MAX_ITERATIONS, k
-        scalars[_LAST_START] = beta
         restarts[counters[_CYCLES]] = k
         counters[_CYCLES] += 1
 
@@ -258,9 +267,10 @@ def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=30, maxiter=None, M=Non
 
     Notes
     -----
-    Stops with ``diverged_stagnation`` when a whole cycle lowers the residual by less
-    than a relative ``1e-13``: restarted GMRES started again from the same residual
-    would do exactly the same, so no further progress is possible.  A Hessenberg matrix
+    Stops with ``diverged_stagnation`` when three cycles in a row fail to lower the
+    smallest residual seen at a restart by a relative ``1e-13``: a cycle that makes no
+    progress at all would repeat itself forever, and near the attainable accuracy the
+    true residual only wobbles.  A Hessenberg matrix
     that turns singular (an invariant subspace on which the residual cannot be reduced,
     as for singular ``A`` with ``b`` outside its range) gives ``diverged_breakdown``.
 
@@ -316,7 +326,7 @@ def _workspace(n: int, restart: int, maxiter: int, dtype):
         "w": np.empty(n, dtype=dtype),
         "z": np.empty(n, dtype=dtype),
         "scalars": np.zeros(3),
-        "counters": np.zeros(5, dtype=np.int64),
+        "counters": np.zeros(6, dtype=np.int64),
     }
 
 
@@ -391,18 +401,22 @@ def _gmres_operator(problem: Problem, restart: int, left: bool, callback_type: s
             counters[_APPLIES] += 1
         beta = float(np.linalg.norm(r))
         if k == 0:
-            history[0] = scalars[_R0] = beta
+            history[0] = scalars[_R0] = scalars[_BEST_START] = beta
             scalars[_INNER_TOL] = tol * beta / true_norm
         elif counters[_CYCLES] > 0:
-            if beta > scalars[_LAST_START] * (1.0 - _STAGNATION):
-                code = CODE_STAGNATION
-                break
+            if beta < scalars[_BEST_START] * (1.0 - _STAGNATION):
+                scalars[_BEST_START] = beta
+                counters[_STALLED] = 0
+            else:
+                counters[_STALLED] += 1
+                if counters[_STALLED] >= _PATIENCE:
+                    code = CODE_STAGNATION
+                    break
             if history[k] <= scalars[_INNER_TOL]:
                 scalars[_INNER_TOL] *= tol / true_norm
         if k >= maxiter:
             code = CODE_MAX_ITERATIONS
             break
-        scalars[_LAST_START] = beta
         space["restarts"][counters[_CYCLES]] = k
         counters[_CYCLES] += 1
         start = k
