@@ -559,10 +559,6 @@ def _validate(raw: dict, *, name: str, source: str, base: Path,
 def _check_heat_options(source: str, solver: SolverSettings, output: OutputSettings,
                         overridden: frozenset[str]) -> None:
     """Options that the time stepper of :func:`fem.problems.solve_heat` cannot honour."""
-    if solver.preconditioner == "amg":
-        origin = " (from --set)" if "solver.preconditioner" in overridden else ""
-        raise CaseError(f"{source}: [solver] preconditioner{origin} = 'amg': not available for "
-                        f"heat; allowed: none | jacobi | ssor | ilu0 | ic0")
     if output.save_system:
         origin = " (from --set)" if "output.save_system" in overridden else ""
         raise CaseError(f"{source}: [output] save_system{origin} = true: not available for heat "

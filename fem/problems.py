@@ -57,7 +57,7 @@ from fem.assembly import (
 )
 from fem.boundary import LinearSystem, dirichlet_values, eliminate_dirichlet, restrict
 from fem.element import FunctionSpace, interpolate
-from solvers import cg, gmres
+from solvers import cg, gmres, preconditioner
 
 __all__ = ["HeatSolution", "StationarySolution", "assemble_system", "solve_heat",
            "solve_stationary"]
@@ -190,18 +190,19 @@ def _choose_method(method, symmetric: bool) -> str:
     return method
 
 
-def _krylov(method, matrix, rhs, x0, *, M, rtol, atol, maxiter, restart, callback):
+def _krylov(method, matrix, rhs, x0, *, M, rtol, atol, maxiter, restart, callback, monitor):
     if method == "cg":
         return cg(matrix, rhs, x0, rtol=rtol, atol=atol, maxiter=maxiter, M=M,
-                  callback=callback)
+                  callback=callback, monitor=monitor)
     return gmres(matrix, rhs, x0, rtol=rtol, atol=atol, restart=restart, maxiter=maxiter, M=M,
-                 callback=callback)
+                 callback=callback, monitor=monitor)
 
 
 def solve_stationary(space: FunctionSpace, *, kappa=1.0, reaction=0.0, velocity=None, f=0.0,
                      dirichlet=None, neumann=None, robin=None, method: str | None = None,
                      M=None, rtol: float = 1e-8, atol: float = 0.0, maxiter: int | None = None,
-                     restart: int = 30, callback: Callable | None = None) -> StationarySolution:
+                     restart: int = 30, callback: Callable | None = None,
+                     monitor: Callable | None = None) -> StationarySolution:
     r"""Solve :math:`-\nabla\cdot(\kappa\nabla u) + b\cdot\nabla u + c u = f` with boundary data.
 
     Parameters
@@ -222,8 +223,9 @@ def solve_stationary(space: FunctionSpace, *, kappa=1.0, reaction=0.0, velocity=
         :math:`\kappa \partial_n u + \alpha u = g`.
     method : {"cg", "gmres"}, optional
         Default ``"cg"`` without convection, ``"gmres"`` with.
-    M, rtol, atol, maxiter, restart, callback
-        Passed to ``solvers.cg`` / ``solvers.gmres`` (``restart`` to GMRES only).
+    M, rtol, atol, maxiter, restart, callback, monitor
+        Passed to ``solvers.cg`` / ``solvers.gmres`` (``restart`` to GMRES only); ``M``
+        may name a preconditioner (``"ic0"``, ``"amg"``, ...).
 
     Returns
     -------
@@ -255,7 +257,7 @@ def solve_stationary(space: FunctionSpace, *, kappa=1.0, reaction=0.0, velocity=
     else:
         result = _krylov(method, system.reduced_matrix, system.reduced_rhs, None, M=M,
                          rtol=rtol, atol=atol, maxiter=maxiter, restart=restart,
-                         callback=callback)
+                         callback=callback, monitor=monitor)
         u = system.expand(result.x)
     solved = clock.perf_counter()
     return StationarySolution(space, u, result, system,
@@ -270,7 +272,7 @@ def solve_heat(space: FunctionSpace, *, kappa=1.0, reaction=0.0, f=0.0, initial=
                scheme: str = "crank_nicolson", dirichlet=None, neumann=None, robin=None,
                method: str | None = None, M=None, rtol: float = 1e-8, atol: float = 0.0,
                maxiter: int | None = None, restart: int = 30,
-               step_callback: Callable | None = None,
+               step_callback: Callable | None = None, monitor: Callable | None = None,
                keep_history: bool = False) -> HeatSolution:
     r"""Solve :math:`u_t - \nabla\cdot(\kappa \nabla u) + c u = f` by the :math:`\theta`-scheme.
 
@@ -292,8 +294,9 @@ def solve_heat(space: FunctionSpace, *, kappa=1.0, reaction=0.0, f=0.0, initial=
     dirichlet, neumann, robin
         As in :func:`solve_stationary`; data are callables of space and time, the Robin
         :math:`\alpha` of space only.
-    method, M, rtol, atol, maxiter, restart
-        Krylov solver options (CG by default: the matrix is symmetric).
+    method, M, rtol, atol, maxiter, restart, monitor
+        Krylov solver options (CG by default: the matrix is symmetric).  A named ``M``
+        is set up once for all steps, since the matrix does not change.
     step_callback : callable, optional
         ``step_callback(step, t, u)`` after each step.
     keep_history : bool
@@ -349,6 +352,8 @@ def solve_heat(space: FunctionSpace, *, kappa=1.0, reaction=0.0, f=0.0, initial=
     free[dofs] = False
     free_dofs = np.flatnonzero(free)
     reduced = restrict(left, free_dofs)
+    if free_dofs.size:
+        M = preconditioner(M, reduced)
     u = interpolate(space, initial)
     load_now = _load(space, f=f, neumann=neumann, robin=robin, time=times[0])
     load_next = np.empty_like(load_now)
@@ -368,7 +373,8 @@ def solve_heat(space: FunctionSpace, *, kappa=1.0, reaction=0.0, f=0.0, initial=
         timings["assemble"] += tock - tick
         if free_dofs.size:
             result = _krylov(method, reduced, reduced_rhs, u[free_dofs], M=M, rtol=rtol,
-                             atol=atol, maxiter=maxiter, restart=restart, callback=None)
+                             atol=atol, maxiter=maxiter, restart=restart, callback=None,
+                             monitor=monitor)
             lifting[free_dofs] = result.x
             steps.append(result)
         u = lifting

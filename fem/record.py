@@ -172,31 +172,13 @@ def versions() -> dict[str, str]:
 # --------------------------------------------------------------------------------------
 # Solving
 # --------------------------------------------------------------------------------------
-def preconditioner_argument(name: str, matrix=None):
-    """The ``M`` argument of :mod:`solvers` for a preconditioner name.
-
-    ``"amg"`` builds a smoothed-aggregation V-cycle with pyamg, which needs the
-    assembled matrix; every other name is understood by the solvers themselves.
-    """
-    if name == "none":
-        return None
-    if name == "amg":
-        import pyamg
-        import scipy.sparse as sparse
-
-        hierarchy = pyamg.smoothed_aggregation_solver(sparse.csr_matrix(matrix))
-        return hierarchy.aspreconditioner(cycle="V")
-    return name
-
-
 def solve_linear_system(matrix, rhs: np.ndarray, settings: SolverSettings,
                         monitor: Monitor | None = None):
     """Solve ``matrix x = rhs`` with the method and preconditioner of ``settings``."""
     import solvers
 
     options = {"rtol": settings.rtol, "atol": settings.atol, "maxiter": settings.maxiter,
-               "M": preconditioner_argument(settings.preconditioner, matrix),
-               "monitor": monitor}
+               "M": settings.preconditioner, "monitor": monitor}
     if settings.method == "cg":
         return solvers.cg(matrix, rhs, **options)
     return solvers.gmres(matrix, rhs, restart=settings.restart, **options)
@@ -280,42 +262,39 @@ def _velocity_argument(case: Case, dim: int):
     return velocity
 
 
+def _coefficients(case: Case, dim: int) -> dict[str, Any]:
+    """The stationary problem's data as :mod:`fem.problems` takes them."""
+    problem = case.problem
+    return {"kappa": problem.kappa.coefficient(dim),
+            "reaction": problem.reaction.coefficient(dim),
+            "velocity": _velocity_argument(case, dim),
+            "f": problem.f.coefficient(dim),
+            **_boundary_arguments(case, dim, time_dependent=False)}
+
+
 def _assemble(case: Case, mesh):
     """The function space and the assembled, Dirichlet-eliminated stationary system."""
     from fem import problems
     from fem.element import function_space
 
-    dim = mesh.dim
     space = function_space(mesh, case.mesh_settings.degree)
-    problem = case.problem
-    system = problems.assemble_system(
-        space,
-        kappa=problem.kappa.coefficient(dim),
-        reaction=problem.reaction.coefficient(dim),
-        velocity=_velocity_argument(case, dim),
-        f=problem.f.coefficient(dim),
-        **_boundary_arguments(case, dim, time_dependent=False),
-    )
-    return space, system
+    return space, problems.assemble_system(space, **_coefficients(case, mesh.dim))
 
 
 def _solve_stationary(case: Case, mesh, settings: SolverSettings, monitor: Monitor | None):
-    """Assemble with :func:`fem.problems.assemble_system`, solve the free system.
+    """Assemble and solve with :func:`fem.problems.solve_stationary`."""
+    from fem import problems
+    from fem.element import function_space
 
-    The Krylov call is made here rather than in :func:`fem.problems.solve_stationary`
-    so that the monitor and the pyamg preconditioner (which needs the assembled
-    matrix) reach the solver.
-    """
-    started = time.perf_counter()
-    space, system = _assemble(case, mesh)
-    assembled = time.perf_counter()
-    if system.free_dofs.size == 0:
+    space = function_space(mesh, case.mesh_settings.degree)
+    solution = problems.solve_stationary(
+        space, **_coefficients(case, mesh.dim), method=settings.method,
+        M=settings.preconditioner, rtol=settings.rtol, atol=settings.atol,
+        maxiter=settings.maxiter, restart=settings.restart, monitor=monitor)
+    if solution.result is None:
         raise CaseError(f"{case.source}: every DOF is a Dirichlet DOF; there is nothing to "
                         f"solve")
-    result = solve_linear_system(system.reduced_matrix, system.reduced_rhs, settings, monitor)
-    u = system.expand(result.x)
-    timings = {"assemble": assembled - started, "solve": time.perf_counter() - assembled}
-    return space, system, result, u, timings
+    return space, solution.system, solution.result, solution.u, solution.timings
 
 
 def _mesh_record(case: Case, mesh, space) -> dict[str, Any]:
@@ -363,8 +342,7 @@ def _heat_run(case: Case, mesh, settings: SolverSettings, monitor: Monitor | Non
     timing = case.time
     dt = timing.dt if dt is None else dt
     num_steps = timing.steps_for(dt)
-    # fem.problems.solve_heat does not expose the Krylov monitor; with --monitor the
-    # progress is shown for every time step instead
+    # with --monitor every step is reported, between its iteration lines
     step_lines = _step_reporter(report, num_steps, every_step=monitor is not None)
     solution = problems.solve_heat(
         space,
@@ -376,12 +354,13 @@ def _heat_run(case: Case, mesh, settings: SolverSettings, monitor: Monitor | Non
         scheme=timing.scheme,
         **_boundary_arguments(case, dim, time_dependent=True),
         method=settings.method,
-        M=None if settings.preconditioner == "none" else settings.preconditioner,
+        M=settings.preconditioner,
         rtol=settings.rtol,
         atol=settings.atol,
         maxiter=settings.maxiter,
         restart=settings.restart,
         step_callback=step_lines,
+        monitor=monitor,
     )
     steps = [{"t": float(t), "iterations": int(result.iterations), "reason": str(result.reason),
               "true_residual_norm": float(result.true_residual_norm),

@@ -12,7 +12,7 @@ from .cg import cg
 from .gmres import gmres
 from .io import read_matrix, read_rhs
 from .plot import plot_residuals
-from .precond import PivotError, Preconditioner, ic0, ilu0, jacobi, ssor
+from .precond import PivotError, Preconditioner, ic0, ilu0, jacobi, preconditioner, ssor
 from .result import Reason, SolveResult
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "ilu0",
     "jacobi",
     "plot_residuals",
+    "preconditioner",
     "read_matrix",
     "read_rhs",
     "ssor",

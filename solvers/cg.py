@@ -166,7 +166,8 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
     maxiter : int, optional
         Largest number of iterations (default ``10 n``).
     M : None, str, Preconditioner, sparse matrix or LinearOperator
-        Preconditioner: ``"jacobi"``, ``"ssor"``, ``"ilu0"``, ``"ic0"``, an object
+        Preconditioner: ``"jacobi"``, ``"ssor"``, ``"ilu0"``, ``"ic0"``, ``"amg"`` (with
+        pyamg installed), an object
         from :func:`solvers.jacobi` and friends, or an operator approximating
         :math:`A^{-1}` (SciPy's convention).  Must be symmetric positive definite.
     callback : callable, optional

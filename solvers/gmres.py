@@ -241,7 +241,8 @@ def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=30, maxiter=None, M=Non
     maxiter : int, optional
         Largest number of inner iterations in all (default ``10 n``).
     M : None, str, Preconditioner, sparse matrix or LinearOperator
-        Preconditioner: ``"jacobi"``, ``"ssor"``, ``"ilu0"``, ``"ic0"``, an object from
+        Preconditioner: ``"jacobi"``, ``"ssor"``, ``"ilu0"``, ``"ic0"``, ``"amg"`` (with
+        pyamg installed), an object from
         :func:`solvers.ilu0` and friends, or an operator approximating :math:`A^{-1}`.
     callback : callable, optional
         With ``callback_type="pr_norm"``, ``callback(residual_norm / ||b||)`` once per

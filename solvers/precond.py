@@ -24,7 +24,7 @@ from scipy.sparse.linalg import LinearOperator
 from ._inputs import CSR, check_matrix
 
 NONE, JACOBI, SSOR, ILU0, IC0, MATRIX = 0, 1, 2, 3, 4, 5
-NAMES = {"none": NONE, "jacobi": JACOBI, "ssor": SSOR, "ilu0": ILU0, "ic0": IC0}
+NAMES = ("none", "jacobi", "ssor", "ilu0", "ic0", "amg")
 
 _EMPTY_INT = np.zeros(0, dtype=np.int64)
 _EMPTY_UINT = np.zeros(0, dtype=np.uint32)
@@ -322,11 +322,52 @@ def apply_preconditioner(kind, indptr, indices, data, diag, diag_positions, omeg
                 z[indices[k]] -= data[k] * zi
 
 
+def preconditioner(M, A):
+    """Build, once, the preconditioner a solver would build from ``M`` for matrix ``A``.
+
+    Reuse the result across solves with the same matrix (time steps, say) instead of
+    passing a name, which would set the preconditioner up anew at every call.
+
+    Parameters
+    ----------
+    M : None, str, Preconditioner, sparse matrix or LinearOperator
+        ``"none"``, ``"jacobi"``, ``"ssor"``, ``"ilu0"``, ``"ic0"`` or ``"amg"`` (a
+        smoothed-aggregation V-cycle from pyamg, the optional ``amg`` extra); anything
+        else is checked and returned as the solvers would take it.
+    A : sparse matrix, ndarray or LinearOperator
+
+    Returns
+    -------
+    Preconditioner or LinearOperator
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from solvers import cg, preconditioner
+    >>> A = sp.diags([-np.ones(9), 2 * np.ones(10), -np.ones(9)], [-1, 0, 1], format="csr")
+    >>> M = preconditioner("ic0", A)
+    >>> [cg(A, b, M=M).iterations for b in (np.ones(10), np.arange(10.0))]
+    [1, 1]
+    """
+    matrix = check_matrix(A)
+    n = matrix.n if isinstance(matrix, CSR) else matrix.shape[0]
+    return as_preconditioner(M, matrix if isinstance(matrix, CSR) else None, n)
+
+
+def _amg(matrix: sp.csr_array):
+    try:
+        import pyamg
+    except ImportError:
+        raise ValueError("M='amg' needs pyamg: pip install 'krylovfem[amg]'") from None
+    hierarchy = pyamg.smoothed_aggregation_solver(sp.csr_matrix(matrix))
+    return hierarchy.aspreconditioner(cycle="V")
+
+
 def as_preconditioner(M, A_csr: CSR | None, n: int):
     """Turn the ``M`` argument of a solver into a :class:`Preconditioner` or LinearOperator.
 
-    ``None`` and the names ``"none"``, ``"jacobi"``, ``"ssor"``, ``"ilu0"``, ``"ic0"``
-    need ``A`` as a matrix; a sparse matrix or dense array is taken as ``M^{-1}``
+    The names ``"jacobi"``, ``"ssor"``, ``"ilu0"``, ``"ic0"``, ``"amg"`` need ``A`` as
+    a matrix; a sparse matrix or dense array is taken as ``M^{-1}``
     itself (SciPy's convention) and applied in Numba; anything else with ``matvec``
     is applied through Python.
     """
@@ -342,7 +383,8 @@ def as_preconditioner(M, A_csr: CSR | None, n: int):
             return Preconditioner("none", NONE, n)
         if A_csr is None:
             raise TypeError(f"M={M!r} needs the entries of A; A is a LinearOperator here")
-        return {"jacobi": jacobi, "ssor": ssor, "ilu0": ilu0, "ic0": ic0}[key](A_csr.matrix)
+        builders = {"jacobi": jacobi, "ssor": ssor, "ilu0": ilu0, "ic0": ic0, "amg": _amg}
+        return builders[key](A_csr.matrix)
     if isinstance(M, Preconditioner):
         if M.n != n:
             raise ValueError(f"M was built for n = {M.n}; A has n = {n}")

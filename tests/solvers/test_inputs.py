@@ -42,7 +42,7 @@ def test_bad_system(system, solve, change, message):
         ({"rtol": 0.0, "atol": 0.0}, "both 0"),
         ({"maxiter": 0}, "maxiter must be an integer >= 1; got 0"),
         ({"maxiter": 2.5}, "maxiter must be an integer"),
-        ({"M": "amg"}, "unknown preconditioner 'amg'; allowed: 'none', 'jacobi'"),
+        ({"M": "multigrid"}, "unknown preconditioner 'multigrid'; allowed: 'none', 'jacobi'"),
         ({"M": sp.identity(4, format="csr")}, "M must be 5 x 5"),
         ({"M": jacobi(sp.identity(3, format="csr"))}, "M was built for n = 3"),
         ({"callback": 3}, "callback must be callable"),

@@ -6,7 +6,7 @@ import scipy.linalg as la
 import scipy.sparse as sp
 import scipy.sparse.linalg as sla
 
-from solvers import cg, gmres, ic0, ilu0, jacobi, ssor
+from solvers import cg, gmres, ic0, ilu0, jacobi, preconditioner, ssor
 
 
 def _inverse_as_matrix(preconditioner, n):
@@ -96,3 +96,14 @@ def test_pyamg_hierarchy_as_preconditioner(model):
     hierarchy = pyamg.ruge_stuben_solver(A)
     result = cg(A, np.ones(1600), M=hierarchy.aspreconditioner(), rtol=1e-10)
     assert result.converged and result.iterations < 20
+
+
+def test_named_amg_and_a_prebuilt_preconditioner(model):
+    pytest.importorskip("pyamg", reason="pyamg is the optional 'amg' extra")
+    A = model.laplacian_2d(40)
+    b = np.ones(1600)
+    by_name = cg(A, b, M="amg", rtol=1e-10)
+    prebuilt = preconditioner("amg", A)
+    assert by_name.converged and by_name.iterations < 20
+    assert cg(A, b, M=prebuilt, rtol=1e-10).iterations == by_name.iterations
+    assert preconditioner("ic0", A).name == "ic0" and preconditioner(None, A).name == "none"
