@@ -21,7 +21,9 @@ enter a parallel region, whose start-up cost would dominate.
 """
 
 import numpy as np
-from numba import njit, prange, uint64
+from llvmlite import ir
+from numba import njit, prange, types, uint64
+from numba.extending import intrinsic
 
 # A chunk must be worth a thread start (about 1-2 microseconds here).
 _ROWS_PER_CHUNK = 4096
@@ -167,16 +169,112 @@ def _cg_direction_rows(beta, r, z, dinv, p, lo, hi):
             p[i] = r[i] + beta * p[i]
 
 
+# --- dot products in SIMD registers, with the summation order of scalar code -------------
+#
+# Without fastmath LLVM keeps a reduction in program order and will not vectorise it,
+# even written with four partial sums.  The intrinsic below emits the vector loop
+# itself: one <4 x double> accumulator per vector, lane l summing the elements
+# lo + 4 b + l, a separate multiply and add (no contraction).  That is exactly the
+# scalar loop with four partial sums s0..s3, so the bits are the same; only the
+# instructions are wider.
+
+_LANES = 4
+
+
+def _lane_sums_codegen(rows):
+    """Code for ``acc[r][l] = sum_b A_r[lo + 4 b + l] * w[lo + 4 b + l]``, ``b < blocks``."""
+
+    def codegen(context, builder, signature, args):
+        double = ir.DoubleType()
+        vector = ir.VectorType(double, _LANES)
+        i64 = ir.IntType(64)
+        single = [signature.args[r].dtype == types.float32 for r in range(rows + 1)]
+        pointers = [context.make_array(signature.args[r])(context, builder, value=args[r]).data
+                    for r in range(rows + 1)]
+        lo = context.cast(builder, args[rows + 1], signature.args[rows + 1], types.int64)
+        blocks = context.cast(builder, args[rows + 2], signature.args[rows + 2], types.int64)
+        zero = ir.Constant(vector, [0.0] * _LANES)
+        entry = builder.basic_block
+        header = builder.append_basic_block("lanes.header")
+        body = builder.append_basic_block("lanes.body")
+        done = builder.append_basic_block("lanes.done")
+        builder.branch(header)
+
+        builder.position_at_end(header)
+        block = builder.phi(i64)
+        block.add_incoming(ir.Constant(i64, 0), entry)
+        accumulators = []
+        for _ in range(rows):
+            phi = builder.phi(vector)
+            phi.add_incoming(zero, entry)
+            accumulators.append(phi)
+        builder.cbranch(builder.icmp_signed("<", block, blocks), body, done)
+
+        builder.position_at_end(body)
+        index = builder.add(lo, builder.mul(block, ir.Constant(i64, _LANES)))
+
+        def load(r):
+            element = ir.FloatType() if single[r] else double
+            address = builder.gep(pointers[r], [index], inbounds=True)
+            return builder.load(
+                builder.bitcast(address, ir.VectorType(element, _LANES).as_pointer()),
+                align=4 if single[r] else 8)
+
+        def widened(value, r):
+            return builder.fpext(value, vector) if single[r] else value
+
+        w = load(rows)
+        for r in range(rows):
+            # Numba's scalar rules: float32 * float32 is rounded to float32, any
+            # other product is taken in float64; the sum is float64.
+            if single[r] and single[rows]:
+                product = widened(builder.fmul(load(r), w), r)
+            else:
+                product = builder.fmul(widened(load(r), r), widened(w, rows))
+            accumulators[r].add_incoming(builder.fadd(accumulators[r], product), body)
+        block.add_incoming(builder.add(block, ir.Constant(i64, 1)), body)
+        builder.branch(header)
+
+        builder.position_at_end(done)
+        lanes = [builder.extract_element(accumulator, ir.Constant(ir.IntType(32), lane))
+                 for accumulator in accumulators for lane in range(_LANES)]
+        return context.make_tuple(builder, signature.return_type, lanes)
+
+    return codegen
+
+
+def _vector_loadable(array_type):
+    return (isinstance(array_type, types.Array) and array_type.ndim == 1
+            and array_type.layout == "C" and array_type.dtype in (types.float32, types.float64))
+
+
+@intrinsic
+def _lane_sums_1(typingctx, a, w, lo, blocks):
+    """The four partial sums of ``a . w`` over ``blocks`` blocks of four from ``lo``.
+
+    ``a`` and ``w``: contiguous 1-D float32/float64 arrays of at least ``lo + 4 blocks``
+    elements (not checked: the callers derive ``blocks`` from their row range).
+    """
+    if not all(map(_vector_loadable, (a, w))):
+        return None
+    return types.UniTuple(types.float64, _LANES)(a, w, lo, blocks), _lane_sums_codegen(1)
+
+
+@intrinsic
+def _lane_sums_4(typingctx, a, b, c, d, w, lo, blocks):
+    """The partial sums of four dot products with ``w`` (as :func:`_lane_sums_1`)."""
+    if not all(map(_vector_loadable, (a, b, c, d, w))):
+        return None
+    return (types.UniTuple(types.float64, 4 * _LANES)(a, b, c, d, w, lo, blocks),
+            _lane_sums_codegen(4))
+
+
 @njit(cache=True, nogil=True)
 def _dot_rows(x, y, lo, hi):
-    s0 = s1 = s2 = s3 = 0.0
+    """x[lo:hi] . y[lo:hi] as four partial sums (elements ``i - lo mod 4``), then
+    ``(s0 + s1) + (s2 + s3)``."""
     blocks = (hi - lo) // 4
-    for block in range(blocks):
-        i = uint64(lo + 4 * block)
-        s0 += x[i] * y[i]
-        s1 += x[i + uint64(1)] * y[i + uint64(1)]
-        s2 += x[i + uint64(2)] * y[i + uint64(2)]
-        s3 += x[i + uint64(3)] * y[i + uint64(3)]
+    s0, s1, s2, s3 = _lane_sums_1(x, y, lo, blocks)
     for i in range(uint64(lo + 4 * blocks), uint64(hi)):
         s0 += x[i] * y[i]
     return (s0 + s1) + (s2 + s3)
@@ -270,31 +368,9 @@ def dot(x, y, bounds):
 @njit(cache=True, nogil=True)
 def _dot4_rows(a, b, c, d, w, lo, hi):
     """(a.w, b.w, c.w, d.w) over rows lo:hi, each summed exactly as ``_dot_rows``."""
-    a0 = a1 = a2 = a3 = 0.0
-    b0 = b1 = b2 = b3 = 0.0
-    c0 = c1 = c2 = c3 = 0.0
-    d0 = d1 = d2 = d3 = 0.0
     blocks = (hi - lo) // 4
-    for block in range(blocks):
-        i = uint64(lo + 4 * block)
-        i1, i2, i3 = i + uint64(1), i + uint64(2), i + uint64(3)
-        w0, w1, w2, w3 = w[i], w[i1], w[i2], w[i3]
-        a0 += a[i] * w0
-        a1 += a[i1] * w1
-        a2 += a[i2] * w2
-        a3 += a[i3] * w3
-        b0 += b[i] * w0
-        b1 += b[i1] * w1
-        b2 += b[i2] * w2
-        b3 += b[i3] * w3
-        c0 += c[i] * w0
-        c1 += c[i1] * w1
-        c2 += c[i2] * w2
-        c3 += c[i3] * w3
-        d0 += d[i] * w0
-        d1 += d[i1] * w1
-        d2 += d[i2] * w2
-        d3 += d[i3] * w3
+    (a0, a1, a2, a3, b0, b1, b2, b3,
+     c0, c1, c2, c3, d0, d1, d2, d3) = _lane_sums_4(a, b, c, d, w, lo, blocks)
     for i in range(uint64(lo + 4 * blocks), uint64(hi)):
         wi = w[i]
         a0 += a[i] * wi
