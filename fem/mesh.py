@@ -101,14 +101,7 @@ def number_edges(cells, num_points):
         Each edge as the first cell containing it traverses it (counterclockwise).
     """
     num_cells = cells.shape[0]
-    start = np.zeros(num_points + 1, dtype=np.int64)
-    for c in range(num_cells):
-        for k in range(3):
-            a = cells[c, k]
-            b = cells[c, (k + 1) % 3]
-            start[min(a, b) + 1] += 1
-    for p in range(num_points):
-        start[p + 1] += start[p]
+    start = _edge_rows(cells, num_points)
     cursor = start[:-1].copy()
     higher = np.empty(3 * num_cells, dtype=np.int64)
     slot_owner = np.empty(3 * num_cells, dtype=np.int64)
@@ -182,6 +175,22 @@ def find_edges(edges, pairs):
 
 
 @njit(cache=True)
+def _edge_rows(cells, num_points):
+    """Counting-sort row pointer of the cells' edges keyed by their lower vertex.
+
+    Each edge is counted once per cell that has it, so row ``v`` has room for every
+    occurrence of an edge ``(v, w)`` with ``v < w``.
+    """
+    rows = np.zeros(num_points + 1, dtype=np.int64)
+    for c in range(cells.shape[0]):
+        for k in range(3):
+            rows[min(cells[c, k], cells[c, (k + 1) % 3]) + 1] += 1
+    for v in range(num_points):
+        rows[v + 1] += rows[v]
+    return rows
+
+
+@njit(cache=True)
 def _refine_triangles(points, cells, facets):
     """Red refinement in one pass: midpoints, children and halved boundary facets.
 
@@ -192,14 +201,7 @@ def _refine_triangles(points, cells, facets):
     """
     num_points = points.shape[0]
     num_cells = cells.shape[0]
-    row_start = np.zeros(num_points + 1, dtype=np.int64)
-    for c in range(num_cells):
-        for k in range(3):
-            a = cells[c, k]
-            b = cells[c, (k + 1) % 3]
-            row_start[min(a, b) + 1] += 1
-    for v in range(num_points):
-        row_start[v + 1] += row_start[v]
+    row_start = _edge_rows(cells, num_points)
     row_fill = row_start[:-1].copy()
     slot_higher = np.empty(3 * num_cells, dtype=np.int32)
     slot_edge = np.empty(3 * num_cells, dtype=np.int32)
