@@ -34,6 +34,7 @@ from .result import (
 )
 
 _PAUSED = -1
+_GO_ON = -2
 # A second Gram-Schmidt pass when the first removed more than this share of ||w||.
 _REORTHOGONALIZE = 1.0 / math.sqrt(2.0)
 # A cycle that lowers the best residual so far by less than this (relative) made no
@@ -60,6 +61,36 @@ def _givens(a, b):
         return 0.0, 1.0, b
     r = math.hypot(a, b)
     return a / r, b / r, r
+
+
+@njit(cache=True)
+def _start_cycle(k, beta, true_norm, tol, maxiter, history, restarts, scalars, counters):
+    """Bookkeeping where a cycle starts from residual norm ``beta``; a stop code or _GO_ON.
+
+    Shared by the compiled loop and the LinearOperator path, which calls it from Python.
+    """
+    if k == 0:
+        history[0] = beta
+        scalars[_R0] = beta
+        scalars[_BEST_START] = beta
+        # Left preconditioning monitors ||M^-1 r||: scale the bound to that norm.
+        scalars[_INNER_TOL] = tol * beta / true_norm
+    elif counters[_CYCLES] > 0:
+        if beta < scalars[_BEST_START] * (1.0 - _STAGNATION):
+            scalars[_BEST_START] = beta
+            counters[_STALLED] = 0
+        else:
+            counters[_STALLED] += 1
+            if counters[_STALLED] >= _PATIENCE:
+                return CODE_STAGNATION
+        if history[k] <= scalars[_INNER_TOL]:
+            # The estimate met the bound and the true residual did not: aim lower.
+            scalars[_INNER_TOL] *= tol / true_norm
+    if k >= maxiter:
+        return CODE_MAX_ITERATIONS
+    restarts[counters[_CYCLES]] = k
+    counters[_CYCLES] += 1
+    return _GO_ON
 
 
 @njit(cache=True)
@@ -91,27 +122,10 @@ def _gmres_loop(indptr, indices, data, bounds, b, x,
         else:
             beta = true_norm
             _csr.axpby(1.0 / beta, w, 0.0, V[0], bounds)
-        if k == 0:
-            history[0] = beta
-            scalars[_R0] = beta
-            scalars[_BEST_START] = beta
-            # Left preconditioning monitors ||M^-1 r||: scale the bound to that norm.
-            scalars[_INNER_TOL] = tol * beta / true_norm
-        elif counters[_CYCLES] > 0:
-            if beta < scalars[_BEST_START] * (1.0 - _STAGNATION):
-                scalars[_BEST_START] = beta
-                counters[_STALLED] = 0
-            else:
-                counters[_STALLED] += 1
-                if counters[_STALLED] >= _PATIENCE:
-                    return CODE_STAGNATION, k
-            if history[k] <= scalars[_INNER_TOL]:
-                # The estimate met the bound and the true residual did not: aim lower.
-                scalars[_INNER_TOL] *= tol / true_norm
-        if k >= maxiter:
-            return CODE_MAX_ITERATIONS, k
-        restarts[counters[_CYCLES]] = k
-        counters[_CYCLES] += 1
+        code = _start_cycle(k, beta, true_norm, tol, maxiter, history, restarts, scalars,
+                            counters)
+        if code != _GO_ON:
+            return code, k
 
         g[:] = 0.0
         g[0] = beta
@@ -401,25 +415,10 @@ def _gmres_operator(problem: Problem, restart: int, left: bool, callback_type: s
             r = problem.precondition(r)
             counters[_APPLIES] += 1
         beta = float(np.linalg.norm(r))
-        if k == 0:
-            history[0] = scalars[_R0] = scalars[_BEST_START] = beta
-            scalars[_INNER_TOL] = tol * beta / true_norm
-        elif counters[_CYCLES] > 0:
-            if beta < scalars[_BEST_START] * (1.0 - _STAGNATION):
-                scalars[_BEST_START] = beta
-                counters[_STALLED] = 0
-            else:
-                counters[_STALLED] += 1
-                if counters[_STALLED] >= _PATIENCE:
-                    code = CODE_STAGNATION
-                    break
-            if history[k] <= scalars[_INNER_TOL]:
-                scalars[_INNER_TOL] *= tol / true_norm
-        if k >= maxiter:
-            code = CODE_MAX_ITERATIONS
+        code = _start_cycle(k, beta, true_norm, tol, maxiter, history, space["restarts"],
+                            scalars, counters)
+        if code != _GO_ON:
             break
-        space["restarts"][counters[_CYCLES]] = k
-        counters[_CYCLES] += 1
         start = k
         V[0] = r / beta
         steps, code = _operator_cycle(problem, space, restart, left, beta, k)
