@@ -8,6 +8,8 @@
 0
 """
 
+# Registers the package-wide cache stamp; must run before any kernel is defined.
+from . import _cache  # noqa: F401
 from .cg import cg
 from .gmres import gmres
 from .io import read_matrix, read_rhs

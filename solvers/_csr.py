@@ -7,8 +7,7 @@ let the compiler drop the sign handling of the gather.  Loop counters are
 that test on every load of a short CSR row costs about a third of an SpMV.
 
 The method loops in ``cg.py`` and ``gmres.py`` are cached by Numba with these kernels
-compiled into them, and Numba checks only the caller's own file for changes: after
-editing this file, delete the ``*.nbi``/``*.nbc`` cache files.
+compiled into them; ``_cache.py`` expires those entries when this file changes.
 
 Reductions over vectors keep four partial sums (elements ``i mod 4``), added in a
 fixed order: one running sum would wait on the adder's latency at every element.

@@ -149,3 +149,16 @@ def test_never_claims_convergence_the_true_residual_denies(model):
     else:
         assert result.reason in (Reason.DIVERGED_STAGNATION, Reason.DIVERGED_MAX_ITERATIONS)
     assert result.residual_replacements >= 1  # the recursive residual did drift
+
+
+def test_ritz_values_by_bisection_match_lapack(rng):
+    from scipy.linalg import eigvalsh_tridiagonal
+
+    from solvers.cg import _tridiagonal_extremes
+
+    for m in (2, 7, 60):
+        diagonal, off_diagonal = rng.uniform(1, 5, m), rng.uniform(-1, 1, m - 1)
+        exact = eigvalsh_tridiagonal(diagonal, off_diagonal)
+        smallest, largest = _tridiagonal_extremes(diagonal, off_diagonal)
+        assert smallest == pytest.approx(exact[0], rel=1e-9)
+        assert largest == pytest.approx(exact[-1], rel=1e-9)
