@@ -162,3 +162,13 @@ def test_ritz_values_by_bisection_match_lapack(rng):
         smallest, largest = _tridiagonal_extremes(diagonal, off_diagonal)
         assert smallest == pytest.approx(exact[0], rel=1e-9)
         assert largest == pytest.approx(exact[-1], rel=1e-9)
+
+
+def test_cached_loops_are_stamped_with_every_kernel_file():
+    # A loop cached with an old kernel compiled in must expire when that kernel changes.
+    import solvers._cache as cache
+    import solvers.cg as cg_module
+
+    locator = cg_module._cg_loop._cache._impl.locator
+    assert isinstance(locator, cache._PackageStamp)
+    assert locator.get_source_stamp() == cache._package_hash()
