@@ -166,9 +166,10 @@ def test_ritz_values_by_bisection_match_lapack(rng):
 
 def test_cached_loops_are_stamped_with_every_kernel_file():
     # A loop cached with an old kernel compiled in must expire when that kernel changes.
-    import solvers._cache as cache
-    import solvers.cg as cg_module
+    import importlib
 
-    locator = cg_module._cg_loop._cache._impl.locator
+    cache = importlib.import_module("solvers._cache")
+    loop = importlib.import_module("solvers.cg")._cg_loop  # the package's `cg` is the function
+    locator = loop._cache._impl.locator
     assert isinstance(locator, cache._PackageStamp)
     assert locator.get_source_stamp() == cache._package_hash()
