@@ -23,7 +23,7 @@ from fem.element import function_space
 from fem.record import read_figure_data
 
 CASES = Path(__file__).resolve().parents[2] / "cases"
-CASE_FILES = sorted(CASES.glob("*.toml"))
+CASE_FILES = sorted(CASES.glob("*.toml"))  # every ready-made file in cases/*.toml is run
 
 # Largest L2 / H1 errors the discretisation may show on the mesh of each case file: a few
 # times C h^(p+1) and C h^p, measured once and rounded up generously.  A wrong coefficient,
