@@ -20,7 +20,7 @@ class CSR:
     indptr: np.ndarray
     indices: np.ndarray
     data: np.ndarray
-    matrix: sp.csr_array
+    matrix: sp.csr_array | sp.csr_matrix  # the caller's own CSR object when it was one
 
     @property
     def n(self) -> int:
@@ -44,7 +44,8 @@ def check_matrix(A, name: str = "A"):
             raise TypeError(f"{name} must be real; got dtype {A.dtype} (complex is not supported)")
         if not np.issubdtype(A.dtype, np.number) and A.dtype != np.bool_:
             raise TypeError(f"{name} must hold numbers; got dtype {A.dtype}")
-        matrix = sp.csr_array(A)
+        # CSR input is used as it is: rebuilding it would cost more than a small solve.
+        matrix = A if sp.issparse(A) and A.format == "csr" else sp.csr_array(A)
         dtype = working_dtype(matrix.dtype)
         data = np.ascontiguousarray(matrix.data, dtype=dtype)
         if not np.all(np.isfinite(data)):
