@@ -1,0 +1,49 @@
+"""The CSR and vector kernels keep the summation order they document, bit for bit."""
+
+import importlib
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+_csr = importlib.import_module("solvers._csr")
+
+
+def _four_partial_sums(x, y, lo, hi):
+    """The documented order: lanes i - lo mod 4, then (s0 + s1) + (s2 + s3)."""
+    sums = [0.0, 0.0, 0.0, 0.0]
+    blocks = (hi - lo) // 4
+    for i in range(lo, lo + 4 * blocks):
+        sums[(i - lo) % 4] += float(x[i] * y[i])
+    for i in range(lo + 4 * blocks, hi):
+        sums[0] += float(x[i] * y[i])
+    return (sums[0] + sums[1]) + (sums[2] + sums[3])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(("lo", "hi"), [(0, 0), (0, 3), (0, 101), (5, 64), (7, 1000)])
+def test_dot_rows_sums_in_the_documented_order(rng, dtype, lo, hi):
+    x = rng.standard_normal(1000).astype(dtype)
+    y = rng.standard_normal(1000).astype(dtype)
+    assert _csr._dot_rows(x, y, lo, hi) == _four_partial_sums(x, y, lo, hi)
+
+
+def test_chunked_results_do_not_depend_on_the_thread_count(rng):
+    # Chunks come from the matrix, not from the threads: the same bits with 1 or 2 threads.
+    import numba
+
+    A = sp.random_array((50_000, 50_000), density=1e-4, rng=rng, format="csr")
+    A = sp.csr_array(A + sp.identity(50_000))
+    bounds = _csr.row_chunks(A.indptr)
+    assert bounds.size > 2
+    x = rng.standard_normal(50_000)
+    indices = A.indices.astype(np.int32).view(np.uint32)
+    results = []
+    for threads in (1, numba.config.NUMBA_NUM_THREADS):
+        numba.set_num_threads(threads)
+        y = np.empty_like(x)
+        results.append((_csr.spmv_dot(A.indptr, indices, A.data, x, y, bounds), y))
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    assert results[0][0] == results[1][0]
+    assert np.array_equal(results[0][1], results[1][1])
+    assert np.allclose(results[0][1], A @ x, rtol=1e-13, atol=1e-13)
