@@ -60,7 +60,7 @@ from fem.element import FunctionSpace, interpolate
 from solvers import cg, gmres, preconditioner
 
 __all__ = ["HeatSolution", "StationarySolution", "assemble_system", "solve_heat",
-           "solve_stationary"]
+           "solve_linear_system", "solve_stationary"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -190,7 +190,13 @@ def _choose_method(method, symmetric: bool) -> str:
     return method
 
 
-def _krylov(method, matrix, rhs, x0, *, M, rtol, atol, maxiter, restart, callback, monitor):
+def solve_linear_system(method: str, matrix, rhs, x0=None, *, M=None, rtol: float = 1e-8,
+                        atol: float = 0.0, maxiter: int | None = None, restart: int = 30,
+                        callback: Callable | None = None, monitor: Callable | None = None):
+    """``solvers.cg`` (``method="cg"``) or ``solvers.gmres`` with one set of options.
+
+    ``restart`` goes to GMRES only.  Returns the :class:`solvers.SolveResult`.
+    """
     if method == "cg":
         return cg(matrix, rhs, x0, rtol=rtol, atol=atol, maxiter=maxiter, M=M,
                   callback=callback, monitor=monitor)
@@ -255,7 +261,7 @@ def solve_stationary(space: FunctionSpace, *, kappa=1.0, reaction=0.0, velocity=
         result = None
         u = system.lifting.copy()
     else:
-        result = _krylov(method, system.reduced_matrix, system.reduced_rhs, None, M=M,
+        result = solve_linear_system(method, system.reduced_matrix, system.reduced_rhs, None, M=M,
                          rtol=rtol, atol=atol, maxiter=maxiter, restart=restart,
                          callback=callback, monitor=monitor)
         u = system.expand(result.x)
@@ -372,7 +378,7 @@ def solve_heat(space: FunctionSpace, *, kappa=1.0, reaction=0.0, f=0.0, initial=
         tock = clock.perf_counter()
         timings["assemble"] += tock - tick
         if free_dofs.size:
-            result = _krylov(method, reduced, reduced_rhs, u[free_dofs], M=M, rtol=rtol,
+            result = solve_linear_system(method, reduced, reduced_rhs, u[free_dofs], M=M, rtol=rtol,
                              atol=atol, maxiter=maxiter, restart=restart, callback=None,
                              monitor=monitor)
             lifting[free_dofs] = result.x

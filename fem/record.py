@@ -175,31 +175,24 @@ def versions() -> dict[str, str]:
 def solve_linear_system(matrix, rhs: np.ndarray, settings: SolverSettings,
                         monitor: Monitor | None = None):
     """Solve ``matrix x = rhs`` with the method and preconditioner of ``settings``."""
-    import solvers
+    from fem import problems
 
-    options = {"rtol": settings.rtol, "atol": settings.atol, "maxiter": settings.maxiter,
-               "M": settings.preconditioner, "monitor": monitor}
-    if settings.method == "cg":
-        return solvers.cg(matrix, rhs, **options)
-    return solvers.gmres(matrix, rhs, restart=settings.restart, **options)
+    return problems.solve_linear_system(
+        settings.method, matrix, rhs, M=settings.preconditioner, rtol=settings.rtol,
+        atol=settings.atol, maxiter=settings.maxiter, restart=settings.restart,
+        monitor=monitor)
+
+
+_SOLVE_KEYS = ("converged", "reason", "iterations", "residual_norms", "true_residual_norm",
+               "rhs_norm", "tolerance", "condition_estimate", "matvecs", "precond_applies")
 
 
 def _solve_record(result) -> dict[str, Any]:
     """The solve part of a record, from a :class:`solvers.SolveResult`."""
-    relative = result.true_residual_norm / result.rhs_norm if result.rhs_norm > 0 else 0.0
-    return {
-        "converged": bool(result.converged),
-        "reason": str(result.reason),
-        "iterations": int(result.iterations),
-        "residual_norms": [float(value) for value in result.residual_norms],
-        "true_residual_norm": float(result.true_residual_norm),
-        "relative_residual": float(relative),
-        "rhs_norm": float(result.rhs_norm),
-        "tolerance": float(result.tolerance),
-        "condition_estimate": _json_number(result.condition_estimate),
-        "matvecs": int(result.matvecs),
-        "precond_applies": int(result.precond_applies),
-    }
+    summary = result.to_dict()
+    record = {key: summary[key] for key in _SOLVE_KEYS}
+    record["relative_residual"] = float(result.relative_residual)
+    return record
 
 
 # --------------------------------------------------------------------------------------
@@ -326,7 +319,7 @@ def _stationary_run(case: Case, mesh, settings: SolverSettings, monitor: Monitor
         record["errors"] = errors
     record["timings"] = {**timings, "total": time.perf_counter() - started}
     arrays = {"u": u, "space": space, "system": system,
-              "histories": [(_solver_label(result), result.residual_norms, result.rhs_norm)]}
+              "histories": [_history(result)]}
     return record, arrays
 
 
@@ -394,9 +387,9 @@ def _heat_run(case: Case, mesh, settings: SolverSettings, monitor: Monitor | Non
         "solve": float(timings.get("solve", sum(r.solve_time for r in solution.steps))),
         "total": time.perf_counter() - started,
     }
+    last_step = _solver_label(final.method, final.preconditioner) + ", last step"
     arrays = {"u": solution.u, "space": space, "system": None,
-              "histories": [(f"{_solver_label(final)}, last step", final.residual_norms,
-                             final.rhs_norm)]}
+              "histories": [_history(final, last_step)]}
     return record, arrays
 
 
@@ -412,10 +405,15 @@ def _step_reporter(report: Report, num_steps: int, every_step: bool):
     return on_step
 
 
-def _solver_label(result_or_settings) -> str:
-    method = getattr(result_or_settings, "method", "?")
-    preconditioner = getattr(result_or_settings, "preconditioner", "none")
+def _solver_label(method: str, preconditioner: str | None) -> str:
     return f"{method} + {preconditioner}" if preconditioner not in (None, "none") else method
+
+
+def _history(result, label: str | None = None) -> tuple[str, np.ndarray, float]:
+    """(label, residual history, ||b||) of a solve, as the residual plots take it."""
+    if label is None:
+        label = _solver_label(result.method, result.preconditioner)
+    return label, result.residual_norms, result.rhs_norm
 
 
 # --------------------------------------------------------------------------------------
@@ -476,7 +474,7 @@ def _matrix_run(case: Case, settings: SolverSettings, monitor: Monitor | None,
     record["timings"] = {"assemble": read_time, "solve": float(result.solve_time),
                          "total": time.perf_counter() - started}
     arrays = {"u": result.x, "space": None, "matrix": matrix, "rhs": rhs,
-              "histories": [(_solver_label(result), result.residual_norms, result.rhs_norm)]}
+              "histories": [_history(result)]}
     return record, arrays
 
 
@@ -818,8 +816,8 @@ def run_compare(case: Case, solver_pairs: list[tuple[str, str]], *, out_dir: Pat
         row = {"method": method, "preconditioner": preconditioner, **_solve_record(result),
                "solve_time": float(result.solve_time)}
         rows.append(row)
-        label = f"{method} + {preconditioner}" if preconditioner != "none" else method
-        histories.append((label, result.residual_norms, result.rhs_norm))
+        label = _solver_label(method, preconditioner)  # as asked: "amg", not "operator"
+        histories.append(_history(result, label))
         report(f"{label:<16} iterations {row['iterations']:>6}  {row['reason']}")
     converged = all(row["converged"] for row in rows)
     document = {"case": case.name, "case_file": case.source, "problem": case.problem.type,
@@ -888,16 +886,13 @@ def load_histories(paths: list[Path]) -> list[tuple[str, list[float], float]]:
 def _histories_of(file: Path, document: Any) -> list[tuple[str, list[float], float]]:
     try:
         if "solvers" in document:
-            return [(f"{document['case']}: {_label(row)}", row["residual_norms"],
-                     row["rhs_norm"]) for row in document["solvers"]]
-        solver = document["solver"]
-        label = f"{document['case']}: {_label(solver)}"
+            return [(_record_label(document, row), row["residual_norms"], row["rhs_norm"])
+                    for row in document["solvers"]]
+        label = _record_label(document, document["solver"])
         return [(label, document["residual_norms"], document["rhs_norm"])]
     except (KeyError, TypeError):
         raise CaseError(f"{file}: not a run record (no residual_norms)") from None
 
 
-def _label(entry: dict) -> str:
-    preconditioner = entry.get("preconditioner", "none")
-    return entry["method"] + (f" + {preconditioner}" if preconditioner != "none" else "")
-
+def _record_label(document: dict, entry: dict) -> str:
+    return f"{document['case']}: {_solver_label(entry['method'], entry.get('preconditioner'))}"
