@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sparse
 
-from fem.element import FunctionSpace
+from fem.element import FunctionSpace, values_at
 
 __all__ = ["LinearSystem", "dirichlet_values", "eliminate_dirichlet"]
 
@@ -140,32 +140,8 @@ def dirichlet_values(space: FunctionSpace, dirichlet: Mapping[str, object] | Non
     chosen = np.zeros(space.num_dofs, dtype=bool)
     for name, value in dirichlet.items():
         dofs = space.boundary_dofs(name)
-        points = space.dof_points[dofs]
-        if callable(value):
-            arguments = list(points.T)
-            if time is not None:
-                arguments.append(time)
-            try:
-                part = np.asarray(value(*arguments), dtype=np.float64)
-            except TypeError as error:
-                expected = "(x, y" if space.mesh.dim == 2 else "(x"
-                expected += ", t)" if time is not None else ")"
-                raise ValueError(f"Dirichlet data on '{name}' could not be evaluated as "
-                                 f"g{expected}: {error}") from error
-            try:
-                part = np.broadcast_to(part, dofs.shape)
-            except ValueError:
-                raise ValueError(f"Dirichlet data on '{name}' returned shape {part.shape}, "
-                                 f"expected {dofs.shape}") from None
-        elif isinstance(value, (bool, str)) or np.ndim(value) != 0:
-            raise ValueError(f"Dirichlet data on '{name}' must be a number or a callable, "
-                             f"got {type(value).__name__}")
-        else:
-            part = np.full(dofs.shape, float(value))
-        if not np.all(np.isfinite(part)):
-            bad = int(np.flatnonzero(~np.isfinite(part))[0])
-            raise ValueError(f"Dirichlet data on '{name}' is not finite at "
-                             f"{points[bad].tolist()}")
+        part = values_at(value, space.dof_points[dofs], f"Dirichlet data on '{name}'",
+                         time=time, symbol="g")
         values[dofs] = part
         chosen[dofs] = True
     dofs = np.flatnonzero(chosen)

@@ -223,24 +223,52 @@ def interpolate(space: FunctionSpace, function, time: float | None = None) -> np
     >>> interpolate(function_space(interval(0.0, 1.0, 2), 1), lambda x: x**2).tolist()
     [0.0, 0.25, 1.0]
     """
-    points = space.dof_points
+    return values_at(function, space.dof_points, "function", time=time)
+
+
+def values_at(function, points: np.ndarray, label: str, *, time: float | None = None,
+              symbol: str = "f") -> np.ndarray:
+    """A number or vectorised callable of the coordinates (and ``t``) at ``points``.
+
+    Parameters
+    ----------
+    function : float or callable
+        ``f(x)`` / ``f(x, y)``, with a final ``t`` when ``time`` is given.
+    points : ndarray, shape (n, dim)
+    label, symbol : str
+        How errors name the data (``"Dirichlet data on 'left'"``) and the function in
+        its signature (``g(x, y, t)``).
+
+    Returns
+    -------
+    ndarray, shape (n,)
+
+    Raises
+    ------
+    ValueError
+        If ``function`` is neither a number nor a callable, cannot be called with the
+        coordinates, returns the wrong shape, or is not finite at some point (named).
+    """
+    n, dim = points.shape
     if callable(function):
-        arguments = list(points.T)
-        if time is not None:
-            arguments.append(time)
+        arguments = list(points.T) + ([time] if time is not None else [])
         try:
             values = np.asarray(function(*arguments), dtype=np.float64)
         except TypeError as error:
-            raise ValueError(f"function could not be evaluated with {len(arguments)} "
-                             f"arguments: {error}") from error
-        values = np.broadcast_to(values, (space.num_dofs,)).copy()
-    else:
+            signature = ", ".join(("x", "y")[:dim] + (("t",) if time is not None else ()))
+            raise ValueError(f"{label} could not be evaluated as {symbol}({signature}): "
+                             f"{error}") from error
         try:
-            values = np.full(space.num_dofs, float(function))
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"expected a number or a callable, got {type(function).__name__}") from None
+            values = np.broadcast_to(values, (n,)).copy()
+        except ValueError:
+            raise ValueError(f"{label} returned shape {values.shape}, expected "
+                             f"{(n,)}") from None
+    elif isinstance(function, (bool, str)) or np.ndim(function) != 0:
+        raise ValueError(f"{label} must be a number or a callable, "
+                         f"got {type(function).__name__}")
+    else:
+        values = np.full(n, float(function))
     if not np.all(np.isfinite(values)):
         bad = int(np.flatnonzero(~np.isfinite(values))[0])
-        raise ValueError(f"function is not finite at DOF {bad}, point {points[bad].tolist()}")
+        raise ValueError(f"{label} is not finite at {points[bad].tolist()}")
     return values
