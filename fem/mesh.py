@@ -191,6 +191,15 @@ def _edge_rows(cells, num_points):
 
 
 @njit(cache=True)
+def _edge_number(row_start, row_fill, slot_higher, slot_edge, low, high):
+    """The number of edge (low, high) in the counting-sort table, or -1 if not there yet."""
+    for s in range(row_start[low], row_fill[low]):
+        if slot_higher[s] == high:
+            return slot_edge[s]
+    return -1
+
+
+@njit(cache=True)
 def _refine_triangles(points, cells, facets):
     """Red refinement in one pass: midpoints, children and halved boundary facets.
 
@@ -217,11 +226,7 @@ def _refine_triangles(points, cells, facets):
             b = cells[c, (k + 1) % 3]
             low = min(a, b)
             high = max(a, b)
-            edge = -1
-            for s in range(row_start[low], row_fill[low]):
-                if slot_higher[s] == high:
-                    edge = slot_edge[s]
-                    break
+            edge = _edge_number(row_start, row_fill, slot_higher, slot_edge, low, high)
             if edge < 0:
                 edge = num_edges
                 num_edges += 1
@@ -253,13 +258,7 @@ def _refine_triangles(points, cells, facets):
     for f in range(facets.shape[0]):
         a = facets[f, 0]
         b = facets[f, 1]
-        low = min(a, b)
-        high = max(a, b)
-        edge = -1
-        for s in range(row_start[low], row_fill[low]):
-            if slot_higher[s] == high:
-                edge = slot_edge[s]
-                break
+        edge = _edge_number(row_start, row_fill, slot_higher, slot_edge, min(a, b), max(a, b))
         if edge < 0 and not_an_edge < 0:
             not_an_edge = f
         m = num_points + edge
