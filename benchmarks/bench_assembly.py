@@ -33,6 +33,8 @@ import sys
 import time
 from pathlib import Path
 
+from timing import best_time
+
 # squares per side: 2 n^2 triangles ~ 1e4, 1e5, 1e6, 2.1e6
 DEFAULT_SIZES = (71, 224, 707, 1024)
 
@@ -53,13 +55,6 @@ def _reset_peak() -> bool:
         return False
 
 
-def _best(function, repeats: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def worker_fem(n: int) -> dict:
@@ -94,10 +89,10 @@ def worker_fem(n: int) -> dict:
         assemble_stiffness(space, 1.0, pattern=pattern, out=matrix)
         assemble_load(space, 1.0, out=load)
 
-    reassembly = _best(reassemble)
+    reassembly = best_time(reassemble)
     coarse = unit_square(n // 2)
-    refine = _best(coarse.refined)
-    direct = _best(lambda: unit_square(2 * (n // 2)))
+    refine = best_time(coarse.refined)
+    direct = best_time(lambda: unit_square(2 * (n // 2)))
     return {"cells": mesh.num_cells, "dofs": space.num_dofs, "nnz": pattern.nnz,
             "time": elapsed, "first": first, "peak": peak, "added": peak - baseline,
             "peak_reset": reset, "reassembly": reassembly, "refine": refine, "direct": direct,

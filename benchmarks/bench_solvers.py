@@ -52,6 +52,7 @@ sys.path.insert(0, str(ROOT))
 
 import numba  # noqa: E402
 from numba import njit, prange  # noqa: E402
+from timing import best_time  # noqa: E402
 
 import solvers  # noqa: E402
 
@@ -156,13 +157,6 @@ def stream(total_bytes: int, repeats: int) -> dict[str, float]:
 
 # --- timing ---------------------------------------------------------------------------------
 
-def best_time(function, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def repeats_for(n: int, quick: bool) -> int:
