@@ -3,14 +3,14 @@
 A case file describes one problem (mesh, equation, boundary conditions, time
 stepping, solver, output) in plain TOML, read with :mod:`tomllib`.  Nothing in
 the file is ever executed: coefficients are strings compiled by the whitelist
-of :mod:`fem.expr`.  Every key is checked here, before anything is assembled
+of :mod:`krylovfem.expr`.  Every key is checked here, before anything is assembled
 or written, and every mistake is reported as a one-line :class:`CaseError`
 naming the file, the key, the value given and what is allowed::
 
     poisson.toml: [solver] rtol = 'small': expected a number >= 0, given a string
 
 The section and key reference is the module-level :data:`SCHEMA`; running a
-validated case lives in :mod:`fem.record`.
+validated case lives in :mod:`krylovfem.run`.
 
 Examples
 --------
@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from fem import mesh as mesh_module
-from fem.expr import Expression, ExpressionError, compile_expression
+from krylovfem.expr import Expression, ExpressionError, compile_expression
 
 __all__ = [
     "DOMAINS",

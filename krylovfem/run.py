@@ -49,8 +49,8 @@ from typing import Any
 
 import numpy as np
 
-from fem.case import Case, CaseError, SolverSettings
-from fem.expr import Expression, ExpressionError
+from krylovfem.casefile import Case, CaseError, SolverSettings
+from krylovfem.expr import Expression, ExpressionError
 
 __all__ = [
     "RunOutcome",
@@ -610,7 +610,7 @@ def _write_vtu(path: Path, space, u: np.ndarray) -> Path:
 
 
 def _write_run_plots(directory: Path, case: Case, record: dict, arrays: dict) -> list[Path]:
-    from fem.plot import plot_residual_histories, plot_solution
+    from krylovfem.figures import plot_residual_histories, plot_solution
 
     title = f"{case.name}: {record['dofs']} DOFs"
     figure, data = plot_residual_histories(arrays["histories"], title=title)
@@ -697,7 +697,7 @@ def run_study(case: Case, levels: int, *, out_dir: Path | None = None,
         raise CaseError(f"{case.source}: study needs a mesh; a matrix case has none")
     if case.problem.exact is None:
         raise CaseError(f"{case.source}: study needs [problem] exact to measure errors")
-    from fem.case import MAX_CELLS
+    from krylovfem.casefile import MAX_CELLS
 
     finest = case.mesh.num_cells * (2 ** case.mesh.dim) ** (levels - 1)
     if finest > MAX_CELLS:
@@ -730,7 +730,7 @@ def run_study(case: Case, levels: int, *, out_dir: Path | None = None,
     directory.mkdir(parents=True, exist_ok=True)
     files = []
     if case.output.plots:
-        from fem.plot import plot_rates
+        from krylovfem.figures import plot_rates
 
         figure, data = plot_rates(rows, rates, title=f"{case.name}: {case.mesh_settings.element}")
         files.append(save_figure(figure, directory / "rates.png", data))
@@ -773,7 +773,7 @@ def parse_solver_list(text: str) -> list[tuple[str, str]]:
     >>> parse_solver_list("cg:jacobi, gmres")
     [('cg', 'jacobi'), ('gmres', 'none')]
     """
-    from fem.case import METHODS, PRECONDITIONERS
+    from krylovfem.casefile import METHODS, PRECONDITIONERS
 
     pairs = []
     for item in text.split(","):
@@ -826,7 +826,7 @@ def run_compare(case: Case, solver_pairs: list[tuple[str, str]], *, out_dir: Pat
     directory.mkdir(parents=True, exist_ok=True)
     files = []
     if case.output.plots:
-        from fem.plot import plot_residual_histories
+        from krylovfem.figures import plot_residual_histories
 
         figure, data = plot_residual_histories(histories, title=f"{case.name}: {dofs} unknowns")
         files.append(save_figure(figure, directory / "compare.png", data))

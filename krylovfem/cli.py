@@ -20,8 +20,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from fem.case import Case, CaseError, load_case
-from fem.expr import ExpressionError
+from krylovfem.casefile import Case, CaseError, load_case
+from krylovfem.expr import ExpressionError
 
 __all__ = ["main"]
 
@@ -217,7 +217,7 @@ def _output_directory(case: Case, arguments) -> Path:
 
 
 def _command_run(arguments) -> int:
-    from fem.record import run_case
+    from krylovfem.run import run_case
 
     case = load_case(arguments.case, arguments.overrides)
     directory = _output_directory(case, arguments)
@@ -229,7 +229,7 @@ def _command_run(arguments) -> int:
 
 
 def _command_study(arguments) -> int:
-    from fem.record import run_study
+    from krylovfem.run import run_study
 
     case = load_case(arguments.case, arguments.overrides)
     directory = _output_directory(case, arguments)
@@ -242,7 +242,7 @@ def _command_study(arguments) -> int:
 
 
 def _command_compare(arguments) -> int:
-    from fem.record import parse_solver_list, run_compare
+    from krylovfem.run import parse_solver_list, run_compare
 
     pairs = parse_solver_list(arguments.solvers)
     case = load_case(arguments.case, arguments.overrides)
@@ -256,8 +256,8 @@ def _command_compare(arguments) -> int:
 
 
 def _command_plot(arguments) -> int:
-    from fem.plot import plot_residual_histories
-    from fem.record import check_output_directory, load_histories, save_figure
+    from krylovfem.figures import plot_residual_histories
+    from krylovfem.run import check_output_directory, load_histories, save_figure
 
     if arguments.output.suffix.lower() != ".png":
         raise CaseError(f"-o {arguments.output}: the figure is written as PNG; name it .png")
@@ -309,5 +309,3 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

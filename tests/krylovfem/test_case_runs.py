@@ -17,10 +17,10 @@ import pytest
 import scipy.sparse.linalg as linalg
 
 from fem import norms, problems
-from fem.case import load_case
-from fem.cli import main
+from krylovfem.casefile import load_case
+from krylovfem.cli import main
 from fem.element import function_space
-from fem.record import read_figure_data
+from krylovfem.run import read_figure_data
 
 CASES = Path(__file__).resolve().parents[2] / "cases"
 CASE_FILES = sorted(CASES.glob("*.toml"))  # every ready-made file in cases/*.toml is run

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-import fem.expr
-from fem.expr import ExpressionError, compile_expression
+import krylovfem.expr
+from krylovfem.expr import ExpressionError, compile_expression
 
 RNG = np.random.default_rng(20261126)
 X = RNG.uniform(0.1, 0.9, 25)
@@ -257,8 +257,8 @@ def test_missing_coordinate_is_an_error():
 
 
 def test_module_never_evaluates_text():
-    """No call of eval, exec, compile or __import__ anywhere in fem.expr."""
-    tree = ast.parse(inspect.getsource(fem.expr))
+    """No call of eval, exec, compile or __import__ anywhere in krylovfem.expr."""
+    tree = ast.parse(inspect.getsource(krylovfem.expr))
     called = {
         node.func.id
         for node in ast.walk(tree)

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import fem.record
+import krylovfem.run
 import solvers
-from fem.case import load_case
-from fem.record import observed_rates, read_figure_data
+from krylovfem.casefile import load_case
+from krylovfem.run import observed_rates, read_figure_data
 
 CASES = Path(__file__).resolve().parents[2] / "cases"
 POISSON = CASES / "poisson-2d.toml"
@@ -105,7 +105,7 @@ def test_interrupted_write_leaves_no_partial_record(tmp_path, cli, monkeypatch):
     def failing_save(figure, path, data):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(fem.record, "save_figure", failing_save)
+    monkeypatch.setattr(krylovfem.run, "save_figure", failing_save)
     completed = cli("run", POISSON, "--out", tmp_path, "--set", "mesh.n=4")
     assert completed.status == 130
     assert not (tmp_path / "summary.json").exists()
@@ -115,7 +115,7 @@ def test_interrupted_write_leaves_no_partial_record(tmp_path, cli, monkeypatch):
 def test_atomic_output_removes_the_temporary_file(tmp_path):
     target = tmp_path / "file.txt"
     target.write_text("old")
-    with pytest.raises(RuntimeError), fem.record.atomic_output(target) as temporary:
+    with pytest.raises(RuntimeError), krylovfem.run.atomic_output(target) as temporary:
         temporary.write_text("half")
         raise RuntimeError
     assert target.read_text() == "old"
@@ -217,7 +217,7 @@ def test_compare_solves_one_system_with_each_solver(tmp_path, cli):
     assert len({row["rhs_norm"] for row in rows}) == 1
     # each row is what the solver gives on the assembled system
     case = load_case(POISSON, settings)
-    matrix, rhs, dofs = fem.record._system_for_compare(case)
+    matrix, rhs, dofs = krylovfem.run._system_for_compare(case)
     assert dofs == document["dofs"] == 11 * 11
     for row in rows:
         solve = getattr(solvers, row["method"])
@@ -276,7 +276,7 @@ def test_plot_refuses_a_file_that_is_not_a_record(tmp_path, cli):
 # The installed console script, in a process of its own
 # --------------------------------------------------------------------------------------
 def test_console_script_exit_statuses(tmp_path):
-    command = [sys.executable, "-c", "import sys; from fem.cli import main; sys.exit(main())"]
+    command = [sys.executable, "-c", "import sys; from krylovfem.cli import main; sys.exit(main())"]
     good = subprocess.run([*command, "run", str(POISSON), "--out", str(tmp_path / "good"),
                            "--set", "mesh.n=4", "--quiet"], capture_output=True, text=True,
                           timeout=120)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fem.cli import main
+from krylovfem.cli import main
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 CASES = REPOSITORY / "cases"
@@ -22,7 +22,7 @@ class Completed:
 
 
 def run_cli(*arguments) -> Completed:
-    """Call ``fem.cli.main`` with ``arguments``; what the console script would do."""
+    """Call ``krylovfem.cli.main`` with ``arguments``; what the console script would do."""
     stdout, stderr = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
         status = main([str(argument) for argument in arguments])

@@ -1,0 +1,27 @@
+"""krylovfem, the application: case files in, run records and figures out.
+
+The layers, each importing only those below it::
+
+    solvers    Krylov methods and preconditioners (numpy, scipy, numba)
+    fem        the finite-element library (meshes, spaces, assembly, problems, norms)
+    krylovfem  this package: expressions, case files, runs, records, figures, the command
+
+The modules of this package, in the order data flows through them:
+
+* :mod:`krylovfem.expr` -- the whitelisted expression compiler;
+* :mod:`krylovfem.casefile` -- the case-file schema and reader (TOML to :class:`Case`);
+* :mod:`krylovfem.build` -- a case turned into the library's arguments;
+* :mod:`krylovfem.run` -- run, study and compare, returning frozen results;
+* :mod:`krylovfem.record` -- results written to a folder, whole or not at all;
+* :mod:`krylovfem.figures` -- the figures of a run;
+* :mod:`krylovfem.cli` -- the ``krylovfem`` command.
+"""
+
+from importlib import metadata
+
+try:
+    __version__ = metadata.version("krylovfem")
+except metadata.PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "unknown"
+
+__all__ = ["__version__"]
