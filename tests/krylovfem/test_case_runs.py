@@ -17,9 +17,9 @@ import pytest
 import scipy.sparse.linalg as linalg
 
 from fem import norms, problems
+from fem.element import function_space
 from krylovfem.casefile import load_case
 from krylovfem.cli import main
-from fem.element import function_space
 from krylovfem.run import read_figure_data
 
 CASES = Path(__file__).resolve().parents[2] / "cases"
