@@ -361,7 +361,7 @@ def _gmres_compiled(problem: Problem, restart: int, left: bool, callback_type: s
                               space["scalars"], space["counters"])
         _report(problem, space["history"], start, k, callback_type)
         start = k
-    return _result(problem, code, k, space)
+    return _result(problem, code, k, space, left)
 
 
 def _report(problem: Problem, history, start: int, k: int, callback_type: str) -> None:
@@ -379,7 +379,7 @@ def _report(problem: Problem, history, start: int, k: int, callback_type: str) -
             problem.callback(float(history[j]) / problem.rhs_norm)
 
 
-def _result(problem: Problem, code: int, k: int, space) -> SolveResult:
+def _result(problem: Problem, code: int, k: int, space, left: bool) -> SolveResult:
     counters = space["counters"]
     cycles, steps = int(counters[_CYCLES]), int(counters[_LONGEST])
     condition = np.nan
@@ -390,7 +390,14 @@ def _result(problem: Problem, code: int, k: int, space) -> SolveResult:
             condition = float(singular_values[0] / singular_values[-1])
     return finish(problem, "gmres", code, k, space["history"], counters[_MATVECS],
                   counters[_APPLIES], condition_estimate=condition,
-                  restarts=space["restarts"][:cycles].copy())
+                  restarts=space["restarts"][:cycles].copy(),
+                  residual_norm_type=_norm_type(problem, left))
+
+
+def _norm_type(problem: Problem, left: bool) -> str:
+    """Which residual the history measures: ``M^{-1} r`` only under left preconditioning."""
+    unpreconditioned = not left or problem.preconditioner_name == "none"
+    return "unpreconditioned" if unpreconditioned else "preconditioned"
 
 
 def _gmres_operator(problem: Problem, restart: int, left: bool, callback_type: str):
@@ -428,7 +435,7 @@ def _gmres_operator(problem: Problem, restart: int, left: bool, callback_type: s
             space["longest"][:, :] = space["hessenberg"]
             counters[_LONGEST] = steps
         _report(problem, history, start, k, callback_type)
-    return _result(problem, code, k, space)
+    return _result(problem, code, k, space, left)
 
 
 def _operator_cycle(problem, space, restart, left, beta, k0):

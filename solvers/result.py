@@ -110,6 +110,9 @@ class SolveResult:
     residual_replacements : int
         How often the recursive residual was replaced by the true one because the two
         disagreed at the tolerance.
+    residual_norm_type : {"unpreconditioned", "preconditioned"}
+        What ``residual_norms`` measure (PETSc's ``KSPNormType``): ``||r_k||_2``, or
+        ``||M^{-1} r_k||_2`` for left-preconditioned GMRES.
     """
 
     x: np.ndarray
@@ -131,6 +134,7 @@ class SolveResult:
     eigenvalue_estimates: tuple[float, float] = (float("nan"), float("nan"))
     restarts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     residual_replacements: int = 0
+    residual_norm_type: str = "unpreconditioned"
 
     @property
     def info(self) -> int:
@@ -180,6 +184,7 @@ class SolveResult:
             "eigenvalue_estimates": [_json_float(v) for v in self.eigenvalue_estimates],
             "restarts": [int(v) for v in self.restarts],
             "residual_replacements": int(self.residual_replacements),
+            "residual_norm_type": self.residual_norm_type,
         }
 
 

@@ -92,3 +92,21 @@ def test_rerun_is_bit_identical(model, rng):
     first, second = gmres(A, b, rtol=1e-8), gmres(A, b, rtol=1e-8)
     assert np.array_equal(first.residual_norms, second.residual_norms)
     assert np.array_equal(first.x, second.x)
+
+
+@pytest.mark.parametrize(("M", "preconditioning", "expected"), [
+    (None, "left", "unpreconditioned"),
+    ("jacobi", "right", "unpreconditioned"),
+    ("jacobi", "left", "preconditioned"),
+])
+def test_history_says_which_residual_it_measures(model, M, preconditioning, expected):
+    """Left preconditioning records ||M^-1 r_k||: the result and its record say so."""
+    A = model.convection_diffusion_2d(10)
+    b = np.ones(A.shape[0])
+    result = gmres(A, b, M=M, preconditioning=preconditioning)
+    assert result.residual_norm_type == expected
+    assert result.to_dict()["residual_norm_type"] == expected
+    if expected == "preconditioned":
+        # the first entry is ||M^-1 b|| (x0 = 0), not ||b||
+        inverse_diagonal = 1.0 / A.diagonal()
+        assert np.isclose(result.residual_norms[0], np.linalg.norm(inverse_diagonal * b))
