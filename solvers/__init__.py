@@ -14,10 +14,25 @@ from .cg import cg
 from .gmres import gmres
 from .io import read_matrix, read_rhs
 from .plot import plot_residuals
-from .precond import PivotError, Preconditioner, ic0, ilu0, jacobi, preconditioner, ssor
-from .result import Reason, SolveResult
+from .precond import NAMES as PRECONDITIONERS
+from .precond import (
+    PivotError,
+    Preconditioner,
+    ic0,
+    ilu0,
+    jacobi,
+    missing_dependency,
+    preconditioner,
+    ssor,
+)
+from .result import Reason, SolveResult, tolerance
+
+#: The Krylov methods, by the names ``solvers.cg`` and ``solvers.gmres`` carry.
+METHODS = ("cg", "gmres")
 
 __all__ = [
+    "METHODS",
+    "PRECONDITIONERS",
     "PivotError",
     "Preconditioner",
     "Reason",
@@ -27,9 +42,11 @@ __all__ = [
     "ic0",
     "ilu0",
     "jacobi",
+    "missing_dependency",
     "plot_residuals",
     "preconditioner",
     "read_matrix",
     "read_rhs",
     "ssor",
+    "tolerance",
 ]

@@ -14,6 +14,7 @@ sections 4.1 (SSOR), 10.3 (ILU(0)) and 10.3.5 (incomplete Cholesky).
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,6 +25,7 @@ from scipy.sparse.linalg import LinearOperator
 from ._inputs import CSR, check_matrix
 
 NONE, JACOBI, SSOR, ILU0, IC0, MATRIX = 0, 1, 2, 3, 4, 5
+#: The preconditioners a solve can name (``M="ic0"``); ``"none"`` is no preconditioner.
 NAMES = ("none", "jacobi", "ssor", "ilu0", "ic0", "amg")
 
 _EMPTY_INT = np.zeros(0, dtype=np.int64)
@@ -354,11 +356,25 @@ def preconditioner(M, A):
     return as_preconditioner(M, matrix if isinstance(matrix, CSR) else None, n)
 
 
+def missing_dependency(name: str) -> str | None:
+    """What the named preconditioner needs and is not installed, or None when it can run.
+
+    Examples
+    --------
+    >>> missing_dependency("ic0") is None
+    True
+    """
+    if name == "amg" and importlib.util.find_spec("pyamg") is None:
+        return "M='amg' needs pyamg: pip install 'krylovfem[amg]'"
+    return None
+
+
 def _amg(matrix: sp.csr_array):
-    try:
-        import pyamg
-    except ImportError:
-        raise ValueError("M='amg' needs pyamg: pip install 'krylovfem[amg]'") from None
+    missing = missing_dependency("amg")
+    if missing:
+        raise ValueError(missing)
+    import pyamg
+
     hierarchy = pyamg.smoothed_aggregation_solver(sp.csr_matrix(matrix))
     return hierarchy.aspreconditioner(cycle="V")
 
