@@ -44,6 +44,7 @@ __all__ = [
     "RefinementStudy",
     "energy_error",
     "energy_norm",
+    "fitted_rate",
     "h1_error",
     "l2_error",
     "l2_norm",
@@ -215,20 +216,51 @@ def residual_norm(system: LinearSystem, u_h) -> float:
     return float(np.linalg.norm(system.residual(u_h)))
 
 
+def _check_levels(h, errors) -> tuple[np.ndarray, np.ndarray]:
+    h = np.asarray(h, dtype=np.float64)
+    errors = np.asarray(errors, dtype=np.float64)
+    if h.shape != errors.shape or h.ndim != 1:
+        raise ValueError(f"h and errors must be 1D arrays of the same length, got shapes "
+                         f"{h.shape} and {errors.shape}")
+    return h, errors
+
+
 def observed_rates(h, errors) -> np.ndarray:
-    r"""Observed orders :math:`\log(e_{k-1}/e_k) / \log(h_{k-1}/h_k)`, one fewer than levels.
+    r"""Observed orders between successive levels, one fewer than there are levels.
+
+    With :math:`e_k \approx C h_k^p`, the rate between levels :math:`k-1` and :math:`k` is
+
+    .. math:: p_k = \frac{\log(e_{k-1}/e_k)}{\log(h_{k-1}/h_k)},
+
+    NaN where an error is zero or two sizes are equal.
 
     Examples
     --------
     >>> observed_rates([0.5, 0.25, 0.125], [1.0, 0.25, 0.0625]).tolist()
     [2.0, 2.0]
     """
-    h = np.asarray(h, dtype=np.float64)
-    errors = np.asarray(errors, dtype=np.float64)
-    if h.shape != errors.shape or h.ndim != 1:
-        raise ValueError("h and errors must be 1D arrays of the same length")
+    h, errors = _check_levels(h, errors)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.log(errors[:-1] / errors[1:]) / np.log(h[:-1] / h[1:])
+        rates = np.log(errors[:-1] / errors[1:]) / np.log(h[:-1] / h[1:])
+    return np.where(np.isfinite(rates), rates, np.nan)
+
+
+def fitted_rate(h, errors) -> float:
+    r"""The order :math:`p` of the least-squares line :math:`\log e = \log C + p \log h`.
+
+    Levels with a zero error are left out; NaN when fewer than two sizes remain.  Over
+    several levels it is steadier than any one of the :func:`observed_rates`.
+
+    Examples
+    --------
+    >>> round(fitted_rate([0.5, 0.25, 0.125], [4.0, 1.0, 0.25]), 12)
+    2.0
+    """
+    h, errors = _check_levels(h, errors)
+    usable = (errors > 0) & np.isfinite(errors) & (h > 0)
+    if np.unique(h[usable]).size < 2:
+        return float("nan")
+    return float(np.polyfit(np.log(h[usable]), np.log(errors[usable]), 1)[0])
 
 
 @dataclass(frozen=True, eq=False)
@@ -244,21 +276,38 @@ class RefinementStudy:
     errors : dict of str to ndarray
         ``"l2"`` and/or ``"h1"`` errors per level.
     rates : dict of str to ndarray
-        Observed rates between consecutive levels.
+        Observed rates between consecutive levels (:func:`observed_rates`).
+    fitted_rates : dict of str to float
+        The least-squares rate over all levels (:func:`fitted_rate`).
     results : list
         What ``solve`` returned on each level.
+    iterations : ndarray of int or None
+        Krylov iterations per level, when every result tells them (a
+        :class:`~fem.problems.StationarySolution`, or anything with ``iterations``).
     """
 
     h: np.ndarray
     dofs: np.ndarray
     errors: dict
     rates: dict
+    fitted_rates: dict
     results: list = field(default_factory=list)
+    iterations: np.ndarray | None = None
+
+
+def _iterations_of(result) -> int | None:
+    solve = getattr(result, "result", result)
+    iterations = getattr(solve, "iterations", None)
+    return None if iterations is None else int(iterations)
 
 
 def refinement_study(mesh: Mesh, degree: int, solve: Callable, *, levels: int = 4,
-                     exact=None, exact_gradient=None) -> RefinementStudy:
+                     exact=None, exact_gradient=None,
+                     callback: Callable | None = None) -> RefinementStudy:
     r"""Solve on ``levels`` uniformly refined meshes and measure errors and observed rates.
+
+    Level 0 is ``mesh``; each further level is the previous one refined uniformly
+    (:meth:`~fem.mesh.Mesh.refined`), so ``h`` halves from level to level.
 
     Parameters
     ----------
@@ -270,9 +319,16 @@ def refinement_study(mesh: Mesh, degree: int, solve: Callable, *, levels: int = 
         ``solve(space)`` returns the DOF vector, or an object with attribute ``u`` (such as
         a :class:`~fem.problems.StationarySolution`).
     levels : int
-        Number of meshes (at least 2).
+        Number of meshes (at least 1; rates need 2).
     exact, exact_gradient : callable, optional
         Exact solution and its gradient; give at least one.
+    callback : callable, optional
+        ``callback(study)`` after each level, with the :class:`RefinementStudy` of the
+        levels done so far (to report progress).
+
+    Returns
+    -------
+    RefinementStudy
 
     Examples
     --------
@@ -283,18 +339,19 @@ def refinement_study(mesh: Mesh, degree: int, solve: Callable, *, levels: int = 
     ...     lambda space: solve_stationary(space, f=lambda x: np.pi**2 * np.sin(np.pi * x),
     ...                                    rtol=1e-12),
     ...     levels=3, exact=lambda x: np.sin(np.pi * x))
-    >>> [round(float(rate), 1) for rate in study.rates["l2"]]
-    [2.0, 2.0]
+    >>> [round(float(rate), 1) for rate in study.rates["l2"]], round(study.fitted_rates["l2"], 1)
+    ([2.0, 2.0], 2.0)
     """
     if not isinstance(mesh, Mesh):
         raise ValueError(f"expected a Mesh, got {type(mesh).__name__}")
-    if isinstance(levels, bool) or not isinstance(levels, int) or levels < 2:
-        raise ValueError(f"levels must be an integer >= 2, got {levels!r}")
+    if isinstance(levels, bool) or not isinstance(levels, int) or levels < 1:
+        raise ValueError(f"levels must be an integer >= 1, got {levels!r}")
     if exact is None and exact_gradient is None:
         raise ValueError("give exact and/or exact_gradient")
     sizes, dofs, results = [], [], []
     errors = {name: [] for name, given in (("l2", exact), ("h1", exact_gradient))
               if given is not None}
+    study = None
     for level in range(levels):
         if level:
             mesh = mesh.refined()
@@ -308,7 +365,17 @@ def refinement_study(mesh: Mesh, degree: int, solve: Callable, *, levels: int = 
             errors["l2"].append(l2_error(space, u_h, exact))
         if exact_gradient is not None:
             errors["h1"].append(h1_error(space, u_h, exact_gradient))
-    h = np.array(sizes)
-    errors = {name: np.array(values) for name, values in errors.items()}
+        study = _study(sizes, dofs, errors, results)
+        if callback is not None:
+            callback(study)
+    return study
+
+
+def _study(sizes, dofs, errors, results) -> RefinementStudy:
+    h = np.array(sizes, dtype=np.float64)
+    errors = {name: np.array(values, dtype=np.float64) for name, values in errors.items()}
     rates = {name: observed_rates(h, values) for name, values in errors.items()}
-    return RefinementStudy(h, np.array(dofs), errors, rates, results)
+    fitted = {name: fitted_rate(h, values) for name, values in errors.items()}
+    iterations = [_iterations_of(result) for result in results]
+    iterations = None if None in iterations else np.array(iterations, dtype=np.int64)
+    return RefinementStudy(h, np.array(dofs), errors, rates, fitted, list(results), iterations)

@@ -9,6 +9,7 @@ from fem.mesh import interval, l_shape, unit_square
 from fem.norms import (
     energy_error,
     energy_norm,
+    fitted_rate,
     h1_error,
     l2_error,
     l2_norm,
@@ -71,7 +72,7 @@ def test_residual_norm_of_the_exact_discrete_solution_and_of_a_perturbation():
 def test_observed_rates_and_study_validation():
     assert np.allclose(observed_rates([1.0, 0.5, 0.25], [8.0, 1.0, 0.125]), [3.0, 3.0])
     with pytest.raises(ValueError, match="levels"):
-        refinement_study(unit_square(2), 1, lambda space: None, levels=1, exact=0.0)
+        refinement_study(unit_square(2), 1, lambda space: None, levels=0, exact=0.0)
     with pytest.raises(ValueError, match="exact"):
         refinement_study(unit_square(2), 1, lambda space: None)
 
@@ -86,3 +87,33 @@ def test_bad_vectors_and_coefficients():
         h1_error(space, np.zeros(space.num_dofs), lambda x, y: x)
     with pytest.raises(ValueError, match="not positive definite"):
         energy_norm(-np.eye(2), np.ones(2))
+
+
+def test_fitted_rate_is_the_least_squares_slope():
+    """Errors C h^p with a multiplicative wobble: the fit recovers p, pairwise rates scatter."""
+    h = 0.5 ** np.arange(1, 7)
+    wobble = np.array([1.0, 1.3, 0.8, 1.2, 0.9, 1.1])
+    errors = 3.0 * h**2 * wobble
+    slope, _ = np.polyfit(np.log(h), np.log(errors), 1)
+    assert fitted_rate(h, errors) == pytest.approx(slope, rel=1e-12)
+    assert abs(fitted_rate(h, errors) - 2.0) < 0.1
+    assert np.ptp(observed_rates(h, errors)) > 0.5
+    # a zero error (an exactly reproduced solution) is left out, not a -inf in the fit
+    assert fitted_rate([0.5, 0.25, 0.125], [1.0, 0.25, 0.0]) == pytest.approx(2.0)
+    assert np.isnan(fitted_rate([0.5], [1.0]))
+    assert np.isnan(observed_rates([0.5, 0.25], [1.0, 0.0])[0])
+
+
+def test_study_reports_each_level_and_the_iterations():
+    seen = []
+    study = refinement_study(
+        interval(0.0, 1.0, 4), 2,
+        lambda space: solve_stationary(space, f=lambda x: np.pi**2 * np.sin(np.pi * x),
+                                       rtol=1e-12),
+        levels=3, exact=lambda x: np.sin(np.pi * x),
+        exact_gradient=lambda x: np.pi * np.cos(np.pi * x), callback=seen.append)
+    assert [len(partial.h) for partial in seen] == [1, 2, 3]
+    assert seen[-1] is study
+    assert study.iterations.tolist() == [result.result.iterations for result in study.results]
+    assert abs(study.fitted_rates["l2"] - 3.0) < 0.15
+    assert abs(study.fitted_rates["h1"] - 2.0) < 0.15
