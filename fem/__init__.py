@@ -49,7 +49,7 @@ from fem.quadrature import quadrature_rule
 
 _PROBLEMS = ("HeatSolution", "StationarySolution", "assemble_system", "solve_heat",
              "solve_stationary")
-_MESH_FILES = ("read_mesh", "write_mesh")
+_MESH_FILES = ("read_mesh", "write_mesh", "write_solution")
 
 
 def __getattr__(name):
@@ -105,4 +105,5 @@ __all__ = [
     "sparsity_pattern",
     "unit_square",
     "write_mesh",
+    "write_solution",
 ]

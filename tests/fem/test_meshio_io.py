@@ -6,7 +6,7 @@ import pytest
 from fem.mesh import interval, unit_square
 from fem.meshio_io import read_mesh, write_mesh
 
-pytest.importorskip("meshio")
+meshio = pytest.importorskip("meshio")
 
 GMSH41 = """$MeshFormat
 4.1 0 8
@@ -92,3 +92,30 @@ def test_bad_files(tmp_path):
         write_mesh(tmp_path / "a.vtu", unit_square(2), point_data={"u": np.zeros(3)})
     with pytest.raises(ValueError, match=r"gmsh 4\.1 is not supported"):
         write_mesh(tmp_path / "a.msh", unit_square(2), file_format="gmsh")
+
+
+@pytest.mark.parametrize("degree", [1, 2])
+@pytest.mark.parametrize("make_mesh", [lambda: interval(0.0, 2.0, 5), lambda: unit_square(3)])
+def test_written_solution_keeps_every_dof(tmp_path, make_mesh, degree):
+    """P2 goes out on quadratic cells whose nodes are the DOF points: nothing is dropped."""
+    from fem.element import function_space, interpolate
+    from fem.meshio_io import write_solution
+
+    space = function_space(make_mesh(), degree)
+    u = interpolate(space, (lambda x: x**2) if space.mesh.dim == 1 else (lambda x, y: x * y))
+    write_solution(tmp_path / "u.vtu", space, u)
+    written = meshio.read(tmp_path / "u.vtu")
+    (block,) = written.cells
+    np.testing.assert_array_equal(written.point_data["u"], u)
+    np.testing.assert_array_equal(written.points[:, : space.mesh.dim], space.dof_points)
+    np.testing.assert_array_equal(block.data, space.cell_dofs)
+    expected = {(1, 1): "line", (1, 2): "line3", (2, 1): "triangle", (2, 2): "triangle6"}
+    assert block.type == expected[space.mesh.dim, degree]
+    # the midpoint nodes sit halfway along their cell edges
+    if degree == 2:
+        points = written.points[:, : space.mesh.dim]
+        corners = points[block.data[:, : space.mesh.dim + 1]]
+        pairs = [(0, 1)] if space.mesh.dim == 1 else [(0, 1), (1, 2), (2, 0)]
+        for k, (i, j) in enumerate(pairs):
+            midpoint = points[block.data[:, space.mesh.dim + 1 + k]]
+            np.testing.assert_allclose(midpoint, (corners[:, i] + corners[:, j]) / 2)
