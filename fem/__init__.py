@@ -66,6 +66,10 @@ def __getattr__(name):
     raise AttributeError(f"module 'fem' has no attribute {name!r}")
 
 
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
+
 __all__ = [
     "FunctionSpace",
     "HeatSolution",

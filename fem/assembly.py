@@ -329,6 +329,9 @@ class SparsityPattern:
         """Number of stored entries."""
         return int(self.indices.shape[0])
 
+    def __repr__(self) -> str:
+        return f"SparsityPattern(num_dofs={self.num_dofs}, nnz={self.nnz})"
+
     def matrix(self, data: np.ndarray | None = None) -> sparse.csr_array:
         """A CSR matrix on this pattern that shares ``indptr``/``indices``; zeros by default."""
         if data is None:

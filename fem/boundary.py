@@ -69,6 +69,10 @@ class LinearSystem:
     reduced_rhs: np.ndarray
     symmetric: bool
 
+    def __repr__(self) -> str:
+        return (f"LinearSystem(dofs={self.num_dofs}, free={self.free_dofs.size}, "
+                f"dirichlet={self.dirichlet_dofs.size}, symmetric={self.symmetric})")
+
     @property
     def K(self) -> sparse.csr_array:
         """Alias of :attr:`matrix`."""

@@ -132,6 +132,10 @@ class FunctionSpace:
         """Number of global degrees of freedom."""
         return self.dof_points.shape[0]
 
+    def __repr__(self) -> str:
+        return (f"FunctionSpace(P{self.degree}, dofs={self.num_dofs}, mesh of "
+                f"{self.mesh.num_cells} cells in {self.mesh.dim}D)")
+
     def _names(self, names) -> list[str]:
         if isinstance(names, str):
             names = [names]

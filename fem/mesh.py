@@ -329,6 +329,11 @@ class Mesh:
     cells: np.ndarray
     boundaries: Mapping[str, np.ndarray] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        parts = ", ".join(self.boundaries)
+        return (f"Mesh(dim={self.dim}, points={self.num_points}, cells={self.num_cells}, "
+                f"h={self.h:.3g}, boundaries=[{parts}])")
+
     def __post_init__(self):
         points = np.asarray(self.points)
         if not np.issubdtype(points.dtype, np.number):

@@ -10,6 +10,7 @@
 
 # Registers the package-wide cache stamp; must run before any kernel is defined.
 from . import _cache  # noqa: F401
+from ._inputs import check_tolerances
 from .cg import cg
 from .gmres import gmres
 from .io import read_matrix, read_rhs
@@ -38,6 +39,7 @@ __all__ = [
     "Reason",
     "SolveResult",
     "cg",
+    "check_tolerances",
     "gmres",
     "ic0",
     "ilu0",

@@ -62,6 +62,10 @@ class Preconditioner:
     diag_positions: np.ndarray = field(default_factory=lambda: _EMPTY_INT)
     omega: float = 1.0
 
+    def __repr__(self) -> str:
+        extra = f", omega={self.omega:g}" if self.name == "ssor" else ""
+        return f"Preconditioner({self.name!r}, n={self.n}, nnz={self.data.size}{extra})"
+
     @property
     def shape(self) -> tuple[int, int]:
         return (self.n, self.n)
