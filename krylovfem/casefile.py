@@ -40,6 +40,15 @@ import numpy as np
 
 from fem import mesh as mesh_module
 from krylovfem.expr import Expression, ExpressionError, compile_expression
+from krylovfem.schema import (
+    DOMAINS,
+    ELEMENTS,
+    PROBLEM_TYPES,
+    SCHEMES,
+    keys_by_section,
+    problem_keys,
+)
+from solvers import METHODS, PRECONDITIONERS
 
 __all__ = [
     "DOMAINS",
@@ -56,33 +65,12 @@ __all__ = [
     "parse_override",
 ]
 
-DOMAINS = ("interval", "unit_square", "rectangle", "l_shape")
-ELEMENTS = ("P1", "P2")
-PROBLEM_TYPES = ("poisson", "reaction_diffusion", "convection_diffusion", "heat", "matrix")
-SCHEMES = ("backward_euler", "crank_nicolson")
-METHODS = ("cg", "gmres")
-PRECONDITIONERS = ("none", "jacobi", "ssor", "ilu0", "ic0", "amg")
-
-#: Every section and key a case file may contain; anything else is an error.
-SCHEMA: dict[str, tuple[str, ...]] = {
-    "": ("name", "mesh", "problem", "boundary", "time", "solver", "output", "system"),
-    "mesh": ("domain", "bounds", "n", "element", "file"),
-    "problem": ("type", "kappa", "reaction", "velocity", "f", "exact"),
-    "boundary": ("dirichlet", "neumann", "robin"),
-    "time": ("t_end", "dt", "scheme", "initial"),
-    "solver": ("method", "preconditioner", "rtol", "atol", "maxiter", "restart"),
-    "output": ("dir", "plots", "save_system"),
-    "system": ("matrix", "rhs"),
-}
+#: Every section and key a case file may contain; anything else is an error.  Derived
+#: from the reference table of :mod:`krylovfem.schema`, so the page cannot list others.
+SCHEMA: dict[str, tuple[str, ...]] = keys_by_section()
 
 # Which problem keys each type understands (besides "type").
-_PROBLEM_KEYS = {
-    "poisson": ("kappa", "f", "exact"),
-    "reaction_diffusion": ("kappa", "reaction", "f", "exact"),
-    "convection_diffusion": ("kappa", "velocity", "reaction", "f", "exact"),
-    "heat": ("kappa", "f", "exact"),
-    "matrix": (),
-}
+_PROBLEM_KEYS = problem_keys()
 
 # Guards against runs that could never finish on a workstation; far above any
 # case in cases/ and any refinement study that fits in memory.
