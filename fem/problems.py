@@ -59,7 +59,7 @@ from fem.boundary import LinearSystem, dirichlet_values, eliminate_dirichlet, re
 from fem.element import FunctionSpace, interpolate
 from solvers import cg, gmres, preconditioner
 
-__all__ = ["HeatSolution", "StationarySolution", "assemble_system", "solve_heat",
+__all__ = ["SCHEMES", "HeatSolution", "StationarySolution", "assemble_system", "solve_heat",
            "solve_linear_system", "solve_stationary"]
 
 
@@ -270,7 +270,8 @@ def solve_stationary(space: FunctionSpace, *, kappa=1.0, reaction=0.0, velocity=
                               {"assemble": assembled - start, "solve": solved - assembled})
 
 
-_SCHEMES = {"backward_euler": 1.0, "crank_nicolson": 0.5}
+#: The time-stepping schemes of :func:`solve_heat` and the theta of each.
+SCHEMES = {"backward_euler": 1.0, "crank_nicolson": 0.5}
 
 
 def solve_heat(space: FunctionSpace, *, kappa=1.0, reaction=0.0, f=0.0, initial=0.0,
@@ -326,9 +327,9 @@ def solve_heat(space: FunctionSpace, *, kappa=1.0, reaction=0.0, f=0.0, initial=
     """
     if not isinstance(space, FunctionSpace):
         raise ValueError(f"expected a FunctionSpace, got {type(space).__name__}")
-    if scheme not in _SCHEMES:
-        raise ValueError(f"scheme must be one of {sorted(_SCHEMES)}, got {scheme!r}")
-    theta = _SCHEMES[scheme]
+    if scheme not in SCHEMES:
+        raise ValueError(f"scheme must be one of {sorted(SCHEMES)}, got {scheme!r}")
+    theta = SCHEMES[scheme]
     for label, value in (("t_start", t_start), ("t_end", t_end), ("dt", dt)):
         if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) \
                 or not math.isfinite(value):

@@ -29,6 +29,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import fem.problems
 from solvers import METHODS, PRECONDITIONERS
 
 __all__ = [
@@ -55,7 +56,7 @@ __all__ = [
 DOMAINS = ("interval", "unit_square", "rectangle", "l_shape")
 ELEMENTS = ("P1", "P2")
 PROBLEM_TYPES = ("poisson", "reaction_diffusion", "convection_diffusion", "heat", "matrix")
-SCHEMES = ("backward_euler", "crank_nicolson")
+SCHEMES = tuple(fem.problems.SCHEMES)
 
 #: The problem types that need a mesh (all but ``matrix``).
 MESH_PROBLEMS = tuple(kind for kind in PROBLEM_TYPES if kind != "matrix")
