@@ -50,6 +50,7 @@ from fem.quadrature import quadrature_rule
 _PROBLEMS = ("HeatSolution", "StationarySolution", "assemble_system", "solve_heat",
              "solve_stationary")
 _MESH_FILES = ("read_mesh", "write_mesh", "write_solution")
+_PLOTS = ("plot_function", "plot_rates")
 
 
 def __getattr__(name):
@@ -63,6 +64,11 @@ def __getattr__(name):
         from fem import meshio_io
 
         return getattr(meshio_io, name)
+    if name in _PLOTS:
+        # fem.plot loads matplotlib inside its functions only
+        from fem import plot
+
+        return getattr(plot, name)
     raise AttributeError(f"module 'fem' has no attribute {name!r}")
 
 
@@ -99,6 +105,8 @@ __all__ = [
     "l2_norm",
     "l_shape",
     "observed_rates",
+    "plot_function",
+    "plot_rates",
     "quadrature_rule",
     "read_mesh",
     "rectangle",

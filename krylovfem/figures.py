@@ -1,25 +1,35 @@
-"""Figures of a run: residual histories, the solution, and convergence rates.
+"""Figures of a run: residual histories, the solution and its error, rates, heat iterations.
 
-Each function builds and returns a :class:`matplotlib.figure.Figure` without
-touching pyplot's global state (the Agg canvas is attached directly), together
-with the plotted numbers as a plain dict.  :func:`fem.record.save_figure`
-stores that dict inside the PNG (a ``tEXt`` chunk named ``krylovfem``), so a
-figure can be checked against the record it was drawn from.
+Each ``*_figure`` function builds a :class:`matplotlib.figure.Figure` on the Agg canvas
+(pyplot's global state is never touched) and returns it with ``data``, a JSON-ready
+dict of exactly the numbers drawn.  :func:`save_figure` stores that dict inside the
+PNG (a text chunk named ``krylovfem``) and :func:`read_figure_data` reads it back, so
+a picture can be checked against the record it was drawn from.  The drawing itself
+is :func:`solvers.plot.plot_residuals`, :func:`fem.plot.plot_function` and
+:func:`fem.plot.plot_rates`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter
-from matplotlib.tri import Triangulation
+from matplotlib.ticker import MaxNLocator
 
-from solvers import plot_residuals
+from fem.element import interpolate, values_at
+from fem.plot import line_samples, plot_function, plot_rates, plot_triangulation, reference_slope
+from solvers.plot import plot_residuals, residual_plot_data
 
-__all__ = ["plot_rates", "plot_residual_histories", "plot_solution"]
+__all__ = ["FIGURE_DATA_KEY", "compare_figures", "error_figure", "iterations_figure",
+           "rates_figure", "read_figure_data", "residual_figure", "run_figures",
+           "save_figure", "solution_figure", "study_figures"]
+
+FIGURE_DATA_KEY = "krylovfem"
 
 
 def _new_figure(width: float = 6.4, height: float = 4.4) -> Figure:
@@ -28,121 +38,263 @@ def _new_figure(width: float = 6.4, height: float = 4.4) -> Figure:
     return figure
 
 
-def plot_residual_histories(histories: Sequence[tuple[str, Sequence[float], float]], *,
-                            title: str = "") -> tuple[Figure, dict]:
-    r"""Relative residuals :math:`\|r_k\|_2 / \|b\|_2` against the iteration ``k``.
+def save_figure(figure: Figure, path, data: dict) -> Path:
+    """Write ``figure`` as PNG with ``data`` as JSON in the text chunk ``krylovfem``.
 
-    Parameters
-    ----------
-    histories : sequence of (label, residual_norms, rhs_norm)
-        One line per solve; ``residual_norms[k]`` for ``k = 0, 1, ...``.
-    title : str
-        Figure title.
-
-    Returns
-    -------
-    figure : Figure
-    data : dict
-        ``{"series": [{"label", "iterations", "relative_residuals"}]}`` as plotted.
+    Written to a temporary file beside ``path`` and renamed, so ``path`` is never
+    half written.
     """
-    figure = _new_figure()
+    path = Path(path)
+    text = json.dumps(data, allow_nan=False)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        # a tight box: nothing (a colorbar label, say) is ever cut at the edge
+        figure.savefig(temporary, format="png", dpi=120, bbox_inches="tight", pad_inches=0.06,
+                       metadata={FIGURE_DATA_KEY: text})
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
+
+
+def read_figure_data(path) -> dict:
+    """The plotted numbers that :func:`save_figure` stored in a PNG."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return json.loads(image.text[FIGURE_DATA_KEY])
+
+
+def residual_figure(records: Sequence[Mapping], *, labels: Sequence[str] | None = None,
+                    title: str = "", xmax: float | None = None) -> tuple[Figure, dict]:
+    r"""Relative residual histories :math:`\|r_k\|_2 / \|b\|_2` of several solves.
+
+    ``records`` are shaped like :meth:`solvers.SolveResult.to_dict` (only
+    ``residual_norms`` is required).  ``data`` is
+    :func:`solvers.plot.residual_plot_data`: per series ``label``, ``legend``,
+    ``iterations``, ``relative_residuals``, ``tolerance``, ``restarts``,
+    ``true_residual``, ``zeros``, ``norm``, ``reason``, ``converged``; and
+    ``zero_floor``, ``xlim``, ``clipped``, ``title``.
+    """
+    records = list(records)
+    figure = _new_figure(7.6 if len(records) > 1 else 6.8, 4.2)
     axes = figure.add_subplot()
-    records = [{"residual_norms": norms, "rhs_norm": rhs_norm} for _, norms, rhs_norm in histories]
-    plot_residuals(records, labels=[label for label, _, _ in histories], ax=axes)
-    series = []
-    for (label, norms, rhs_norm) in histories:
-        relative = np.asarray(norms, dtype=np.float64) / (rhs_norm if rhs_norm > 0 else 1.0)
-        series.append({"label": label, "iterations": list(range(relative.size)),
-                       "relative_residuals": relative.tolist()})
+    plot_residuals(records, labels=labels, ax=axes, xmax=xmax)
+    data = residual_plot_data(records, labels, xmax=xmax)
     if title:
         axes.set_title(title)
-    return figure, {"series": series}
+    return figure, {**data, "title": title}
 
 
-def plot_solution(mesh, vertex_values: np.ndarray, *, title: str = "") -> tuple[Figure, dict]:
-    """The discrete solution at the mesh vertices (a line in 1D, a coloured surface in 2D).
+def _domain_figure(space) -> Figure:
+    if space.mesh.dim == 1:
+        return _new_figure(6.4, 4.0)
+    extent = np.ptp(space.mesh.points, axis=0)
+    ratio = extent[1] / max(extent[0], 1e-300)
+    return _new_figure(6.4, float(np.clip(4.6 * ratio + 1.2, 2.3, 5.4)))
 
-    Parameters
-    ----------
-    mesh : fem.mesh.Mesh
-    vertex_values : ndarray, shape (num_points,)
-        Values at the vertices (for P2 the vertex DOFs; the picture is the P1 interpolant).
-    title : str
 
-    Returns
-    -------
-    figure : Figure
-    data : dict
-        ``{"min", "max"}`` of the plotted values.
+def _with_time(title: str, time: float | None) -> str:
+    if time is None:
+        return title
+    return f"{title}, t = {time:.4g}" if title else f"t = {time:.4g}"
+
+
+def _at_time(exact, time):
+    """``exact`` as a callable of the coordinates only (``t`` bound when given)."""
+    if exact is None or time is None or not callable(exact):
+        return exact
+    return lambda *coordinates: exact(*coordinates, time)
+
+
+def solution_figure(space, u, *, title: str = "", exact=None,
+                    time: float | None = None) -> tuple[Figure, dict]:
+    """The discrete solution: a line in 1D (with ``exact`` dashed over it), a surface in 2D.
+
+    ``exact`` is a vectorised callable of the coordinates (and of ``t`` last, when
+    ``time`` is given); 1D only.  ``data``: ``values`` (the DOF values drawn),
+    ``min``, ``max``, ``time``; 1D also ``x`` and ``u_h`` (the samples drawn) and
+    ``exact`` (the exact values at those ``x``, when given); 2D also ``triangles``
+    (how many were drawn: four per cell for P2).
     """
-    values = np.asarray(vertex_values, dtype=np.float64)
-    figure = _new_figure()
+    u = np.asarray(u, dtype=np.float64)
+    figure = _domain_figure(space)
     axes = figure.add_subplot()
-    if mesh.dim == 1:
-        order = np.argsort(mesh.points[:, 0])
-        axes.plot(mesh.points[order, 0], values[order], marker="." if values.size < 80 else None)
-        axes.set_xlabel("x")
-        axes.set_ylabel("u_h")
-        axes.grid(True, alpha=0.3)
+    exact = _at_time(exact, time)
+    plot_function(space, u, axes, exact=exact)
+    data = {"values": u.tolist(), "min": float(u.min()), "max": float(u.max()), "time": time}
+    if space.mesh.dim == 1:
+        x, samples = line_samples(space, u)
+        data |= {"x": x.tolist(), "u_h": samples.tolist()}
+        if exact is not None:
+            data["exact"] = values_at(exact, x[:, None], "exact", symbol="u").tolist()
     else:
-        triangulation = Triangulation(mesh.points[:, 0], mesh.points[:, 1], mesh.cells)
-        image = axes.tripcolor(triangulation, values, shading="gouraud", cmap="viridis")
-        figure.colorbar(image, ax=axes, label="u_h")
-        axes.set_aspect("equal")
-        axes.set_xlabel("x")
-        axes.set_ylabel("y")
-    if title:
-        axes.set_title(title)
-    return figure, {"min": float(values.min()), "max": float(values.max())}
+        data["triangles"] = int(plot_triangulation(space)[1].shape[0])
+    axes.set_title(_with_time(title or "$u_h$", time))
+    return figure, data
 
 
-def plot_rates(levels: Sequence[dict], rates: dict, *, title: str = "") -> tuple[Figure, dict]:
-    r"""Errors against :math:`h` (log-log, with fitted rates) and iterations against DOFs.
+def error_figure(space, u, exact, *, title: str = "",
+                 time: float | None = None) -> tuple[Figure, dict]:
+    """The error ``u_h - u``, drawn like the solution, its max-norm in the title.
 
-    Parameters
-    ----------
-    levels : sequence of dict
-        Per level ``h``, ``dofs``, ``iterations`` and the errors ``l2``, ``h1`` (or None).
-    rates : dict
-        Fitted rates by error name (``{"l2": 2.0, "h1": 1.0}``), shown in the legend.
-    title : str
-
-    Returns
-    -------
-    figure : Figure
-    data : dict
-        ``{"h", "dofs", "iterations", "errors": {name: [...]}}`` as plotted.
+    1D: at nine points per cell (:func:`fem.plot.line_samples`), so the error between
+    the nodes shows, for P1 too; 2D: at the DOFs, on the same triangulation as the solution, with a
+    colour scale symmetric about zero.  ``data``: ``max_abs``, ``time``, and ``x``,
+    ``error`` (1D) or ``values`` (2D, the error at each DOF).
     """
-    figure = _new_figure(10.0, 4.2)
+    u = np.asarray(u, dtype=np.float64)
+    exact = _at_time(exact, time)
+    figure = _domain_figure(space)
+    axes = figure.add_subplot()
+    if space.mesh.dim == 1:
+        x, samples = line_samples(space, u, per_cell=9)  # P1 too: the error is not linear
+        error = samples - values_at(exact, x[:, None], "exact", symbol="u")
+        axes.plot(x, error, label="$u_h - u$")
+        axes.axhline(0.0, color="0.5", linewidth=0.8)
+        axes.set_xlabel("$x$")
+        axes.set_ylabel("$u_h - u$")
+        axes.grid(True, alpha=0.3)
+        axes.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3), useMathText=True)
+        data = {"x": x.tolist(), "error": error.tolist()}
+        where = ""
+    else:
+        error = u - interpolate(space, exact)
+        plot_function(space, error, axes, label="u_h - u", cmap="RdBu_r", centered=True)
+        data = {"values": error.tolist()}
+        where = " at the DOFs"
+    largest = float(np.max(np.abs(error)))
+    heading = f"$\\max|u_h - u|$ = {largest:.3e}{where}"
+    axes.set_title(_with_time(f"{title}: {heading}" if title else heading, time))
+    return figure, {**data, "max_abs": largest, "time": time}
+
+
+def rates_figure(study, *, expected: dict | None = None, solver_label: str = "",
+                 title: str = "") -> tuple[Figure, dict]:
+    """Errors against ``h`` (fitted rates, reference slopes) beside iterations against DOFs.
+
+    ``data``: ``h``, ``dofs``, ``errors`` and ``fitted_rates`` by name, ``reference``
+    (by name: ``order`` and the ``values`` of the dashed ``h^p`` line),
+    ``iterations`` (or None), ``solver``.
+    """
+    figure = _new_figure(10.4, 4.3)
     error_axes, iteration_axes = figure.subplots(1, 2)
-    h = np.array([level["h"] for level in levels], dtype=np.float64)
-    dofs = np.array([level["dofs"] for level in levels], dtype=np.float64)
-    iterations = [level["iterations"] for level in levels]
-    errors = {}
-    for name, label in (("l2", r"$\|u - u_h\|_{L^2}$"), ("h1", r"$|u - u_h|_{H^1}$")):
-        values = [level.get(name) for level in levels]
-        if any(value is None for value in values):
-            continue
-        errors[name] = [float(value) for value in values]
-        rate = rates.get(name)
-        suffix = f", rate {rate:.2f}" if rate is not None else ""
-        error_axes.loglog(h, errors[name], marker="o", label=label + suffix)
-    # ticks at the levels themselves: a log axis spanning less than two decades
-    # otherwise shows one label or a crowd of overlapping minor ones
-    error_axes.xaxis.set_minor_formatter(NullFormatter())
-    error_axes.set_xticks(h, labels=[f"{value:.3g}" for value in h])
-    error_axes.set_xlabel("h (largest cell diameter)")
-    error_axes.set_ylabel("error")
-    error_axes.invert_xaxis()
-    error_axes.grid(True, which="both", alpha=0.3)
-    if errors:
-        error_axes.legend(fontsize="small")
-    iteration_axes.semilogx(dofs, iterations, marker="s")
+    plot_rates(study, error_axes, expected=expected)
+    if error_axes.get_legend() is not None:  # below the panels, where it covers no curve
+        error_axes.get_legend().remove()
+        handles, names = error_axes.get_legend_handles_labels()
+        figure.legend(handles, names, loc="outside lower center", ncols=min(len(names), 4),
+                      fontsize="small")
+    h = np.asarray(study.h, dtype=np.float64)
+    errors = {name: [float(v) for v in values] for name, values in study.errors.items()}
+    reference = {name: {"order": float(order),
+                        "values": reference_slope(h, errors[name], order).tolist()}
+                 for name, order in (expected or {}).items() if name in errors}
+    dofs = [int(n) for n in study.dofs]
+    iterations = None if study.iterations is None else [int(k) for k in study.iterations]
+    if iterations is not None:
+        iteration_axes.semilogx(dofs, iterations, marker="s", color="0.25")
+        iteration_axes.set_ylim(bottom=0, top=max(max(iterations) * 1.15, 1))
+        iteration_axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    else:
+        iteration_axes.text(0.5, 0.5, "iterations not recorded", ha="center",
+                            transform=iteration_axes.transAxes)
+    iteration_axes.set_title(f"iterations of {solver_label}" if solver_label else "iterations",
+                             fontsize="medium")
     iteration_axes.set_xlabel("degrees of freedom")
-    iteration_axes.set_ylabel("iterations")
+    iteration_axes.set_ylabel("iterations to the tolerance")
     iteration_axes.grid(True, which="both", alpha=0.3)
+    error_axes.set_title("discretisation error", fontsize="medium")
     if title:
         figure.suptitle(title)
-    data = {"h": h.tolist(), "dofs": dofs.astype(int).tolist(), "iterations": iterations,
-            "errors": errors}
-    return figure, data
+    fitted = {name: float(rate) if np.isfinite(rate) else None
+              for name, rate in study.fitted_rates.items()}
+    return figure, {"h": h.tolist(), "dofs": dofs, "errors": errors, "fitted_rates": fitted,
+                    "reference": reference, "iterations": iterations, "solver": solver_label}
+
+
+def iterations_figure(times, iterations, *, title: str = "",
+                      solver_label: str = "") -> tuple[Figure, dict]:
+    """Krylov iterations of each time step against ``t`` (the step's end time).
+
+    ``times`` is ``t_1..t_N`` or ``t_0..t_N`` (then ``t_0`` is dropped).  ``data``:
+    ``t``, ``iterations``, ``total``, ``solver``.
+    """
+    times = np.asarray(times, dtype=np.float64)
+    counts = [int(k) for k in iterations]
+    if times.size == len(counts) + 1:
+        times = times[1:]
+    if times.size != len(counts):
+        raise ValueError(f"times: {times.size} given for {len(counts)} steps")
+    figure = _new_figure(6.4, 3.8)
+    axes = figure.add_subplot()
+    axes.plot(times, counts, marker="." if len(counts) <= 200 else None, linewidth=1.2,
+              label=f"{solver_label}, {sum(counts)} iterations in all" if solver_label else "_")
+    axes.set_ylim(bottom=0, top=max(max(counts, default=1) * 1.15, 1))
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_xlabel("time $t$")
+    axes.set_ylabel("iterations per time step")
+    axes.grid(True, alpha=0.3)
+    if solver_label:
+        axes.legend(fontsize="small", loc="lower right")
+    axes.set_title(title or f"{len(counts)} steps, {sum(counts)} iterations in all")
+    return figure, {"t": times.tolist(), "iterations": counts, "total": sum(counts),
+                    "solver": solver_label}
+
+
+# --------------------------------------------------------------------------------------
+# The figures of a record folder (krylovfem.record): name -> writer(path)
+# --------------------------------------------------------------------------------------
+def _writer(build):
+    def write(path) -> None:
+        figure, data = build()
+        save_figure(figure, path, data)
+
+    return write
+
+
+def _solver_label(solve) -> str:
+    return solve.method if solve.preconditioner in ("none", "") else \
+        f"{solve.method} + {solve.preconditioner}"
+
+
+def run_figures(run) -> dict:
+    """``residuals.png``, and ``solution.png``, ``error.png`` (exact known) and
+    ``iterations.png`` (heat) where they apply."""
+    from krylovfem.build import exact_solution
+
+    case, writers = run.case, {}
+    time = None if run.times is None else float(run.times[-1])
+    if run.final is not None:
+        writers["residuals.png"] = _writer(lambda: residual_figure(
+            [run.final.to_dict()], title=_with_time(f"{case.name}: {run.dofs} DOFs", time)))
+    if run.space is not None:
+        exact, _ = exact_solution(case, time)
+        writers["solution.png"] = _writer(lambda: solution_figure(
+            run.space, run.u, title=f"{case.name}: $u_h$", exact=exact, time=time))
+        if exact is not None:
+            writers["error.png"] = _writer(lambda: error_figure(
+                run.space, run.u, exact, title=case.name, time=time))
+    if run.times is not None and run.solves:
+        writers["iterations.png"] = _writer(lambda: iterations_figure(
+            run.times, [solve.iterations for solve in run.solves], title=case.name,
+            solver_label=_solver_label(run.final)))
+    return writers
+
+
+def study_figures(result) -> dict:
+    """``rates.png`` of a study, with the orders expected of a stationary problem."""
+    case = result.case
+    degree = int(str(case.mesh_settings.element).lstrip("Pp") or 1)
+    expected = None if case.time is not None else {"l2": degree + 1, "h1": degree}
+    label = _solver_label(result.runs[0].final) if result.runs and result.runs[0].final else ""
+    return {"rates.png": _writer(lambda: rates_figure(
+        result.study, expected=expected, solver_label=label,
+        title=f"{case.name}: {case.mesh_settings.element}"))}
+
+
+def compare_figures(result) -> dict:
+    """``compare.png``: every solver's residual history on the one system."""
+    return {"compare.png": _writer(lambda: residual_figure(
+        [solve.to_dict() for solve in result.solves],
+        title=f"{result.case.name}: {result.dofs} unknowns"))}
