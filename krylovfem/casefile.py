@@ -30,9 +30,11 @@ Examples
 from __future__ import annotations
 
 import difflib
+import hashlib
 import math
+import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -184,6 +186,25 @@ class SystemSettings:
 
 
 @dataclass(frozen=True)
+class CaseOrigin:
+    """Where a case came from: the file, its checksum, and the ``--set`` overrides applied.
+
+    Attributes
+    ----------
+    path : str or None
+        The case file as given (None for text parsed in memory).
+    sha256 : str or None
+        SHA-256 of the file's bytes, as read.
+    overrides : tuple of str
+        The ``section.key=value`` overrides, in the order applied.
+    """
+
+    path: str | None = None
+    sha256: str | None = None
+    overrides: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Case:
     """A validated case: everything needed to run it, nothing left to check.
 
@@ -207,6 +228,7 @@ class Case:
     boundary: BoundarySettings | None = None
     time: TimeSettings | None = None
     system: SystemSettings | None = None
+    origin: CaseOrigin = field(default_factory=CaseOrigin)
 
     @property
     def dim(self) -> int | None:
@@ -480,24 +502,28 @@ def load_case(path: str | Path, overrides: list[str] | None = None) -> Case:
     """
     path = Path(path)
     text = read_case_file(path)
+    origin = CaseOrigin(str(path), hashlib.sha256(text.encode("utf-8")).hexdigest())
     return parse_case_text(text, name=path.stem, source=path.name, base=path.parent,
-                           overrides=overrides)
+                           overrides=overrides, origin=origin)
 
 
 def parse_case_text(text: str, *, name: str, source: str = "<case>", base: Path | None = None,
-                    overrides: list[str] | None = None) -> Case:
+                    overrides: list[str] | None = None,
+                    origin: CaseOrigin | None = None) -> Case:
     """Validate case-file text; see :func:`load_case`."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise CaseError(f"{source}: TOML syntax error: {error}") from None
-    overridden = _apply_overrides(source, raw, list(overrides or []))
+    overrides = tuple(overrides or ())
+    overridden = _apply_overrides(source, raw, list(overrides))
+    origin = replace(origin or CaseOrigin(), overrides=overrides)
     return _validate(raw, name=name, source=source, base=base or Path.cwd(),
-                     overridden=overridden)
+                     overridden=overridden, origin=origin)
 
 
 def _validate(raw: dict, *, name: str, source: str, base: Path,
-              overridden: frozenset[str]) -> Case:
+              overridden: frozenset[str], origin: CaseOrigin) -> Case:
     _check_keys(source, "", raw, SCHEMA[""])
     top = _Section(source, "", raw, overridden)
     for section in SCHEMA[""]:
@@ -520,11 +546,12 @@ def _validate(raw: dict, *, name: str, source: str, base: Path,
     solver = _solver_settings(_Section(source, "solver", raw.get("solver", {}), overridden),
                               problem_type)
     output = _output_settings(_Section(source, "output", raw.get("output", {}), overridden),
-                              case_name)
+                              case_name, origin.overrides)
     if problem_type == "matrix":
         _check_keys(source, "problem", raw["problem"], ("type",), "by type = \"matrix\"")
         system = _system_settings(_Section(source, "system", raw["system"], overridden), base)
-        return Case(case_name, source, ProblemSettings("matrix"), solver, output, system=system)
+        return Case(case_name, source, ProblemSettings("matrix"), solver, output, system=system,
+                    origin=origin)
     mesh_settings = _mesh_settings(_Section(source, "mesh", raw["mesh"], overridden), base)
     mesh = build_mesh(mesh_settings, source)
     variables = ("x",) if mesh.dim == 1 else ("x", "y")
@@ -539,7 +566,7 @@ def _validate(raw: dict, *, name: str, source: str, base: Path,
     if problem_type == "heat":
         _check_heat_options(source, solver, output, overridden)
     case = Case(case_name, source, problem, solver, output, mesh_settings=mesh_settings,
-                mesh=mesh, boundary=boundary, time=time)
+                mesh=mesh, boundary=boundary, time=time, origin=origin)
     check_expressions_on_mesh(case)
     return case
 
@@ -784,31 +811,66 @@ def _check_overlapping_parts(section: _Section, parts: dict[str, str], mesh) -> 
 
 
 def _solver_settings(section: _Section, problem_type: str) -> SolverSettings:
+    from solvers import check_tolerances, missing_dependency
+
     default_method = "gmres" if problem_type == "convection_diffusion" else "cg"
     method = section.choice("method", METHODS, default_method)
     preconditioner = section.choice("preconditioner", PRECONDITIONERS, "none")
-    if preconditioner == "amg":
-        try:
-            import pyamg  # noqa: F401  (only whether it is installed matters here)
-        except ImportError:
-            raise section.error("preconditioner", "amg needs pyamg (pip install pyamg); "
-                                "allowed without it: none | jacobi | ssor | ilu0 | ic0") from None
+    missing = missing_dependency(preconditioner)
+    if missing:
+        usable = [name for name in PRECONDITIONERS if missing_dependency(name) is None]
+        raise section.error("preconditioner", f"{missing}; allowed without it: "
+                                              f"{' | '.join(usable)}")
     rtol = section.number("rtol", 1e-8, minimum=0.0)
     atol = section.number("atol", 0.0, minimum=0.0)
     if rtol >= 1.0:
         raise section.out_of_range("rtol", "0 <= rtol < 1")
-    if rtol == 0.0 and atol == 0.0:
-        raise section.error("atol", "rtol and atol are both 0; no solve could ever stop")
+    try:
+        check_tolerances(rtol, atol, None)
+    except ValueError as error:
+        raise section.error("atol" if section.has("atol") else "rtol", str(error)) from None
     maxiter = section.integer("maxiter", None, minimum=1, maximum=10_000_000)
     restart = section.integer("restart", 30, minimum=1, maximum=10_000)
     return SolverSettings(method, preconditioner, rtol, atol, maxiter, restart)
 
 
-def _output_settings(section: _Section, name: str) -> OutputSettings:
+def _output_settings(section: _Section, name: str, overrides: tuple[str, ...]) -> OutputSettings:
     directory = section.string("dir", None)
     path = Path(directory) if directory else Path("results") / name
+    if "output.dir" not in section.overridden:
+        path = path.with_name(path.name + override_suffix(overrides))
     return OutputSettings(path, section.boolean("plots", True),
                           section.boolean("save_system", False))
+
+
+def override_suffix(overrides: tuple[str, ...] | list[str]) -> str:
+    """What ``--set`` overrides add to the default output folder's name.
+
+    A run with overrides is another run than the case file's, so it gets a folder of
+    its own: ``results/poisson-2d--mesh.n=64``.  Characters that a shell or a file
+    system would stumble on become ``_``; a very long suffix is cut and made unique by
+    a hash of the whole.
+
+    Examples
+    --------
+    >>> override_suffix(["mesh.n=64", "problem.f=sin(pi*x)"])
+    '--mesh.n=64--problem.f=sin_pi_x_'
+    >>> override_suffix([])
+    ''
+    """
+    parts = []
+    for text in overrides:
+        key, _, value = text.partition("=")
+        parts.append(f"--{key.strip()}={_SAFE.sub('_', value.strip())}")
+    suffix = "".join(parts)
+    if len(suffix) > _MAX_SUFFIX:
+        digest = hashlib.sha256("\n".join(overrides).encode("utf-8")).hexdigest()[:10]
+        suffix = suffix[: _MAX_SUFFIX - 12] + "--" + digest
+    return suffix
+
+
+_SAFE = re.compile(r"[^A-Za-z0-9._+=-]")
+_MAX_SUFFIX = 120
 
 
 def _system_settings(section: _Section, base: Path) -> SystemSettings:

@@ -20,8 +20,11 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from krylovfem import __version__
+from krylovfem import report as printout
 from krylovfem.casefile import Case, CaseError, load_case
 from krylovfem.expr import ExpressionError
+from krylovfem.record import check_destination
 
 __all__ = ["main"]
 
@@ -61,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``krylovfem`` (subcommands run, study, compare, plot)."""
     parser = _Parser(prog="krylovfem", description="Finite elements and Krylov solvers from "
                      "TOML case files; every run leaves a record (summary.json) and plots.")
+    parser.add_argument("--version", action="version", version=f"krylovfem {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 
@@ -94,191 +98,160 @@ def build_parser() -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------------------
 # Printing
 # --------------------------------------------------------------------------------------
-def _emit(text: str) -> None:
+def _emit(line: str) -> None:
     """Print to stdout; a closed pipe (``krylovfem run ... | head``) silences the rest."""
     try:
-        print(text, flush=True)
+        print(line, flush=True)
     except BrokenPipeError:
         # the reader is gone; the run goes on and its record is still written
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
 
 
-def _monitor(every: int | None, quiet: bool) -> Callable[[int, float], None] | None:
-    """One line per iteration, as PETSc's ``-ksp_monitor`` prints it."""
-    if every is None or quiet:
-        return None
+def _emit_all(lines: list[str]) -> None:
+    for line in lines:
+        _emit(line)
 
-    def monitor(iteration: int, residual_norm: float) -> None:
-        if iteration % every == 0:
-            _emit(f"{iteration:5d} KSP Residual norm {residual_norm:.12e}")
 
-    return monitor
+class _Monitor:
+    """One line per iteration, as PETSc's ``-ksp_monitor`` prints it.
+
+    With ``--monitor K`` every K-th iteration is printed, and the last one of each
+    solve too.  A solve's last iteration is known only when the next solve starts
+    again at ``k = 0`` or the run ends (:meth:`flush`), so the latest line skipped is
+    held back until then.
+    """
+
+    def __init__(self, every: int):
+        self.every = every
+        self.held: tuple[int, float] | None = None
+
+    def __call__(self, iteration: int, residual_norm: float) -> None:
+        if self.held is not None and iteration <= self.held[0]:
+            self.flush()
+        self.held = None
+        if iteration % self.every == 0:
+            self._show(iteration, residual_norm)
+        else:
+            self.held = (iteration, residual_norm)
+
+    def flush(self) -> None:
+        if self.held is not None:
+            self._show(*self.held)
+            self.held = None
+
+    @staticmethod
+    def _show(iteration: int, residual_norm: float) -> None:
+        _emit(f"{iteration:5d} KSP Residual norm {residual_norm:.12e}")
+
+
+def _monitor(every: int | None, quiet: bool) -> _Monitor | None:
+    return None if every is None or quiet else _Monitor(every)
+
+
+def _flush(monitor: _Monitor | None) -> None:
+    if monitor is not None:
+        monitor.flush()
 
 
 def _report(quiet: bool) -> Callable[[str], None]:
-    if quiet:
-        return lambda _: None
-    return _emit
-
-
-def _number(value: float | None, spec: str = ".3e") -> str:
-    return "n/a" if value is None else format(value, spec)
-
-
-def _mesh_lines(record: dict) -> list[str]:
-    mesh = record.get("mesh")
-    if mesh is None:
-        matrix = record["matrix"]
-        return [f"matrix      {matrix['file']}: order {record['dofs']}, {matrix['nnz']} "
-                f"nonzeros, b = {matrix['rhs']}"]
-    size = f", n = {mesh['n']}" if mesh.get("n") else ""
-    return [f"mesh        {mesh['source']}{size}: {mesh['points']} points, {mesh['cells']} "
-            f"cells, h = {mesh['h']:.3g}"]
-
-
-def format_summary(record: dict, directory: Path) -> str:
-    """The short report printed after a run (DOFs, method, iterations, reason, norms, times)."""
-    solver = record["solver"]
-    method = record.get("method", solver["method"])
-    preconditioner = solver["preconditioner"]
-    lines = [
-        f"case        {record['case']}  ({record['problem']}"
-        + (f", {record['element']}" if record.get("element") else "") + ")",
-        *_mesh_lines(record),
-        f"dofs        {record['dofs']}" + (f"  (free {record['free_dofs']})"
-                                            if "free_dofs" in record else ""),
-        f"solver      {method}, preconditioner {preconditioner}, rtol {solver['rtol']:g}"
-        + (f", atol {solver['atol']:g}" if solver["atol"] else ""),
-    ]
-    if "steps" in record:
-        lines.append(f"time        {record['time']['steps']} {record['time']['scheme']} steps "
-                     f"to t = {record['time']['t_end']:g}, {record['iterations']} iterations "
-                     f"in all (at most {record['iterations_per_step_max']} per step)")
-    else:
-        lines.append(f"iterations  {record['iterations']}")
-    lines.append(f"reason      {record['reason']}")
-    lines.append(f"residual    ||b - A x||/||b|| = {_number(record['relative_residual'])}"
-                 + (f"   ||F - K u_h|| = {_number(record['fem_residual_norm'])}"
-                    if record.get("fem_residual_norm") is not None else ""))
-    if record.get("condition_estimate") is not None:
-        lines.append(f"condition   ~{record['condition_estimate']:.3g} (estimate)")
-    errors = record.get("errors")
-    if errors:
-        where = " at t_end" if "steps" in record else ""
-        parts = [f"{name.upper() if name in ('l2', 'h1') else name} {value:.3e}"
-                 for name, value in errors.items()]
-        lines.append(f"errors      {'   '.join(parts)}{where}")
-    timings = record["timings"]
-    lines.append(f"time (s)    assemble {timings['assemble']:.3f}   solve {timings['solve']:.3f}"
-                 f"   total {timings['total']:.3f}")
-    lines.append(f"record      {directory / 'summary.json'}")
-    return "\n".join(lines)
-
-
-def format_study(document: dict, directory: Path) -> str:
-    """The table printed after a study: h, DOFs, errors with rates, iterations."""
-    header = (f"{'level':>5} {'h':>10} {'dofs':>8} {'L2 error':>11} {'rate':>6} "
-              f"{'H1 error':>11} {'rate':>6} {'iterations':>10}")
-    lines = [f"study of {document['case']} ({document['element']})", header]
-    for row in document["levels"]:
-        rates = row["rates"]
-        lines.append(
-            f"{row['level']:>5} {row['h']:>10.4g} {row['dofs']:>8} {row['l2']:>11.3e} "
-            f"{_number(rates['l2'], '.2f'):>6} {row['h1']:>11.3e} "
-            f"{_number(rates['h1'], '.2f'):>6} {row['iterations']:>10}"
-        )
-    fitted = document["rates"]
-    lines.append(f"fitted rates: L2 {_number(fitted['l2'], '.2f')}   "
-                 f"H1 {_number(fitted['h1'], '.2f')}")
-    lines.append(f"record      {directory / 'study.json'}")
-    return "\n".join(lines)
-
-
-def format_compare(document: dict, directory: Path) -> str:
-    """The table printed after a comparison."""
-    lines = [f"compare on {document['case']}: {document['dofs']} unknowns, rtol "
-             f"{document['rtol']:g}",
-             f"{'method':<8} {'precond':<8} {'iterations':>10} {'rel. residual':>13} "
-             f"{'time (s)':>9}  reason"]
-    for row in document["solvers"]:
-        lines.append(f"{row['method']:<8} {row['preconditioner']:<8} {row['iterations']:>10} "
-                     f"{row['relative_residual']:>13.3e} {row['solve_time']:>9.4f}  "
-                     f"{row['reason']}")
-    lines.append(f"record      {directory / 'compare.json'}")
-    return "\n".join(lines)
+    return (lambda _: None) if quiet else _emit
 
 
 # --------------------------------------------------------------------------------------
 # Commands
 # --------------------------------------------------------------------------------------
 def _output_directory(case: Case, arguments) -> Path:
-    return arguments.out if arguments.out is not None else case.output.dir
+    """``--out``, else the case's folder; a study or comparison beside it, not in it.
+
+    Each folder holds one record and is replaced whole, so ``study`` and ``compare``
+    must not share the run's folder: they get ``results/<name>.study`` and
+    ``results/<name>.compare``.
+    """
+    if arguments.out is not None:
+        return arguments.out
+    directory = case.output.dir
+    if arguments.command == "run":
+        return directory
+    return directory.with_name(f"{directory.name}.{arguments.command}")
+
+
+def _prepare(arguments) -> tuple[Case, Path]:
+    case = load_case(arguments.case, arguments.overrides)
+    directory = _output_directory(case, arguments)
+    check_destination(directory, case)
+    return case, directory
 
 
 def _command_run(arguments) -> int:
+    from krylovfem.record import write_run
     from krylovfem.run import run_case
 
-    case = load_case(arguments.case, arguments.overrides)
-    directory = _output_directory(case, arguments)
-    outcome = run_case(case, out_dir=directory, monitor=_monitor(arguments.monitor,
-                       arguments.quiet), report=_report(arguments.quiet))
-    if not arguments.quiet:
-        _emit(format_summary(outcome.record, directory))
-    return _finish(outcome, directory)
+    case, directory = _prepare(arguments)
+    report = _report(arguments.quiet)
+    _emit_all(report_lines(arguments, printout.run_header(case)))
+    monitor = _monitor(arguments.monitor, arguments.quiet)
+    run = run_case(case, monitor=monitor, report=report)
+    _flush(monitor)
+    write_run(run, directory)
+    _emit_all(report_lines(arguments, printout.run_summary(run, directory)))
+    return _finish(run.converged, run.reason, directory)
 
 
 def _command_study(arguments) -> int:
+    from krylovfem.record import write_study
     from krylovfem.run import run_study
 
-    case = load_case(arguments.case, arguments.overrides)
-    directory = _output_directory(case, arguments)
-    outcome = run_study(case, arguments.levels, out_dir=directory,
-                        monitor=_monitor(arguments.monitor, arguments.quiet),
-                        report=_report(arguments.quiet))
-    if not arguments.quiet:
-        _emit(format_study(outcome.record, directory))
-    return _finish(outcome, directory)
+    case, directory = _prepare(arguments)
+    monitor = _monitor(arguments.monitor, arguments.quiet)
+    result = run_study(case, arguments.levels, monitor=monitor, report=_report(arguments.quiet))
+    _flush(monitor)
+    files = write_study(result, directory)
+    _emit_all(report_lines(arguments, printout.study_table(result, directory, files)))
+    failed = sorted({run.reason for run in result.runs if not run.converged})
+    return _finish(result.converged, ", ".join(failed), directory)
 
 
 def _command_compare(arguments) -> int:
+    from krylovfem.record import write_compare
     from krylovfem.run import parse_solver_list, run_compare
 
     pairs = parse_solver_list(arguments.solvers)
-    case = load_case(arguments.case, arguments.overrides)
-    directory = _output_directory(case, arguments)
-    outcome = run_compare(case, pairs, out_dir=directory,
-                          monitor=_monitor(arguments.monitor, arguments.quiet),
-                          report=_report(arguments.quiet))
-    if not arguments.quiet:
-        _emit(format_compare(outcome.record, directory))
-    return _finish(outcome, directory)
+    case, directory = _prepare(arguments)
+    monitor = _monitor(arguments.monitor, arguments.quiet)
+    result = run_compare(case, pairs, monitor=monitor, report=_report(arguments.quiet))
+    _flush(monitor)
+    files = write_compare(result, directory)
+    _emit_all(report_lines(arguments, printout.compare_table(result, directory, files)))
+    failed = sorted({str(solve.reason) for solve in result.solves if not solve.converged})
+    return _finish(result.converged, ", ".join(failed), directory)
 
 
 def _command_plot(arguments) -> int:
-    from krylovfem.figures import plot_residual_histories
-    from krylovfem.run import check_output_directory, load_histories, save_figure
+    from krylovfem.figures import residual_figure, save_figure
+    from krylovfem.record import check_writable, load_solve_records
 
     if arguments.output.suffix.lower() != ".png":
         raise CaseError(f"-o {arguments.output}: the figure is written as PNG; name it .png")
-    histories = load_histories(arguments.records)
-    check_output_directory(arguments.output.parent)
+    solves = load_solve_records(arguments.records)
+    check_writable(arguments.output.parent)
     arguments.output.parent.mkdir(parents=True, exist_ok=True)
-    figure, data = plot_residual_histories(histories, title="residual histories")
+    figure, data = residual_figure([record for _, record in solves],
+                                   labels=[label for label, _ in solves],
+                                   title="residual histories")
     save_figure(figure, arguments.output, data)
     if not arguments.quiet:
-        _emit(f"wrote {arguments.output} ({len(histories)} histories)")
+        _emit(f"wrote {arguments.output} ({len(solves)} histories)")
     return EXIT_OK
 
 
-def _finish(outcome, directory: Path) -> int:
-    if outcome.converged:
+def report_lines(arguments, lines: list[str]) -> list[str]:
+    return [] if arguments.quiet else lines
+
+
+def _finish(converged: bool, reason: str, directory: Path) -> int:
+    if converged:
         return EXIT_OK
-    reason = outcome.record.get("reason")
-    if reason is None:
-        failed = [row for row in outcome.record.get("solvers", outcome.record.get("levels", []))
-                  if not row["converged"]]
-        reason = ", ".join(sorted({row["reason"] for row in failed}))
     print(f"krylovfem: a solve did not converge ({reason}); the record is in {directory}",
           file=sys.stderr)
     return EXIT_NOT_CONVERGED

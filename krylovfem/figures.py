@@ -254,8 +254,9 @@ def _writer(build):
 
 
 def _solver_label(solve) -> str:
-    return solve.method if solve.preconditioner in ("none", "") else \
-        f"{solve.method} + {solve.preconditioner}"
+    from krylovfem.report import solver_label
+
+    return solver_label(solve.method, solve.preconditioner)
 
 
 def run_figures(run) -> dict:
@@ -268,7 +269,7 @@ def run_figures(run) -> dict:
     if run.final is not None:
         writers["residuals.png"] = _writer(lambda: residual_figure(
             [run.final.to_dict()], title=_with_time(f"{case.name}: {run.dofs} DOFs", time)))
-    if run.space is not None:
+    if run.space is not None and run.final is not None:
         exact, _ = exact_solution(case, time)
         writers["solution.png"] = _writer(lambda: solution_figure(
             run.space, run.u, title=f"{case.name}: $u_h$", exact=exact, time=time))

@@ -1,771 +1,412 @@
-r"""Running a validated case and writing its record.
+"""Running a validated case: run, study and compare, each returning a frozen result.
 
-:func:`run_case` assembles and solves one case, :func:`run_study` solves it on
-successive uniform refinements and fits convergence rates, :func:`run_compare`
-solves one system with several Krylov solvers.  Each computes everything in
-memory first and only then writes, every file under a temporary name that is
-moved into place with :func:`os.replace` (atomic on POSIX), so an interrupted
-or failed run never leaves a half-written record.
-
-Files written (``DIR`` is the output directory)::
-
-    run:      summary.json  solution.npz  solution.vtu  [residuals.png  solution.png]
-              [system.mtx  rhs.mtx]  (with output.save_system)
-    study:    study.json  [rates.png]
-    compare:  compare.json  [compare.png]
-
-``summary.json`` is written last, so its presence means the record is complete.
-Its keys: ``case``, ``case_file``, ``problem``, ``element``, ``solver`` (the
-settings: ``method``, ``preconditioner``, ``rtol``, ``atol``, ``maxiter`` (null:
-the solver's default ``10 n``), ``restart``), ``dofs``, ``free_dofs``, ``mesh``
-(or ``matrix``), ``converged``, ``reason``, ``iterations``, ``residual_norms``
-(:math:`\|r_k\|_2`, ``k = 0, ...``), ``true_residual_norm`` (recomputed
-:math:`\|b - A x\|_2`), ``relative_residual``, ``rhs_norm``, ``tolerance``,
-``fem_residual_norm`` (:math:`\|F - K u_h\|_2` on the free DOFs, recomputed by
-:func:`fem.norms.residual_norm`), ``errors`` (``l2`` and the :math:`H^1`
-seminorm ``h1`` when ``exact`` is given, else null), ``condition_estimate``,
-``timings`` (``assemble``, ``solve``, ``total`` seconds), ``versions``, ``files``.
-For the heat equation, ``iterations`` is the total over all steps,
-``residual_norms`` the history of the final step, ``steps`` lists per step ``t``,
-``iterations``, ``reason``, ``true_residual_norm``, and ``errors`` are at ``t_end``;
-``fem_residual_norm`` is the final step's recomputed true residual.  For a matrix
-case with the default ``b = A @ ones``, ``errors`` compares with the vector of ones
-(``l2``, ``max``, ``relative_l2``).
+Nothing here writes a file: :mod:`krylovfem.record` turns the results into a record
+folder and :mod:`krylovfem.cli` prints them.  Progress goes to a ``report(line)``
+callable as soon as it is known (the case, the mesh, the unknowns before the solve;
+each time step, each level, each solver), so that a long run is never silent.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
-import math
-import os
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from importlib import metadata
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from krylovfem.casefile import Case, CaseError, SolverSettings
-from krylovfem.expr import Expression, ExpressionError
+from krylovfem import report as printout
+from krylovfem.build import (
+    bad_expression,
+    coefficients,
+    exact_solution,
+    heat_data,
+    read_system,
+    solver_options,
+)
+from krylovfem.casefile import MAX_CELLS, Case, CaseError, SolverSettings
+from krylovfem.expr import ExpressionError
 
-__all__ = [
-    "RunOutcome",
-    "atomic_output",
-    "check_output_directory",
-    "load_histories",
-    "run_case",
-    "run_compare",
-    "run_study",
-    "save_figure",
-]
+__all__ = ["CompareResult", "RunResult", "StudyResult", "Timings", "parse_solver_list",
+           "run_case", "run_compare", "run_study"]
 
 Monitor = Callable[[int, float], None]
 Report = Callable[[str], None]
 
-#: Name of the PNG text chunk that carries the plotted numbers.
-FIGURE_DATA_KEY = "krylovfem"
+
+def _quiet(_: str) -> None:
+    return None
 
 
-@dataclass
-class RunOutcome:
-    """What a command produced: the record written, whether every solve converged.
+@dataclass(frozen=True)
+class Timings:
+    """Wall-clock seconds of the parts of a run.
+
+    ``setup`` is reading the matrix or assembling the system; ``compile`` is Numba
+    compiling (or loading from its cache) the kernels of the solve, kept out of
+    ``solve``; ``total`` is the whole run before writing.
+    """
+
+    setup: float
+    compile: float
+    solve: float
+    total: float
+
+
+@dataclass(frozen=True, eq=False)
+class RunResult:
+    """One case solved: the solution, every Krylov solve, errors, timings, warnings.
 
     Attributes
     ----------
-    record : dict
-        The JSON document written (summary, study or compare).
-    converged : bool
-        True when every linear solve met its tolerance (exit status 0, else 1).
-    files : list of Path
-        The files written, in order.
+    case : Case
+        The case as run (mesh level and ``dt`` of this run for a study level).
+    solves : tuple of solvers.SolveResult
+        The solve; for the heat equation one per time step.
+    u : ndarray
+        The solution: DOF values (Dirichlet values included), or ``x`` of a matrix case.
+    dofs, free_dofs : int
+        Unknowns of the space and of the system the solver saw.
+    space : fem.FunctionSpace or None
+        None for a matrix case.
+    matrix, rhs
+        The system the Krylov solver saw (for the heat equation, the step matrix).
+    times : ndarray or None
+        Heat: ``t_0, ..., t_N``.
+    errors : dict or None
+        ``l2`` and ``h1`` against the exact solution (at ``t_end`` for heat); for a
+        matrix case with ``b = A @ ones``: ``l2``, ``max`` and ``relative_l2`` against ones.
+    fem_residual_norm : float or None
+        :math:`\\|F - K u_h\\|_2` on the free DOFs (heat: of the final step).
+    warnings : tuple of str
+        What a user should know about this run (a suspicious system, say).
     """
 
-    record: dict
-    converged: bool
-    files: list[Path] = field(default_factory=list)
+    case: Case
+    solves: tuple
+    u: np.ndarray
+    dofs: int
+    free_dofs: int
+    timings: Timings
+    space: Any = None
+    matrix: Any = None
+    rhs: np.ndarray | None = None
+    times: np.ndarray | None = None
+    errors: dict | None = None
+    fem_residual_norm: float | None = None
+    warnings: tuple[str, ...] = ()
+    failure: str | None = None
+
+    @property
+    def final(self):
+        """The last solve (the only one, except for heat)."""
+        return self.solves[-1] if self.solves else None
+
+    @property
+    def converged(self) -> bool:
+        return self.failure is None and all(solve.converged for solve in self.solves)
+
+    @property
+    def reason(self) -> str:
+        """The first failing solve's reason, else the last solve's."""
+        if self.failure is not None:
+            return "diverged_breakdown"
+        failed = [solve for solve in self.solves if not solve.converged]
+        return str((failed or self.solves)[0 if failed else -1].reason)
+
+    @property
+    def iterations(self) -> int:
+        """Krylov iterations, summed over the time steps of a heat run."""
+        return int(sum(solve.iterations for solve in self.solves))
 
 
-# --------------------------------------------------------------------------------------
-# Atomic files
-# --------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def atomic_output(path: Path) -> Iterator[Path]:
-    """Yield a temporary name beside ``path``; move it onto ``path`` only on success."""
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        yield temporary
-        os.replace(temporary, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
+@dataclass(frozen=True, eq=False)
+class StudyResult:
+    """A case on successive uniform refinements (``fem.norms.RefinementStudy`` of runs)."""
+
+    case: Case
+    study: Any
+    dt: tuple[float, ...] | None = None
+
+    @property
+    def runs(self) -> list[RunResult]:
+        return self.study.results
+
+    @property
+    def converged(self) -> bool:
+        return all(run.converged for run in self.runs)
 
 
-def _write_json(path: Path, document: dict) -> Path:
-    text = json.dumps(document, indent=2, allow_nan=False)
-    with atomic_output(path) as temporary:
-        temporary.write_text(text + "\n", encoding="utf-8")
-    return path
+@dataclass(frozen=True, eq=False)
+class CompareResult:
+    """One linear system solved by several methods and preconditioners."""
 
+    case: Case
+    dofs: int
+    solvers: tuple[tuple[str, str], ...]
+    solves: tuple = field(default_factory=tuple)
 
-def save_figure(figure, path: Path, data: dict) -> Path:
-    """Save ``figure`` as PNG with ``data`` (the plotted numbers) in a text chunk."""
-    with atomic_output(path) as temporary:
-        figure.savefig(temporary, format="png", dpi=110,
-                       metadata={FIGURE_DATA_KEY: json.dumps(data, allow_nan=False)})
-    return path
-
-
-def read_figure_data(path: Path) -> dict:
-    """The plotted numbers stored by :func:`save_figure` in a PNG."""
-    from PIL import Image
-
-    with Image.open(path) as image:
-        return json.loads(image.text[FIGURE_DATA_KEY])
-
-
-def check_output_directory(directory: Path) -> None:
-    """Refuse, before any work, an output directory that could not be written.
-
-    Raises
-    ------
-    CaseError
-        When ``directory`` (or its first existing ancestor) is not a writable directory.
-    """
-    directory = Path(directory)
-    existing = directory
-    while not existing.exists():
-        if existing.parent == existing:
-            break
-        existing = existing.parent
-    if existing.exists() and not existing.is_dir():
-        raise CaseError(f"output directory {str(directory)!r}: {str(existing)!r} is a file")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise CaseError(f"output directory {str(directory)!r}: {str(existing)!r} is not "
-                        f"writable")
-
-
-def _json_number(value: float | None) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-def versions() -> dict[str, str]:
-    """Versions of krylovfem and of the libraries whose numbers a record depends on."""
-    import numba
-    import scipy
-
-    try:
-        own = metadata.version("krylovfem")
-    except metadata.PackageNotFoundError:
-        own = "unknown (not installed)"
-    return {"krylovfem": own, "numpy": np.__version__, "scipy": scipy.__version__,
-            "numba": numba.__version__, "python": ".".join(map(str, os.sys.version_info[:3]))}
+    @property
+    def converged(self) -> bool:
+        return all(solve.converged for solve in self.solves)
 
 
 # --------------------------------------------------------------------------------------
 # Solving
 # --------------------------------------------------------------------------------------
-def solve_linear_system(matrix, rhs: np.ndarray, settings: SolverSettings,
-                        monitor: Monitor | None = None):
-    """Solve ``matrix x = rhs`` with the method and preconditioner of ``settings``."""
-    from fem import problems
+def _solve(matrix, rhs, settings: SolverSettings, monitor, x0=None):
+    from fem.problems import solve_linear_system
 
-    return problems.solve_linear_system(
-        settings.method, matrix, rhs, M=settings.preconditioner, rtol=settings.rtol,
-        atol=settings.atol, maxiter=settings.maxiter, restart=settings.restart,
-        monitor=monitor)
+    return solve_linear_system(settings.method, matrix, rhs, x0, monitor=monitor,
+                               **solver_options(settings))
 
 
-_SOLVE_KEYS = ("converged", "reason", "iterations", "residual_norms", "true_residual_norm",
-               "rhs_norm", "tolerance", "condition_estimate", "matvecs", "precond_applies")
+def _warm_up(settings: SolverSettings, report: Report) -> float:
+    """Compile (or load from Numba's cache) the solve's kernels; seconds spent."""
+    import solvers
+
+    if not hasattr(solvers, "warm_up"):  # TEMPORARY
+        return 0.0
+    if not solvers.is_cached(settings.method, preconditioner=settings.preconditioner):
+        report(printout.compiling_line())
+    return solvers.warm_up(settings.method, preconditioner=settings.preconditioner).seconds
 
 
-def _solve_record(result) -> dict[str, Any]:
-    """The solve part of a record, from a :class:`solvers.SolveResult`."""
-    summary = result.to_dict()
-    record = {key: summary[key] for key in _SOLVE_KEYS}
-    record["relative_residual"] = float(result.relative_residual)
-    return record
+def _system_warnings(case: Case, matrix, settings: SolverSettings) -> list[str]:
+    """Cheap checks of an assembled or read system that a user would want to hear of."""
+    warnings = []
+    if settings.method == "cg":
+        difference = abs(matrix - matrix.T).max() if matrix.nnz else 0.0
+        scale = abs(matrix).max() if matrix.nnz else 0.0
+        if difference > 1e-12 * scale:
+            warnings.append(f"cg on a matrix that is not symmetric (max |A - A^T| = "
+                            f"{difference:.3g}, max |A| = {scale:.3g}); CG's guarantees need "
+                            f"a symmetric positive definite A: use method = \"gmres\"")
+    if case.problem.type != "matrix" and not case.boundary.dirichlet \
+            and not case.boundary.robin and _no_reaction(case):
+        warnings.append("no Dirichlet or Robin part and no reaction: the solution is fixed "
+                        "only up to a constant (the matrix is singular); the solver returns "
+                        "one of them, if F is compatible")
+    return warnings
 
 
-# --------------------------------------------------------------------------------------
-# Finite-element problems
-# --------------------------------------------------------------------------------------
-def _boundary_arguments(case: Case, dim: int, time_dependent: bool) -> dict[str, Any]:
-    boundary = case.boundary
-
-    def form(expression: Expression):
-        return expression.coefficient(dim, time_dependent=time_dependent)
-
-    return {
-        "dirichlet": {part: form(value) for part, value in boundary.dirichlet.items()},
-        "neumann": {part: form(value) for part, value in boundary.neumann.items()},
-        "robin": {part: (alpha.coefficient(dim), form(g))
-                  for part, (alpha, g) in boundary.robin.items()},
-    }
+def _no_reaction(case: Case) -> bool:
+    reaction = case.problem.reaction
+    return reaction is None or (reaction.is_constant and reaction.constant_value == 0.0)
 
 
-def _exact_at(case: Case, time_value: float | None):
-    """The exact solution and its gradient as callables of the coordinates."""
-    exact = case.problem.exact
-    if exact is None:
-        return None, None
-    if time_value is not None:
-        exact = exact.at_time(time_value)
-    dim = case.dim
-    gradient = exact.gradient[:dim]
+def _preconditioner_failure(error: Exception) -> str | None:
+    from solvers import PivotError
 
-    def value(*coordinates):
-        return exact(*coordinates)
-
-    def exact_gradient(*coordinates):
-        return tuple(part(*coordinates) for part in gradient)
-
-    return value, exact_gradient
+    return str(error) if isinstance(error, PivotError) else None
 
 
-def _errors(case: Case, space, u: np.ndarray, time_value: float | None) -> dict | None:
-    from fem import norms
-
-    exact, gradient = _exact_at(case, time_value)
-    if exact is None:
-        return None
-    return {"l2": float(norms.l2_error(space, u, exact)),
-            "h1": float(norms.h1_error(space, u, gradient))}
-
-
-def _velocity_argument(case: Case, dim: int):
-    """The velocity as :mod:`fem.assembly` takes it: numbers, or a callable giving a tuple."""
-    components = case.problem.velocity
-    if components is None:
-        return None
-    if all(component.is_constant for component in components):
-        return [component.constant_value for component in components]
-
-    def velocity(*coordinates):
-        return tuple(component(*coordinates) for component in components)
-
-    return velocity
-
-
-def _coefficients(case: Case, dim: int) -> dict[str, Any]:
-    """The stationary problem's data as :mod:`fem.problems` takes them."""
-    problem = case.problem
-    return {"kappa": problem.kappa.coefficient(dim),
-            "reaction": problem.reaction.coefficient(dim),
-            "velocity": _velocity_argument(case, dim),
-            "f": problem.f.coefficient(dim),
-            **_boundary_arguments(case, dim, time_dependent=False)}
-
-
-def _assemble(case: Case, mesh):
-    """The function space and the assembled, Dirichlet-eliminated stationary system."""
-    from fem import problems
-    from fem.element import function_space
-
-    space = function_space(mesh, case.mesh_settings.degree)
-    return space, problems.assemble_system(space, **_coefficients(case, mesh.dim))
-
-
-def _solve_stationary(case: Case, mesh, settings: SolverSettings, monitor: Monitor | None):
-    """Assemble and solve with :func:`fem.problems.solve_stationary`."""
-    from fem import problems
-    from fem.element import function_space
-
-    space = function_space(mesh, case.mesh_settings.degree)
-    solution = problems.solve_stationary(
-        space, **_coefficients(case, mesh.dim), method=settings.method,
-        M=settings.preconditioner, rtol=settings.rtol, atol=settings.atol,
-        maxiter=settings.maxiter, restart=settings.restart, monitor=monitor)
-    if solution.result is None:
-        raise CaseError(f"{case.source}: every DOF is a Dirichlet DOF; there is nothing to "
-                        f"solve")
-    return space, solution.system, solution.result, solution.u, solution.timings
-
-
-def _mesh_record(case: Case, mesh, space) -> dict[str, Any]:
-    settings = case.mesh_settings
-    return {"source": settings.file.name if settings.file else settings.domain,
-            "n": settings.n if settings.file is None else None,
-            "dim": int(mesh.dim), "points": int(mesh.num_points),
-            "cells": int(mesh.num_cells), "h": float(mesh.h)}
-
-
-def _stationary_run(case: Case, mesh, settings: SolverSettings, monitor: Monitor | None,
-                    report: Report) -> tuple[dict, dict]:
-    """Solve the stationary case on ``mesh``; the record and the arrays to save."""
-    from fem import norms
-
-    started = time.perf_counter()
-    space, system, result, u, timings = _solve_stationary(case, mesh, settings, monitor)
-    record = {
-        "dofs": int(space.num_dofs),
-        "free_dofs": int(system.free_dofs.size),
-        "mesh": _mesh_record(case, mesh, space),
-        **_solve_record(result),
-        "method": result.method,
-        "preconditioner_used": result.preconditioner,
-        "fem_residual_norm": float(norms.residual_norm(system, u)),
-    }
-    errors = _errors(case, space, u, None)
-    if errors is not None:
-        record["errors"] = errors
-    record["timings"] = {**timings, "total": time.perf_counter() - started}
-    arrays = {"u": u, "space": space, "system": system,
-              "histories": [_history(result)]}
-    return record, arrays
-
-
-def _heat_run(case: Case, mesh, settings: SolverSettings, monitor: Monitor | None,
-              report: Report, dt: float | None = None) -> tuple[dict, dict]:
-    """Time-step the heat equation on ``mesh``; the record and the arrays to save."""
-    from fem import problems
-    from fem.element import function_space
-
-    started = time.perf_counter()
-    dim = mesh.dim
-    space = function_space(mesh, case.mesh_settings.degree)
-    timing = case.time
-    dt = timing.dt if dt is None else dt
-    num_steps = timing.steps_for(dt)
-    # with --monitor every step is reported, between its iteration lines
-    step_lines = _step_reporter(report, num_steps, every_step=monitor is not None)
-    solution = problems.solve_heat(
-        space,
-        kappa=case.problem.kappa.coefficient(dim),
-        f=case.problem.f.coefficient(dim, time_dependent=True),
-        initial=timing.initial.coefficient(dim),
-        t_end=timing.t_end,
-        dt=dt,
-        scheme=timing.scheme,
-        **_boundary_arguments(case, dim, time_dependent=True),
-        method=settings.method,
-        M=settings.preconditioner,
-        rtol=settings.rtol,
-        atol=settings.atol,
-        maxiter=settings.maxiter,
-        restart=settings.restart,
-        step_callback=step_lines,
-        monitor=monitor,
-    )
-    steps = [{"t": float(t), "iterations": int(result.iterations), "reason": str(result.reason),
-              "true_residual_norm": float(result.true_residual_norm),
-              "converged": bool(result.converged)}
-             for t, result in zip(solution.times[1:], solution.steps, strict=True)]
-    final = solution.steps[-1]
-    failed = [result for result in solution.steps if not result.converged]
-    record = {
-        "dofs": int(space.num_dofs),
-        "mesh": _mesh_record(case, mesh, space),
-        **_solve_record(final),
-        "converged": not failed,
-        "reason": str(failed[0].reason) if failed else str(final.reason),
-        "iterations": int(sum(result.iterations for result in solution.steps)),
-        "iterations_per_step_max": int(max(result.iterations for result in solution.steps)),
-        "residual_norms_step": len(solution.steps),
-        "method": final.method,
-        "preconditioner_used": final.preconditioner,
-        # the final step's ||F - K u|| on the free DOFs, as the Krylov solve recomputed it
-        "fem_residual_norm": float(final.true_residual_norm),
-        "time": {"t_end": float(solution.times[-1]), "dt": float(dt),
-                 "scheme": timing.scheme, "steps": len(solution.steps)},
-        "steps": steps,
-    }
-    errors = _errors(case, space, solution.u, float(solution.times[-1]))
-    if errors is not None:
-        record["errors"] = errors
-    timings = dict(getattr(solution, "timings", {}) or {})
-    record["timings"] = {
-        "assemble": float(timings.get("assemble", float("nan"))),
-        "solve": float(timings.get("solve", sum(r.solve_time for r in solution.steps))),
-        "total": time.perf_counter() - started,
-    }
-    last_step = _solver_label(final.method, final.preconditioner) + ", last step"
-    arrays = {"u": solution.u, "space": space, "system": None,
-              "histories": [_history(final, last_step)]}
-    return record, arrays
-
-
-def _step_reporter(report: Report, num_steps: int, every_step: bool):
-    """A step callback printing progress: every step, or about twenty lines in all."""
-    every = 1 if every_step else max(1, num_steps // 20)
-
-    def on_step(step: int, t: float, u: np.ndarray) -> None:
-        if step % every == 0 or step == num_steps:
-            report(f"step {step:>6}/{num_steps}  t = {t:<10.6g} max|u_h| = "
-                   f"{float(np.abs(u).max()):.6e}")
-
-    return on_step
-
-
-def _solver_label(method: str, preconditioner: str | None) -> str:
-    return f"{method} + {preconditioner}" if preconditioner not in (None, "none") else method
-
-
-def _history(result, label: str | None = None) -> tuple[str, np.ndarray, float]:
-    """(label, residual history, ||b||) of a solve, as the residual plots take it."""
-    if label is None:
-        label = _solver_label(result.method, result.preconditioner)
-    return label, result.residual_norms, result.rhs_norm
-
-
-# --------------------------------------------------------------------------------------
-# Matrix cases
-# --------------------------------------------------------------------------------------
-def read_system(case: Case):
-    """The matrix and right-hand side of a ``matrix`` case (default ``b = A @ ones``)."""
-    from solvers import read_matrix, read_rhs
-
-    settings = case.system
-    try:
-        matrix = read_matrix(settings.matrix)
-    except (OSError, ValueError) as error:
-        raise CaseError(f"{case.source}: [system] matrix: {_first_line(error)}") from None
-    if matrix.shape[0] != matrix.shape[1]:
-        raise CaseError(f"{case.source}: [system] matrix: {settings.matrix.name} is "
-                        f"{matrix.shape[0]} x {matrix.shape[1]}; a square matrix is needed")
-    if settings.rhs is None:
-        return matrix, matrix @ np.ones(matrix.shape[0]), True
-    try:
-        rhs = np.asarray(read_rhs(settings.rhs), dtype=np.float64)
-    except (OSError, ValueError) as error:
-        raise CaseError(f"{case.source}: [system] rhs: {_first_line(error)}") from None
-    rhs = rhs[:, 0] if rhs.ndim == 2 else rhs
-    if rhs.shape != (matrix.shape[0],):
-        raise CaseError(f"{case.source}: [system] rhs: {rhs.size} entries for a matrix of "
-                        f"order {matrix.shape[0]}")
-    return matrix, rhs, False
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
-def _matrix_run(case: Case, settings: SolverSettings, monitor: Monitor | None,
-                report: Report, system=None) -> tuple[dict, dict]:
-    started = time.perf_counter()
-    matrix, rhs, ones_known = system if system is not None else read_system(case)
-    read_time = time.perf_counter() - started
-    result = solve_linear_system(matrix, rhs, settings, monitor)
-    record = {
-        "dofs": int(matrix.shape[0]),
-        "matrix": {"file": case.system.matrix.name, "nnz": int(matrix.nnz),
-                   "rhs": case.system.rhs.name if case.system.rhs else "A @ ones"},
-        **_solve_record(result),
-        "method": result.method,
-        "preconditioner_used": result.preconditioner,
-        "fem_residual_norm": None,
-    }
-    if ones_known:
-        # the exact solution is the vector of ones
-        difference = result.x - 1.0
-        record["errors"] = {"l2": float(np.linalg.norm(difference)),
-                            "max": float(np.abs(difference).max()),
-                            "relative_l2": float(np.linalg.norm(difference)
-                                                 / math.sqrt(rhs.size))}
-    record["timings"] = {"assemble": read_time, "solve": float(result.solve_time),
-                         "total": time.perf_counter() - started}
-    arrays = {"u": result.x, "space": None, "matrix": matrix, "rhs": rhs,
-              "histories": [_history(result)]}
-    return record, arrays
+def _failed(case, error, **fields) -> RunResult:
+    """A run whose preconditioner could not be built (an incomplete factorization broke
+    down): a record with the reason, exit status 1, not an exception."""
+    return RunResult(case, (), failure=" ".join(str(error).split()), **fields)
 
 
 # --------------------------------------------------------------------------------------
 # run
 # --------------------------------------------------------------------------------------
-def _quiet(_: str) -> None:
-    return None
-
-
-def _solve_case(case: Case, mesh, settings: SolverSettings, monitor, report, dt=None):
-    """Dispatch on the problem type; expression errors in the solve are bad input."""
-    if case.problem.type == "matrix":
-        return _matrix_run(case, settings, monitor, report)
-    try:
-        if case.problem.type == "heat":
-            return _heat_run(case, mesh, settings, monitor, report, dt)
-        return _stationary_run(case, mesh, settings, monitor, report)
-    except ExpressionError as error:
-        raise _bad_input(case, error) from None
-    except ValueError as error:
-        if _caused_by_expression(error):
-            raise _bad_input(case, error) from None
-        raise
-
-
-def _caused_by_expression(error: BaseException | None) -> bool:
-    while error is not None:
-        if isinstance(error, ExpressionError):
-            return True
-        error = error.__cause__ or error.__context__
-    return False
-
-
-def _bad_input(case: Case, error: Exception) -> CaseError:
-    """An expression that failed at the quadrature points: bad input, not a bug."""
-    cause = error
-    while cause is not None and not isinstance(cause, ExpressionError):
-        cause = cause.__cause__ or cause.__context__
-    message = str(cause if cause is not None else error)
-    return CaseError(f"{case.source}: {' '.join(message.split())} (at a quadrature point)")
-
-
-def run_case(case: Case, *, out_dir: Path | None = None, monitor: Monitor | None = None,
-             report: Report = _quiet) -> RunOutcome:
-    """Assemble, solve and record one case.
+def run_case(case: Case, *, monitor: Monitor | None = None, report: Report = _quiet,
+             mesh=None, dt: float | None = None) -> RunResult:
+    """Assemble (or read), solve and measure one case.
 
     Parameters
     ----------
     case : Case
         A validated case.
-    out_dir : Path, optional
-        Output directory (default: the case's ``[output] dir``).
     monitor : callable, optional
-        ``monitor(k, residual_norm)`` for every iteration of every solve.
+        ``monitor(k, residual_norm)`` at every iteration of every solve.
     report : callable, optional
-        Receives progress lines (time steps).
+        Receives each line of progress as soon as it is known.
+    mesh, dt : optional
+        Solve on this mesh with this time step instead of the case's (a study level).
 
     Returns
     -------
-    RunOutcome
-        The summary written to ``summary.json`` and the files.
+    RunResult
+
+    Raises
+    ------
+    CaseError
+        For data that fail where they are used (an expression at a quadrature point,
+        an unreadable matrix): bad input, reported in one line.
     """
-    directory = Path(out_dir) if out_dir is not None else case.output.dir
-    check_output_directory(directory)
     started = time.perf_counter()
-    solve_record, arrays = _solve_case(case, case.mesh, case.solver, monitor, report)
-    record = {
-        "case": case.name,
-        "case_file": case.source,
-        "problem": case.problem.type,
-        "element": case.mesh_settings.element if case.mesh_settings else None,
-        "solver": case.solver.as_record(),
-        **solve_record,
-        "versions": versions(),
-    }
-    record.setdefault("errors", None)
-    record["timings"]["total"] = time.perf_counter() - started
-    files = _write_run(directory, case, record, arrays)
-    return RunOutcome(record, bool(record["converged"]), files)
+    if mesh is not None:
+        case = replace(case, mesh=mesh)
+    if dt is not None:
+        case = replace(case, time=replace(case.time, dt=dt))
+    try:
+        if case.problem.type == "matrix":
+            return _matrix_run(case, monitor, report, started)
+        if case.problem.type == "heat":
+            return _heat_run(case, monitor, report, started)
+        return _stationary_run(case, monitor, report, started)
+    except (ExpressionError, ValueError) as error:
+        bad = bad_expression(case, error)
+        if bad is not None:
+            raise bad from None
+        raise
 
 
-def _write_run(directory: Path, case: Case, record: dict, arrays: dict) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    names = ["summary.json", "solution.npz"]
-    if arrays.get("space") is not None:
-        names.append("solution.vtu")
-    if case.output.plots:
-        names += ["residuals.png"] + (["solution.png"] if arrays.get("space") else [])
-    if case.output.save_system:
-        names += ["system.mtx", "rhs.mtx"]
-    record["files"] = names
-    files = [_write_npz(directory / "solution.npz", arrays)]
-    if arrays.get("space") is not None:
-        files.append(_write_vtu(directory / "solution.vtu", arrays["space"], arrays["u"]))
-    if case.output.plots:
-        files += _write_run_plots(directory, case, record, arrays)
-    if case.output.save_system:
-        files += _write_system(directory, arrays)
-    # the summary goes last: its presence means the record is complete
-    files.append(_write_json(directory / "summary.json", record))
-    return files
+def _finish(case, started, setup, compile_seconds, result_fields) -> RunResult:
+    solves = result_fields["solves"]
+    timings = Timings(setup, compile_seconds, float(sum(s.solve_time for s in solves)),
+                      time.perf_counter() - started)
+    return RunResult(case, timings=timings, **result_fields)
 
 
-def _write_npz(path: Path, arrays: dict) -> Path:
-    space = arrays.get("space")
-    content = {"u": np.asarray(arrays["u"])}
-    content["residual_norms"] = np.asarray(arrays["histories"][0][1])
-    if space is not None:
-        content.update(points=space.mesh.points, cells=space.mesh.cells,
-                       dof_points=space.dof_points, cell_dofs=space.cell_dofs)
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **content)
-    with atomic_output(path) as temporary:
-        temporary.write_bytes(buffer.getvalue())
-    return path
+def _stationary_run(case: Case, monitor, report: Report, started: float) -> RunResult:
+    from fem import norms
+    from fem.element import function_space
+    from fem.problems import assemble_system
+
+    space = function_space(case.mesh, case.mesh_settings.degree)
+    system = assemble_system(space, **coefficients(case))
+    setup = time.perf_counter() - started
+    free = int(system.free_dofs.size)
+    report(printout.dofs_line(space.num_dofs, free))
+    if free == 0:
+        raise CaseError(f"{case.source}: every DOF is a Dirichlet DOF; there is nothing to "
+                        f"solve")
+    matrix, rhs = system.reduced_matrix, system.reduced_rhs
+    warnings = _system_warnings(case, matrix, case.solver)
+    for warning in warnings:
+        report(printout.warning_line(warning))
+    compile_seconds = _warm_up(case.solver, report)
+    fields = {"u": system.lifting.copy(), "dofs": int(space.num_dofs), "free_dofs": free,
+              "space": space, "matrix": matrix, "rhs": rhs, "warnings": tuple(warnings)}
+    try:
+        result = _solve(matrix, rhs, case.solver, monitor)
+    except ValueError as error:
+        if _preconditioner_failure(error) is None:
+            raise
+        return _failed(case, error, timings=Timings(setup, compile_seconds, 0.0,
+                                                    time.perf_counter() - started), **fields)
+    u = system.expand(result.x)
+    exact, gradient = exact_solution(case)
+    errors = None if exact is None else {"l2": norms.l2_error(space, u, exact),
+                                         "h1": norms.h1_error(space, u, gradient)}
+    fields.update(u=u, solves=(result,), errors=errors,
+                  fem_residual_norm=norms.residual_norm(system, u))
+    return _finish(case, started, setup, compile_seconds, fields)
 
 
-def _write_vtu(path: Path, space, u: np.ndarray) -> Path:
-    import meshio
+def _heat_run(case: Case, monitor, report: Report, started: float) -> RunResult:
+    from fem import norms
+    from fem.element import function_space
+    from fem.problems import solve_heat
 
-    mesh = space.mesh
-    # P2 values at the vertices are the first num_points DOFs; the picture is their
-    # P1 interpolant, which is what ParaView would draw of a linear cell anyway
-    values = np.asarray(u)[: mesh.num_points]
-    points = mesh.points if mesh.dim == 3 else np.column_stack(
-        [mesh.points, np.zeros((mesh.num_points, 3 - mesh.dim))])
-    cell_type = "line" if mesh.dim == 1 else "triangle"
-    output = meshio.Mesh(points, [(cell_type, mesh.cells)], point_data={"u": values})
-    with atomic_output(path) as temporary:
-        meshio.write(temporary, output, file_format="vtu")
-    return path
+    space = function_space(case.mesh, case.mesh_settings.degree)
+    report(printout.dofs_line(space.num_dofs, None))
+    compile_seconds = _warm_up(case.solver, report)
+    num_steps = case.time.num_steps
+    # with --monitor every step is reported, between its iteration lines
+    every = 1 if monitor is not None else max(1, num_steps // 20)
 
+    def on_step(step: int, t: float, u: np.ndarray) -> None:
+        if step % every == 0 or step == num_steps:
+            report(printout.step_line(step, num_steps, t, u))
 
-def _write_run_plots(directory: Path, case: Case, record: dict, arrays: dict) -> list[Path]:
-    from krylovfem.figures import plot_residual_histories, plot_solution
-
-    title = f"{case.name}: {record['dofs']} DOFs"
-    figure, data = plot_residual_histories(arrays["histories"], title=title)
-    files = [save_figure(figure, directory / "residuals.png", data)]
-    space = arrays.get("space")
-    if space is not None:
-        values = np.asarray(arrays["u"])[: space.mesh.num_points]
-        figure, data = plot_solution(space.mesh, values, title=f"{case.name}: u_h")
-        files.append(save_figure(figure, directory / "solution.png", data))
-    return files
-
-
-def _write_system(directory: Path, arrays: dict) -> list[Path]:
-    import scipy.io
-    import scipy.sparse as sparse
-
-    if "matrix" in arrays:
-        matrix, rhs = arrays["matrix"], arrays["rhs"]
-    else:
-        system = arrays["system"]
-        matrix, rhs = _free_system(system)
-    files = []
-    for name, value in (("system.mtx", sparse.coo_matrix(matrix)),
-                        ("rhs.mtx", np.asarray(rhs).reshape(-1, 1))):
-        buffer = io.BytesIO()
-        scipy.io.mmwrite(buffer, value, precision=17)
-        with atomic_output(directory / name) as temporary:
-            temporary.write_bytes(buffer.getvalue())
-        files.append(directory / name)
-    return files
+    try:
+        solution = solve_heat(space, **heat_data(case), dt=case.time.dt,
+                              method=case.solver.method, step_callback=on_step,
+                              monitor=monitor, **solver_options(case.solver))
+    except ValueError as error:
+        if _preconditioner_failure(error) is None:
+            raise
+        return _failed(case, error, u=np.zeros(space.num_dofs), dofs=int(space.num_dofs),
+                       free_dofs=0, space=space, timings=Timings(
+                           0.0, compile_seconds, 0.0, time.perf_counter() - started))
+    final = solution.steps[-1]
+    exact, gradient = exact_solution(case, float(solution.times[-1]))
+    errors = None if exact is None else {"l2": norms.l2_error(space, solution.u, exact),
+                                         "h1": norms.h1_error(space, solution.u, gradient)}
+    fields = {"solves": tuple(solution.steps), "u": solution.u, "dofs": int(space.num_dofs),
+              "free_dofs": int(final.x.size), "space": space, "times": solution.times,
+              "errors": errors,
+              # the final step's ||F - K u|| on the free DOFs, as its solve recomputed it
+              "fem_residual_norm": float(final.true_residual_norm)}
+    setup = float(solution.timings.get("assemble", 0.0))
+    return _finish(case, started, setup, compile_seconds, fields)
 
 
-def _free_system(system):
-    """The matrix and right-hand side that the Krylov solver saw (free DOFs only)."""
-    return system.reduced_matrix, system.reduced_rhs
+def _matrix_run(case: Case, monitor, report: Report, started: float) -> RunResult:
+    matrix, rhs, ones_known = read_system(case)
+    setup = time.perf_counter() - started
+    report(printout.matrix_line(case, matrix))
+    warnings = _system_warnings(case, matrix, case.solver)
+    for warning in warnings:
+        report(printout.warning_line(warning))
+    compile_seconds = _warm_up(case.solver, report)
+    n = int(matrix.shape[0])
+    fields = {"u": np.zeros(n), "dofs": n, "free_dofs": n, "matrix": matrix, "rhs": rhs,
+              "warnings": tuple(warnings)}
+    try:
+        result = _solve(matrix, rhs, case.solver, monitor)
+    except ValueError as error:
+        if _preconditioner_failure(error) is None:
+            raise
+        return _failed(case, error, timings=Timings(setup, compile_seconds, 0.0,
+                                                    time.perf_counter() - started), **fields)
+    errors = None
+    if ones_known:
+        difference = result.x - 1.0
+        errors = {"l2": float(np.linalg.norm(difference)),
+                  "max": float(np.abs(difference).max()),
+                  "relative_l2": float(np.linalg.norm(difference) / np.sqrt(n))}
+    fields.update(u=result.x, solves=(result,), errors=errors)
+    return _finish(case, started, setup, compile_seconds, fields)
 
 
 # --------------------------------------------------------------------------------------
 # study
 # --------------------------------------------------------------------------------------
-def observed_rates(h: np.ndarray, errors: np.ndarray) -> tuple[list[float | None], float | None]:
-    r"""Rates between successive levels and the least-squares rate over all levels.
+def run_study(case: Case, levels: int, *, monitor: Monitor | None = None,
+              report: Report = _quiet) -> StudyResult:
+    """Solve on ``levels`` successive uniform refinements: errors, rates, iterations.
 
-    With :math:`e \approx C h^p`, the pairwise rate is
-    :math:`p_k = \log(e_{k-1}/e_k) / \log(h_{k-1}/h_k)` and the fitted rate is the
-    slope of the line through :math:`(\log h_k, \log e_k)`.
-
-    Examples
-    --------
-    >>> pairwise, fitted = observed_rates(np.array([0.5, 0.25, 0.125]), np.array([4.0, 1.0, 0.25]))
-    >>> pairwise, round(fitted, 12)
-    ([None, 2.0, 2.0], 2.0)
+    The refinement loop is :func:`fem.norms.refinement_study`; each level is a
+    :func:`run_case` on the refined mesh.  For the heat equation ``dt`` halves with
+    ``h``, so that a second-order scheme shows the spatial rate.
     """
-    h = np.asarray(h, dtype=np.float64)
-    errors = np.asarray(errors, dtype=np.float64)
-    pairwise: list[float | None] = [None]
-    for k in range(1, h.size):
-        usable = errors[k] > 0 and errors[k - 1] > 0 and h[k] != h[k - 1]
-        pairwise.append(float(np.log(errors[k - 1] / errors[k]) / np.log(h[k - 1] / h[k]))
-                        if usable else None)
-    positive = errors > 0
-    fitted = None
-    if positive.sum() >= 2:
-        fitted = float(np.polyfit(np.log(h[positive]), np.log(errors[positive]), 1)[0])
-    return pairwise, fitted
+    from fem.norms import refinement_study
 
-
-def run_study(case: Case, levels: int, *, out_dir: Path | None = None,
-              monitor: Monitor | None = None, report: Report = _quiet) -> RunOutcome:
-    """Solve on ``levels`` successive uniform refinements; errors, rates and iterations.
-
-    Level 0 is the mesh of the case file; each further level is the previous one
-    refined uniformly (every cell split in 2 in 1D, in 4 in 2D), so ``h`` halves.
-    For the heat equation ``dt`` is halved with ``h``.
-
-    Returns
-    -------
-    RunOutcome
-        ``study.json``: ``levels`` (per level ``h``, ``dofs``, ``l2``, ``h1``,
-        ``iterations``, ``converged``, ``reason`` and the pairwise ``rates``) and the
-        fitted ``rates`` over all levels.
-    """
     if case.problem.type == "matrix":
         raise CaseError(f"{case.source}: study needs a mesh; a matrix case has none")
     if case.problem.exact is None:
         raise CaseError(f"{case.source}: study needs [problem] exact to measure errors")
-    from krylovfem.casefile import MAX_CELLS
-
     finest = case.mesh.num_cells * (2 ** case.mesh.dim) ** (levels - 1)
     if finest > MAX_CELLS:
         raise CaseError(f"{case.source}: --levels {levels}: the finest mesh would have "
                         f"{finest:,} cells; at most {MAX_CELLS:,}")
-    directory = Path(out_dir) if out_dir is not None else case.output.dir
-    check_output_directory(directory)
-    mesh = case.mesh
-    rows = []
-    for level in range(levels):
-        if level > 0:
-            mesh = mesh.refined()
-        dt = case.time.dt / 2**level if case.time else None
-        record, _ = _solve_case(case, mesh, case.solver, monitor, _quiet, dt)
-        row = {"level": level, "h": record["mesh"]["h"], "dofs": record["dofs"],
-               "l2": record["errors"]["l2"], "h1": record["errors"]["h1"],
-               "iterations": record["iterations"], "converged": record["converged"],
-               "reason": record["reason"], "true_residual_norm": record["true_residual_norm"],
-               "solve_time": record["timings"]["solve"]}
-        if dt is not None:
-            row["dt"] = dt
-        rows.append(row)
-        report(_study_line(rows))
-    rates = _attach_rates(rows)
-    document = {"case": case.name, "case_file": case.source, "problem": case.problem.type,
-                "element": case.mesh_settings.element, "solver": case.solver.as_record(),
-                "levels": rows, "rates": rates, "versions": versions()}
-    converged = all(row["converged"] for row in rows)
-    document["converged"] = converged
-    directory.mkdir(parents=True, exist_ok=True)
-    files = []
-    if case.output.plots:
-        from krylovfem.figures import plot_rates
+    coarsest_h = case.mesh.h
+    steps = []
 
-        figure, data = plot_rates(rows, rates, title=f"{case.name}: {case.mesh_settings.element}")
-        files.append(save_figure(figure, directory / "rates.png", data))
-    files.append(_write_json(directory / "study.json", document))
-    return RunOutcome(document, converged, files)
+    def solve(space):
+        dt = None
+        if case.time is not None:
+            dt = case.time.dt / round(coarsest_h / space.mesh.h)
+            steps.append(dt)
+        return run_case(case, monitor=monitor, mesh=space.mesh, dt=dt)
 
+    def on_level(partial) -> None:
+        report(printout.study_level_line(partial))
 
-def _attach_rates(rows: list[dict]) -> dict[str, float | None]:
-    h = np.array([row["h"] for row in rows])
-    fitted = {}
-    for name in ("l2", "h1"):
-        pairwise, fitted[name] = observed_rates(h, np.array([row[name] for row in rows]))
-        for row, rate in zip(rows, pairwise, strict=True):
-            row.setdefault("rates", {})[name] = rate
-    return fitted
-
-
-def _study_line(rows: list[dict]) -> str:
-    row = rows[-1]
-    rates = ""
-    if len(rows) > 1:
-        h = np.array([r["h"] for r in rows[-2:]])
-        parts = []
-        for name in ("l2", "h1"):
-            pair, _ = observed_rates(h, np.array([r[name] for r in rows[-2:]]))
-            parts.append(f"{pair[1]:.2f}" if pair[1] is not None else "-")
-        rates = f"  rates {parts[0]} / {parts[1]}"
-    return (f"level {row['level']}: h = {row['h']:.4g}  dofs {row['dofs']:>7}  "
-            f"L2 {row['l2']:.3e}  H1 {row['h1']:.3e}  iterations {row['iterations']}{rates}")
+    exact, gradient = exact_solution(case, case.time.t_end if case.time else None)
+    study = refinement_study(case.mesh, case.mesh_settings.degree, solve, levels=levels,
+                             exact=exact, exact_gradient=gradient, callback=on_level)
+    return StudyResult(case, study, tuple(steps) if steps else None)
 
 
 # --------------------------------------------------------------------------------------
 # compare
 # --------------------------------------------------------------------------------------
-def parse_solver_list(text: str) -> list[tuple[str, str]]:
+def parse_solver_list(value: str) -> list[tuple[str, str]]:
     """``"cg:none,gmres:ilu0"`` -> ``[("cg", "none"), ("gmres", "ilu0")]``, validated.
 
     Examples
@@ -773,10 +414,10 @@ def parse_solver_list(text: str) -> list[tuple[str, str]]:
     >>> parse_solver_list("cg:jacobi, gmres")
     [('cg', 'jacobi'), ('gmres', 'none')]
     """
-    from krylovfem.casefile import METHODS, PRECONDITIONERS
+    from solvers import METHODS, PRECONDITIONERS, missing_dependency
 
     pairs = []
-    for item in text.split(","):
+    for item in value.split(","):
         method, _, preconditioner = item.strip().partition(":")
         preconditioner = preconditioner or "none"
         if method not in METHODS:
@@ -785,114 +426,51 @@ def parse_solver_list(text: str) -> list[tuple[str, str]]:
         if preconditioner not in PRECONDITIONERS:
             raise CaseError(f"--solvers {item.strip()!r}: unknown preconditioner "
                             f"{preconditioner!r}; allowed: {' | '.join(PRECONDITIONERS)}")
+        missing = missing_dependency(preconditioner)
+        if missing:
+            raise CaseError(f"--solvers {item.strip()!r}: {missing}")
         pairs.append((method, preconditioner))
     if not pairs:
         raise CaseError("--solvers: give at least one method:preconditioner")
     return pairs
 
 
-def run_compare(case: Case, solver_pairs: list[tuple[str, str]], *, out_dir: Path | None = None,
-                monitor: Monitor | None = None, report: Report = _quiet) -> RunOutcome:
-    """Solve the case's linear system with each solver; one table, one residual plot.
-
-    The system is assembled (or read) once; every solver starts from ``x0 = 0``
-    with the tolerances of the case file.
-    """
-    from dataclasses import replace
-
-    if case.problem.type == "heat":
-        raise CaseError(f"{case.source}: compare needs one linear system; use a stationary "
-                        f"or matrix case (heat solves one system per step)")
-    if any(p == "amg" for _, p in solver_pairs):
-        _check_amg(case.source)
-    directory = Path(out_dir) if out_dir is not None else case.output.dir
-    check_output_directory(directory)
-    matrix, rhs, dofs = _system_for_compare(case)
-    rows = []
-    histories = []
-    for method, preconditioner in solver_pairs:
-        settings = replace(case.solver, method=method, preconditioner=preconditioner)
-        result = solve_linear_system(matrix, rhs, settings, monitor)
-        row = {"method": method, "preconditioner": preconditioner, **_solve_record(result),
-               "solve_time": float(result.solve_time)}
-        rows.append(row)
-        label = _solver_label(method, preconditioner)  # as asked: "amg", not "operator"
-        histories.append(_history(result, label))
-        report(f"{label:<16} iterations {row['iterations']:>6}  {row['reason']}")
-    converged = all(row["converged"] for row in rows)
-    document = {"case": case.name, "case_file": case.source, "problem": case.problem.type,
-                "dofs": dofs, "rtol": case.solver.rtol, "atol": case.solver.atol,
-                "solvers": rows, "converged": converged, "versions": versions()}
-    directory.mkdir(parents=True, exist_ok=True)
-    files = []
-    if case.output.plots:
-        from krylovfem.figures import plot_residual_histories
-
-        figure, data = plot_residual_histories(histories, title=f"{case.name}: {dofs} unknowns")
-        files.append(save_figure(figure, directory / "compare.png", data))
-    files.append(_write_json(directory / "compare.json", document))
-    return RunOutcome(document, converged, files)
-
-
-def _check_amg(source: str) -> None:
-    try:
-        import pyamg  # noqa: F401
-    except ImportError:
-        raise CaseError(f"{source}: --solvers: amg needs pyamg (pip install pyamg)") from None
-
-
-def _system_for_compare(case: Case):
+def system_for_compare(case: Case):
     """The matrix and right-hand side every solver in a comparison gets."""
     if case.problem.type == "matrix":
         matrix, rhs, _ = read_system(case)
-        return matrix, rhs, int(matrix.shape[0])
+        return matrix, rhs
+    from fem.element import function_space
+    from fem.problems import assemble_system
+
     try:
-        _, system = _assemble(case, case.mesh)
-    except ValueError as error:
-        if isinstance(error, ExpressionError) or _caused_by_expression(error):
-            raise _bad_input(case, error) from None
+        space = function_space(case.mesh, case.mesh_settings.degree)
+        system = assemble_system(space, **coefficients(case))
+    except (ExpressionError, ValueError) as error:
+        bad = bad_expression(case, error)
+        if bad is not None:
+            raise bad from None
         raise
-    matrix, rhs = _free_system(system)
-    return matrix, rhs, int(np.size(rhs))
+    return system.reduced_matrix, system.reduced_rhs
 
 
-# --------------------------------------------------------------------------------------
-# plot (earlier runs)
-# --------------------------------------------------------------------------------------
-def load_histories(paths: list[Path]) -> list[tuple[str, list[float], float]]:
-    """Residual histories from run directories, ``summary.json`` or ``compare.json`` files.
+def run_compare(case: Case, solver_pairs: list[tuple[str, str]], *,
+                monitor: Monitor | None = None, report: Report = _quiet) -> CompareResult:
+    """Solve the case's one linear system with each solver, every one from ``x0 = 0``.
 
-    Raises
-    ------
-    CaseError
-        For a path that is neither a run directory nor a readable record.
+    The system is assembled (or read) once; the tolerances are the case file's.  Each
+    solver's kernels are compiled before its solve, so the times compare solves only.
     """
-    histories = []
-    for path in map(Path, paths):
-        file = path / "summary.json" if path.is_dir() else path
-        if path.is_dir() and not file.exists() and (path / "compare.json").exists():
-            file = path / "compare.json"
-        if not file.is_file():
-            raise CaseError(f"{path}: no run record here (expected a run directory or a "
-                            f"summary.json / compare.json file)")
-        try:
-            document = json.loads(file.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise CaseError(f"{file}: not a run record ({_first_line(error)})") from None
-        histories += _histories_of(file, document)
-    return histories
-
-
-def _histories_of(file: Path, document: Any) -> list[tuple[str, list[float], float]]:
-    try:
-        if "solvers" in document:
-            return [(_record_label(document, row), row["residual_norms"], row["rhs_norm"])
-                    for row in document["solvers"]]
-        label = _record_label(document, document["solver"])
-        return [(label, document["residual_norms"], document["rhs_norm"])]
-    except (KeyError, TypeError):
-        raise CaseError(f"{file}: not a run record (no residual_norms)") from None
-
-
-def _record_label(document: dict, entry: dict) -> str:
-    return f"{document['case']}: {_solver_label(entry['method'], entry.get('preconditioner'))}"
+    if case.problem.type == "heat":
+        raise CaseError(f"{case.source}: compare needs one linear system; use a stationary "
+                        f"or matrix case (heat solves one system per step)")
+    matrix, rhs = system_for_compare(case)
+    report(printout.dofs_line(int(np.size(rhs)), None))
+    solves = []
+    for method, preconditioner in solver_pairs:
+        settings = replace(case.solver, method=method, preconditioner=preconditioner)
+        _warm_up(settings, report)
+        result = _solve(matrix, rhs, settings, monitor)
+        solves.append(result)
+        report(printout.compare_line(method, preconditioner, result))
+    return CompareResult(case, int(np.size(rhs)), tuple(solver_pairs), tuple(solves))

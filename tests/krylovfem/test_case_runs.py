@@ -7,6 +7,7 @@ errors are recomputed with ``fem.norms``; and the discretisation error is compar
 what the exact solution allows.
 """
 
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -16,11 +17,12 @@ import numpy as np
 import pytest
 import scipy.sparse.linalg as linalg
 
+import solvers
 from fem import norms, problems
 from fem.element import function_space
 from krylovfem.casefile import load_case
 from krylovfem.cli import main
-from krylovfem.run import read_figure_data
+from krylovfem.figures import read_figure_data
 
 CASES = Path(__file__).resolve().parents[2] / "cases"
 CASE_FILES = sorted(CASES.glob("*.toml"))  # every ready-made file in cases/*.toml is run
@@ -41,10 +43,11 @@ ERROR_BOUNDS = {
 }
 
 SUMMARY_KEYS = {
-    "case", "dofs", "element", "solver", "converged", "reason", "iterations",
-    "residual_norms", "true_residual_norm", "rhs_norm", "fem_residual_norm", "errors",
-    "condition_estimate", "timings", "versions",
+    "schema", "schema_version", "case", "problem", "dofs", "free_dofs", "element",
+    "converged", "reason", "iterations", "solve", "relative_residual", "fem_residual_norm",
+    "errors", "warnings", "failure", "timings", "versions", "files",
 }
+SOLVE_KEYS = set(solvers.cg(np.eye(2), np.ones(2)).to_dict())
 
 
 def test_every_kind_of_case_is_shipped():
@@ -67,11 +70,18 @@ def finished_run(request, tmp_path_factory):
 def test_record_has_every_key(finished_run):
     case, directory, record = finished_run
     assert record.keys() >= SUMMARY_KEYS
-    assert record["case"] == case.name
-    assert record["solver"].keys() == {"method", "preconditioner", "rtol", "atol", "maxiter",
-                                       "restart"}
-    assert record["solver"]["method"] == case.solver.method
-    assert record["timings"].keys() >= {"assemble", "solve", "total"}
+    assert record["schema"] == "krylovfem.run" and record["schema_version"] == 1
+    assert record["case"]["name"] == case.name
+    source = CASES / f"{case.name}.toml"
+    assert record["case"]["sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
+    assert record["case"]["overrides"] == []
+    # everything the solver knows, and only what applies: no restart length for CG
+    assert record["solve"].keys() == SOLVE_KEYS
+    solver = record["case"]["resolved"]["solver"]
+    expected = {"method", "preconditioner", "rtol", "atol", "maxiter"}
+    assert solver.keys() == expected | ({"restart"} if case.solver.method == "gmres" else set())
+    assert solver["method"] == case.solver.method == record["solve"]["method"]
+    assert record["timings"].keys() == {"setup", "compile", "solve", "total"}
     assert record["versions"].keys() >= {"krylovfem", "numpy", "scipy", "numba"}
     assert record["converged"] is True
     assert record["reason"].startswith("converged")
@@ -82,14 +92,16 @@ def test_record_has_every_key(finished_run):
 
 def test_residual_history_is_the_solvers(finished_run):
     case, _, record = finished_run
-    history = np.array(record["residual_norms"])
+    solve = record["solve"]
+    history = np.array(solve["residual_norms"])
     if case.problem.type == "heat":
         assert history.size == record["steps"][-1]["iterations"] + 1
+        assert record["iterations"] == sum(step["iterations"] for step in record["steps"])
     else:
-        assert history.size == record["iterations"] + 1
+        assert history.size == record["iterations"] + 1 == solve["iterations"] + 1
         # x0 = 0, so the first residual is the right-hand side
-        assert history[0] == pytest.approx(record["rhs_norm"], rel=1e-12)
-    assert record["true_residual_norm"] <= record["solver"]["rtol"] * record["rhs_norm"]
+        assert history[0] == pytest.approx(solve["rhs_norm"], rel=1e-12)
+    assert solve["true_residual_norm"] <= case.solver.rtol * solve["rhs_norm"]
 
 
 def _coefficients(case, dim):
@@ -188,28 +200,47 @@ def test_discretisation_error_is_small(finished_run):
 
 
 def test_plots_show_the_recorded_data(finished_run):
+    """Each figure of the folder carries exactly the numbers of the record and solution."""
     case, directory, record = finished_run
-    residuals = read_figure_data(directory / "residuals.png")
-    (series,) = residuals["series"]
+    solve = record["solve"]
+    (series,) = read_figure_data(directory / "residuals.png")["series"]
     np.testing.assert_allclose(series["relative_residuals"],
-                               np.array(record["residual_norms"]) / record["rhs_norm"],
+                               np.array(solve["residual_norms"]) / solve["rhs_norm"],
                                rtol=1e-15)
-    assert series["iterations"] == list(range(len(record["residual_norms"])))
+    assert series["iterations"] == list(range(len(solve["residual_norms"])))
+    assert series["tolerance"] == pytest.approx(solve["tolerance"] / solve["rhs_norm"])
+    assert series["true_residual"] == {
+        "iteration": solve["iterations"],
+        "value": pytest.approx(solve["true_residual_norm"] / solve["rhs_norm"])}
+    assert series["restarts"] == solve["restarts"][1:] or series["restarts"] == solve["restarts"]
     if case.problem.type == "matrix":
         assert not (directory / "solution.png").exists()
         return
-    u = np.load(directory / "solution.npz")["u"][: case.mesh.num_points]
+    u = np.load(directory / "solution.npz")["u"]
     picture = read_figure_data(directory / "solution.png")
-    assert picture == {"min": float(u.min()), "max": float(u.max())}
+    assert picture["values"] == u.tolist()
+    assert (picture["min"], picture["max"]) == (u.min(), u.max())
+    assert (directory / "error.png").is_file() == (case.problem.exact is not None)
+    if case.problem.type == "heat":
+        assert picture["time"] == record["time"]["t_end"]
+        steps = read_figure_data(directory / "iterations.png")
+        assert steps["iterations"] == [step["iterations"] for step in record["steps"]]
+        assert steps["t"] == [step["t"] for step in record["steps"]]
+    else:
+        assert not (directory / "iterations.png").exists()
 
 
-def test_vtu_holds_the_vertex_values(finished_run):
+def test_vtu_holds_every_dof(finished_run):
+    """P1 on the mesh; P2 on quadratic cells whose nodes are the DOF points."""
     case, directory, _ = finished_run
     if case.problem.type == "matrix":
         assert not (directory / "solution.vtu").exists()
         return
     saved = np.load(directory / "solution.npz")
     mesh = meshio.read(directory / "solution.vtu")
-    np.testing.assert_allclose(mesh.points[:, : case.dim], case.mesh.points)
-    np.testing.assert_array_equal(mesh.point_data["u"], saved["u"][: case.mesh.num_points])
+    np.testing.assert_allclose(mesh.points[: case.mesh.num_points, : case.dim],
+                               case.mesh.points)
+    np.testing.assert_allclose(mesh.points[:, : case.dim], saved["dof_points"])
+    np.testing.assert_array_equal(mesh.point_data["u"], saved["u"])
+    np.testing.assert_array_equal(mesh.cells[0].data, saved["cell_dofs"])
     np.testing.assert_array_equal(saved["cells"], case.mesh.cells)

@@ -9,10 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import krylovfem.run
+import krylovfem.figures
+import krylovfem.record
 import solvers
+from fem.norms import fitted_rate, observed_rates
 from krylovfem.casefile import load_case
-from krylovfem.run import observed_rates, read_figure_data
+from krylovfem.figures import read_figure_data
+from krylovfem.run import system_for_compare
 
 CASES = Path(__file__).resolve().parents[2] / "cases"
 POISSON = CASES / "poisson-2d.toml"
@@ -40,7 +43,8 @@ def test_monitor_prints_every_residual_of_the_history(tmp_path, cli):
     record = json.loads((tmp_path / "summary.json").read_text())
     lines = [line for line in completed.stdout.splitlines() if "KSP Residual norm" in line]
     assert len(lines) == record["iterations"] + 1
-    for k, (line, norm) in enumerate(zip(lines, record["residual_norms"], strict=True)):
+    for k, (line, norm) in enumerate(zip(lines, record["solve"]["residual_norms"],
+                                         strict=True)):
         iteration, value = re.fullmatch(r"\s*(\d+) KSP Residual norm (\S+)", line).groups()
         assert int(iteration) == k
         assert float(value) == pytest.approx(norm, rel=1e-11)
@@ -51,7 +55,9 @@ def test_monitor_every_kth_iteration(tmp_path, cli):
     record = json.loads((tmp_path / "summary.json").read_text())
     printed = [int(line.split()[0]) for line in completed.stdout.splitlines()
                if "KSP Residual norm" in line]
-    assert printed == list(range(0, record["iterations"] + 1, 5))
+    last = record["iterations"]
+    assert last % 5 != 0  # so that the last line is one the K-th rule would skip
+    assert printed == [*range(0, last + 1, 5), last]
 
 
 def test_set_overrides_the_case_file(tmp_path, cli):
@@ -63,7 +69,10 @@ def test_set_overrides_the_case_file(tmp_path, cli):
     record = json.loads((tmp_path / "summary.json").read_text())
     assert record["dofs"] == 13 * 13  # P2 on 6 x 6 squares
     assert record["element"] == "P2"
-    assert record["solver"]["preconditioner"] == "none"
+    assert record["case"]["resolved"]["solver"]["preconditioner"] == "none"
+    assert record["case"]["resolved"]["problem"]["kappa"] == "1 + 0*x"
+    assert record["case"]["overrides"] == ["mesh.n=6", "mesh.element=P2",
+                                           "solver.preconditioner=none", "problem.kappa=1 + 0*x"]
 
 
 def test_no_convergence_gives_exit_status_1_and_a_full_record(tmp_path, cli):
@@ -76,14 +85,20 @@ def test_no_convergence_gives_exit_status_1_and_a_full_record(tmp_path, cli):
     assert record["converged"] is False
     assert record["reason"] == "diverged_max_iterations"
     assert record["iterations"] == 3
-    assert len(record["residual_norms"]) == 4
+    assert len(record["solve"]["residual_norms"]) == 4
     assert (tmp_path / "residuals.png").is_file()
 
 
 def test_default_output_directory_is_results_name(tmp_path, cli, monkeypatch):
+    """The case file's run in results/<name>; a run with --set in a folder of its own."""
     monkeypatch.chdir(tmp_path)
-    assert cli("run", POISSON, "--quiet", "--set", "mesh.n=4").status == 0
-    assert (tmp_path / "results" / "poisson-2d" / "summary.json").is_file()
+    small = CASES / "poisson-1d.toml"
+    assert cli("run", small, "--quiet").status == 0
+    assert cli("run", small, "--quiet", "--set", "mesh.n=4", "--set", "problem.f=1+x").status == 0
+    base = json.loads((tmp_path / "results" / "poisson-1d" / "summary.json").read_text())
+    varied = tmp_path / "results" / "poisson-1d--mesh.n=4--problem.f=1+x"
+    assert json.loads((varied / "summary.json").read_text())["dofs"] == 5
+    assert base["case"]["overrides"] == [] and base["dofs"] != 5
 
 
 def test_save_system_writes_what_the_solver_saw(tmp_path, cli):
@@ -95,31 +110,55 @@ def test_save_system_writes_what_the_solver_saw(tmp_path, cli):
     rhs = scipy.io.mmread(tmp_path / "rhs.mtx").ravel()
     record = json.loads((tmp_path / "summary.json").read_text())
     assert matrix.shape == (record["free_dofs"],) * 2
-    assert np.linalg.norm(rhs) == pytest.approx(record["rhs_norm"], rel=1e-14)
+    assert np.linalg.norm(rhs) == pytest.approx(record["solve"]["rhs_norm"], rel=1e-14)
     assert not (tmp_path / "residuals.png").exists()
 
 
-def test_interrupted_write_leaves_no_partial_record(tmp_path, cli, monkeypatch):
-    """A failure while writing leaves neither summary.json nor temporary files."""
+def test_interrupted_write_leaves_the_earlier_record_whole(tmp_path, cli, monkeypatch):
+    """An interrupt while writing keeps the earlier record as it was, and no temporary."""
+    out = tmp_path / "out"
+    assert cli("run", POISSON, "--out", out, "--quiet", "--set", "mesh.n=4").status == 0
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
 
     def failing_save(figure, path, data):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(krylovfem.run, "save_figure", failing_save)
-    completed = cli("run", POISSON, "--out", tmp_path, "--set", "mesh.n=4")
+    monkeypatch.setattr(krylovfem.figures, "save_figure", failing_save)
+    completed = cli("run", POISSON, "--out", out, "--set", "mesh.n=8")
     assert completed.status == 130
-    assert not (tmp_path / "summary.json").exists()
-    assert not [path for path in tmp_path.iterdir() if path.name.startswith(".")]
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["out"]
 
 
-def test_atomic_output_removes_the_temporary_file(tmp_path):
-    target = tmp_path / "file.txt"
-    target.write_text("old")
-    with pytest.raises(RuntimeError), krylovfem.run.atomic_output(target) as temporary:
-        temporary.write_text("half")
-        raise RuntimeError
-    assert target.read_text() == "old"
-    assert sorted(tmp_path.iterdir()) == [target]
+def test_a_rerun_leaves_no_stale_file(tmp_path, cli):
+    """A folder holds one run: pictures and systems of an earlier run do not survive."""
+    assert cli("run", POISSON, "--out", tmp_path, "--quiet", "--set", "mesh.n=4",
+               "--set", "output.save_system=true").status == 0
+    assert (tmp_path / "system.mtx").is_file() and (tmp_path / "residuals.png").is_file()
+    assert cli("run", POISSON, "--out", tmp_path, "--quiet", "--set", "mesh.n=4",
+               "--set", "output.plots=false").status == 0
+    record = json.loads((tmp_path / "summary.json").read_text())
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(record["files"])
+    assert sorted(record["files"]) == ["solution.npz", "solution.vtu", "summary.json"]
+
+
+def test_a_folder_that_is_not_a_record_is_never_replaced(tmp_path, cli):
+    (tmp_path / "notes.txt").write_text("mine")
+    completed = cli("run", POISSON, "--out", tmp_path, "--quiet", "--set", "mesh.n=4")
+    assert completed.status == 2
+    assert "not a krylovfem record" in completed.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_the_case_file_is_never_inside_the_folder_replaced(tmp_path, cli):
+    out = tmp_path / "out"
+    assert cli("run", POISSON, "--out", out, "--quiet", "--set", "mesh.n=4").status == 0
+    case = out / "case.toml"
+    case.write_text(POISSON.read_text())
+    completed = cli("run", case, "--out", out, "--quiet", "--set", "mesh.n=4")
+    assert completed.status == 2
+    assert "holds the case file" in completed.stderr
+    assert case.read_text() == POISSON.read_text()
 
 
 # --------------------------------------------------------------------------------------
@@ -187,10 +226,8 @@ def test_heat_study_halves_dt_with_h(tmp_path, cli):
 
 def test_observed_rates_of_an_exact_power_law():
     h = np.array([0.5, 0.25, 0.125, 0.0625])
-    pairwise, fitted = observed_rates(h, 3.0 * h**1.5)
-    assert pairwise[0] is None
-    np.testing.assert_allclose(pairwise[1:], 1.5, rtol=1e-12)
-    assert fitted == pytest.approx(1.5, rel=1e-12)
+    np.testing.assert_allclose(observed_rates(h, 3.0 * h**1.5), 1.5, rtol=1e-12)
+    assert fitted_rate(h, 3.0 * h**1.5) == pytest.approx(1.5, rel=1e-12)
 
 
 # --------------------------------------------------------------------------------------
@@ -217,8 +254,8 @@ def test_compare_solves_one_system_with_each_solver(tmp_path, cli):
     assert len({row["rhs_norm"] for row in rows}) == 1
     # each row is what the solver gives on the assembled system
     case = load_case(POISSON, settings)
-    matrix, rhs, dofs = krylovfem.run._system_for_compare(case)
-    assert dofs == document["dofs"] == 11 * 11
+    matrix, rhs = system_for_compare(case)
+    assert rhs.size == document["dofs"] == 11 * 11
     for row in rows:
         solve = getattr(solvers, row["method"])
         M = None if row["preconditioner"] == "none" else row["preconditioner"]
@@ -257,10 +294,16 @@ def test_plot_gathers_earlier_runs(tmp_path, cli):
     assert completed.status == 0
     series = read_figure_data(figure_path)["series"]
     assert [item["label"] for item in series] == ["poisson-2d: cg + ic0", "poisson-2d: cg"]
+    # redrawn from the record, each history is what the run's own figure shows: the
+    # same residuals, tolerance, restarts and true residual
     for item, directory in zip(series, (first, second), strict=True):
-        record = json.loads((directory / "summary.json").read_text())
+        solve = json.loads((directory / "summary.json").read_text())["solve"]
         np.testing.assert_allclose(item["relative_residuals"],
-                                   np.array(record["residual_norms"]) / record["rhs_norm"])
+                                   np.array(solve["residual_norms"]) / solve["rhs_norm"])
+        (drawn,) = read_figure_data(directory / "residuals.png")["series"]
+        for key in ("iterations", "relative_residuals", "tolerance", "true_residual",
+                    "restarts", "reason", "norm"):
+            assert item[key] == drawn[key], key
 
 
 def test_plot_refuses_a_file_that_is_not_a_record(tmp_path, cli):
@@ -308,7 +351,7 @@ def test_matrix_case_with_a_right_hand_side_file(tmp_path, cli):
     assert cli("run", case, "--out", tmp_path / "out", "--quiet").status == 0
     record = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert record["errors"] is None  # no exact solution is known for a given b
-    assert record["rhs_norm"] == pytest.approx(np.linalg.norm(rhs), rel=1e-14)
+    assert record["solve"]["rhs_norm"] == pytest.approx(np.linalg.norm(rhs), rel=1e-14)
     matrix = solvers.read_matrix(tmp_path / "gr_30_30.mtx")
     x = np.load(tmp_path / "out" / "solution.npz")["u"]
     np.testing.assert_allclose(x, linalg.spsolve(matrix.tocsc(), rhs), rtol=1e-7, atol=1e-9)
@@ -320,3 +363,84 @@ def test_heat_run_reports_its_time_steps(tmp_path, cli):
     steps = [line for line in completed.stdout.splitlines() if line.startswith("step")]
     assert len(steps) == 20
     assert steps[-1].startswith("step     20/20  t = 0.1")
+
+
+# --------------------------------------------------------------------------------------
+# Warnings, breakdowns, progress and the small items of the command line
+# --------------------------------------------------------------------------------------
+def test_an_incomplete_factorization_that_breaks_down_is_a_reason_not_a_crash(tmp_path, cli):
+    """kappa < 0 makes the matrix negative definite: IC(0) meets a negative pivot."""
+    completed = cli("run", POISSON, "--out", tmp_path, "--set", "mesh.n=4",
+                    "--set", "problem.kappa=-1")
+    assert completed.status == 1
+    assert "Traceback" not in completed.stderr
+    assert "did not converge (diverged_breakdown)" in completed.stderr
+    record = json.loads((tmp_path / "summary.json").read_text())
+    assert record["converged"] is False and record["reason"] == "diverged_breakdown"
+    assert "non-positive pivot in row 0" in record["failure"]
+    assert record["solve"] is None
+    # no picture of a solution that was never computed
+    assert not (tmp_path / "solution.png").exists()
+
+
+def test_cg_on_a_nonsymmetric_system_is_warned_of(tmp_path, cli):
+    completed = cli("run", CASES / "convection-diffusion.toml", "--out", tmp_path,
+                    "--set", "mesh.n=6", "--set", "solver.method=cg",
+                    "--set", "solver.preconditioner=none")
+    warnings = json.loads((tmp_path / "summary.json").read_text())["warnings"]
+    assert len(warnings) == 1 and "not symmetric" in warnings[0]
+    assert f"warning     {warnings[0]}" in completed.stdout
+    # the symmetric case files give no warning
+    assert cli("run", POISSON, "--out", tmp_path / "quiet", "--quiet",
+               "--set", "mesh.n=4").status == 0
+    assert json.loads((tmp_path / "quiet" / "summary.json").read_text())["warnings"] == []
+
+
+def test_a_pure_neumann_problem_is_warned_of(tmp_path, cli):
+    case = tmp_path / "neumann.toml"
+    case.write_text('[mesh]\ndomain = "unit_square"\nn = 4\n[problem]\ntype = "poisson"\n'
+                    'f = "cos(pi*x)"\n[boundary]\nneumann = { boundary = "0" }\n')
+    completed = cli("run", case, "--out", tmp_path / "out")
+    assert completed.status == 0
+    (warning,) = json.loads((tmp_path / "out" / "summary.json").read_text())["warnings"]
+    assert "singular" in warning and warning in completed.stdout
+
+
+def test_progress_comes_before_the_solve(tmp_path, cli):
+    """The case, mesh, unknowns and solver lines come first, the monitor lines after."""
+    lines = cli("run", POISSON, "--out", tmp_path, "--set", "mesh.n=4",
+                "--monitor").stdout.splitlines()
+    labels = [line.split()[0] for line in lines]
+    first_iteration = next(i for i, line in enumerate(lines) if "KSP Residual norm" in line)
+    assert labels[:4] == ["case", "mesh", "solver", "dofs"]
+    assert first_iteration >= 4
+    assert labels.index("iterations") > first_iteration
+
+
+def test_version_and_module_entry_point(tmp_path):
+    import krylovfem
+
+    for command in (["krylovfem"], [sys.executable, "-m", "krylovfem"]):
+        completed = subprocess.run([*command, "--version"], capture_output=True, text=True,
+                                   timeout=120, check=True)
+        assert completed.stdout.strip() == f"krylovfem {krylovfem.__version__}"
+
+
+def test_study_and_compare_have_folders_of_their_own_and_list_their_files(tmp_path, cli,
+                                                                            monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    small = CASES / "poisson-1d.toml"
+    assert cli("run", small, "--quiet").status == 0
+    study = cli("study", small, "--levels", 2)
+    compare = cli("compare", small, "--solvers", "cg,cg:jacobi")
+    assert study.status == compare.status == 0
+    results = tmp_path / "results"
+    assert sorted(path.name for path in results.iterdir()) == [
+        "poisson-1d", "poisson-1d.compare", "poisson-1d.study"]
+    for completed, folder, names in ((study, "poisson-1d.study", ["study.json", "rates.png"]),
+                                     (compare, "poisson-1d.compare",
+                                      ["compare.json", "compare.png"])):
+        for name in names:
+            assert str(Path("results") / folder / name) in completed.stdout
+    # the run's own record is untouched by both
+    assert (results / "poisson-1d" / "summary.json").is_file()

@@ -1,0 +1,141 @@
+"""A validated case turned into what the libraries take: coefficients, data, systems.
+
+Nothing here solves or writes: each function maps part of a :class:`~krylovfem.casefile.Case`
+onto the arguments of :mod:`fem.problems`, :mod:`fem.norms` or :mod:`solvers`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from krylovfem.casefile import Case, CaseError, SolverSettings
+from krylovfem.expr import ExpressionError
+
+__all__ = ["bad_expression", "boundary_data", "coefficients", "exact_solution", "read_system",
+           "solver_options"]
+
+
+def solver_options(settings: SolverSettings) -> dict[str, Any]:
+    """Keywords of :func:`fem.problems.solve_linear_system` (and of the problem solvers)."""
+    return {"M": settings.preconditioner, "rtol": settings.rtol, "atol": settings.atol,
+            "maxiter": settings.maxiter, "restart": settings.restart}
+
+
+def boundary_data(case: Case, *, time_dependent: bool = False) -> dict[str, dict]:
+    """``dirichlet``, ``neumann`` and ``robin`` as :mod:`fem.problems` takes them."""
+    boundary, dim = case.boundary, case.dim
+
+    def form(expression):
+        return expression.coefficient(dim, time_dependent=time_dependent)
+
+    return {
+        "dirichlet": {part: form(value) for part, value in boundary.dirichlet.items()},
+        "neumann": {part: form(value) for part, value in boundary.neumann.items()},
+        # alpha enters the matrix, which is assembled once: it never depends on t
+        "robin": {part: (alpha.coefficient(dim), form(g))
+                  for part, (alpha, g) in boundary.robin.items()},
+    }
+
+
+def _velocity(case: Case):
+    """Numbers when constant (the assembler's fast path), else a callable giving a tuple."""
+    components = case.problem.velocity
+    if components is None:
+        return None
+    if all(component.is_constant for component in components):
+        return [component.constant_value for component in components]
+
+    def velocity(*coordinates):
+        return tuple(component(*coordinates) for component in components)
+
+    return velocity
+
+
+def coefficients(case: Case) -> dict[str, Any]:
+    """The stationary problem's data, as :func:`fem.problems.assemble_system` takes them."""
+    problem, dim = case.problem, case.dim
+    return {"kappa": problem.kappa.coefficient(dim),
+            "reaction": problem.reaction.coefficient(dim),
+            "velocity": _velocity(case),
+            "f": problem.f.coefficient(dim),
+            **boundary_data(case)}
+
+
+def heat_data(case: Case) -> dict[str, Any]:
+    """The heat equation's data, as :func:`fem.problems.solve_heat` takes them."""
+    problem, dim, timing = case.problem, case.dim, case.time
+    return {"kappa": problem.kappa.coefficient(dim),
+            "f": problem.f.coefficient(dim, time_dependent=True),
+            "initial": timing.initial.coefficient(dim),
+            "t_end": timing.t_end, "scheme": timing.scheme,
+            **boundary_data(case, time_dependent=True)}
+
+
+def exact_solution(case: Case, time: float | None = None):
+    """The exact solution and its gradient as callables of the coordinates (or Nones)."""
+    exact = case.problem.exact
+    if exact is None:
+        return None, None
+    if time is not None:
+        exact = exact.at_time(time)
+    gradient = exact.gradient[: case.dim]
+
+    def value(*coordinates):
+        return exact(*coordinates)
+
+    def exact_gradient(*coordinates):
+        return tuple(part(*coordinates) for part in gradient)
+
+    return value, exact_gradient
+
+
+def read_system(case: Case):
+    """The matrix and right-hand side of a ``matrix`` case, and whether ``x = 1`` is exact.
+
+    Without ``[system] rhs`` the right-hand side is ``A @ ones``, so the exact
+    solution is the vector of ones.
+    """
+    from solvers import read_matrix, read_rhs
+
+    settings = case.system
+    try:
+        matrix = read_matrix(settings.matrix)
+    except (OSError, ValueError) as error:
+        raise CaseError(f"{case.source}: [system] matrix: {first_line(error)}") from None
+    if matrix.shape[0] != matrix.shape[1]:
+        raise CaseError(f"{case.source}: [system] matrix: {settings.matrix.name} is "
+                        f"{matrix.shape[0]} x {matrix.shape[1]}; a square matrix is needed")
+    if settings.rhs is None:
+        return matrix, matrix @ np.ones(matrix.shape[0]), True
+    try:
+        rhs = np.asarray(read_rhs(settings.rhs), dtype=np.float64)
+    except (OSError, ValueError) as error:
+        raise CaseError(f"{case.source}: [system] rhs: {first_line(error)}") from None
+    rhs = rhs[:, 0] if rhs.ndim == 2 else rhs
+    if rhs.shape != (matrix.shape[0],):
+        raise CaseError(f"{case.source}: [system] rhs: {rhs.size} entries for a matrix of "
+                        f"order {matrix.shape[0]}")
+    return matrix, rhs, False
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message (its type when it has none)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def bad_expression(case: Case, error: BaseException) -> CaseError | None:
+    """A case error when ``error`` comes from an expression evaluated at quadrature points.
+
+    Coefficients are checked at vertices and midpoints when the case is read; one that
+    fails only at a quadrature point surfaces inside assembly, wrapped in the
+    assembler's ``ValueError``.  That is bad input, not a failure of the library.
+    """
+    cause = error
+    while cause is not None and not isinstance(cause, ExpressionError):
+        cause = cause.__cause__ or cause.__context__
+    if cause is None:
+        return None
+    return CaseError(f"{case.source}: {' '.join(str(cause).split())} (at a quadrature point)")

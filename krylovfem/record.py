@@ -1,0 +1,432 @@
+r"""Run results written as a record folder: whole, or not at all.
+
+A record folder holds exactly one run, study or comparison.  It is built in a
+temporary folder beside its destination and then swapped into place: an earlier
+record there is replaced as a whole (no stale picture survives beside a new
+summary), and a failure or an interrupt while writing leaves the earlier record, or
+nothing, never a mixture.  A destination that holds anything but a record is refused.
+
+Files of a run (``summary.json`` is the record proper, the rest are derived from it
+and the solution)::
+
+    summary.json   solution.npz   solution.vtu (mesh cases)   system.mtx, rhs.mtx
+    residuals.png  solution.png  error.png (exact known)  iterations.png (heat)
+
+Study: ``study.json``, ``rates.png``; comparison: ``compare.json``, ``compare.png``.
+
+``summary.json`` (``"schema": "krylovfem.run"``, ``"schema_version": 1``) holds:
+
+* ``case``: ``name``, ``file`` and its ``sha256``, the ``overrides`` applied, and
+  ``resolved``, every section and key of the case with its defaults filled in;
+* ``problem``, ``element``, ``mesh`` (or ``matrix``), ``dofs``, ``free_dofs``;
+* ``converged``, ``reason``, ``iterations`` (summed over heat steps);
+* ``solve``: all that :meth:`solvers.SolveResult.to_dict` knows of the solve (of the
+  final step for heat): the residual history, true residual, tolerance, restarts,
+  eigenvalue and condition estimates, residual replacements, matvecs, norm type;
+* ``steps`` (heat): per step ``t``, ``iterations``, ``reason``, ``converged``,
+  ``true_residual_norm``, ``residual_replacements``;
+* ``relative_residual``, ``fem_residual_norm``, ``errors``, ``warnings``, ``failure``
+  (a preconditioner that could not be built), ``timings`` (``setup``, ``compile``,
+  ``solve``, ``total`` seconds), ``versions``, ``files``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from krylovfem.casefile import Case, CaseError
+
+__all__ = ["SCHEMA_VERSION", "load_solve_records", "summary_document", "write_compare",
+           "write_run", "write_study"]
+
+SCHEMA_VERSION = 1
+#: The main document of each kind of record folder.
+DOCUMENTS = {"krylovfem.run": "summary.json", "krylovfem.study": "study.json",
+             "krylovfem.compare": "compare.json"}
+
+Writer = Callable[[Path], None]
+
+
+# --------------------------------------------------------------------------------------
+# The folder, whole or not at all
+# --------------------------------------------------------------------------------------
+def check_destination(directory: Path, case: Case | None = None) -> None:
+    """Refuse, before any work, a destination that could not take a record folder.
+
+    Raises
+    ------
+    CaseError
+        When ``directory`` is a file, is not writable, holds something that is not a
+        record (a record folder is replaced whole), or holds the case file itself.
+    """
+    directory = Path(directory)
+    check_writable(directory)
+    if directory.is_dir():
+        if case is not None and case.origin.path is not None:
+            source = Path(case.origin.path).resolve()
+            if source.is_relative_to(directory.resolve()):
+                raise CaseError(f"output directory {str(directory)!r} holds the case file "
+                                f"{case.source}; a record folder is replaced whole: choose "
+                                f"another --out")
+        if any(directory.iterdir()) and not _is_record_folder(directory):
+            raise CaseError(f"output directory {str(directory)!r} holds files that are not "
+                            f"a krylovfem record; a record folder is replaced whole: choose "
+                            f"an empty or new --out")
+
+
+def check_writable(directory: Path) -> None:
+    """Refuse a directory that is a file, or that could not be made or written."""
+    directory = Path(directory)
+    existing = directory
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        raise CaseError(f"output directory {str(directory)!r}: {str(existing)!r} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise CaseError(f"output directory {str(directory)!r}: {str(existing)!r} is not "
+                        f"writable")
+
+
+def _is_record_folder(directory: Path) -> bool:
+    for name in DOCUMENTS.values():
+        document = directory / name
+        if document.is_file():
+            with contextlib.suppress(OSError, ValueError):
+                content = json.loads(document.read_text(encoding="utf-8"))
+                return isinstance(content, dict) and "case" in content and "versions" in content
+    return False
+
+
+def write_folder(directory: Path, writers: dict[str, Writer]) -> list[Path]:
+    """Write each ``name -> writer(path)`` into a new folder, then swap it into place."""
+    directory = Path(directory).absolute()
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    stamp = f"{os.getpid()}"
+    building = directory.with_name(f".{directory.name}.partial-{stamp}")
+    retired = directory.with_name(f".{directory.name}.old-{stamp}")
+    try:
+        building.mkdir()
+        for name, writer in writers.items():
+            writer(building / name)
+        if directory.exists():
+            os.replace(directory, retired)
+        os.replace(building, directory)
+    finally:
+        for leftover in (building, retired):
+            shutil.rmtree(leftover, ignore_errors=True)
+    return [directory / name for name in writers]
+
+
+def _json_writer(document: dict) -> Writer:
+    text = json.dumps(_finite(document), indent=2, allow_nan=False) + "\n"
+    return lambda path: path.write_text(text, encoding="utf-8")
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN or infinity: such numbers are recorded as null."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
+
+
+def _bytes_writer(make: Callable[[io.BytesIO], None]) -> Writer:
+    def write(path: Path) -> None:
+        buffer = io.BytesIO()
+        make(buffer)
+        path.write_bytes(buffer.getvalue())
+
+    return write
+
+
+# --------------------------------------------------------------------------------------
+# The documents
+# --------------------------------------------------------------------------------------
+def versions() -> dict[str, str]:
+    """Versions of krylovfem and of the libraries whose numbers a record depends on."""
+    import numba
+    import scipy
+
+    import krylovfem
+
+    return {"krylovfem": krylovfem.__version__, "numpy": np.__version__,
+            "scipy": scipy.__version__, "numba": numba.__version__,
+            "python": ".".join(map(str, sys.version_info[:3]))}
+
+
+def _text(expression) -> str | None:
+    return None if expression is None else expression.text
+
+
+def resolved_case(case: Case) -> dict[str, Any]:
+    """Every section and key of ``case`` as run, defaults filled in (expressions as text)."""
+    solver = case.solver
+    resolved: dict[str, Any] = {
+        "name": case.name,
+        "problem": {"type": case.problem.type},
+        "solver": {"method": solver.method, "preconditioner": solver.preconditioner,
+                   "rtol": solver.rtol, "atol": solver.atol, "maxiter": solver.maxiter},
+        "output": {"dir": str(case.output.dir), "plots": case.output.plots,
+                   "save_system": case.output.save_system},
+    }
+    if solver.method == "gmres":
+        resolved["solver"]["restart"] = solver.restart
+    if case.system is not None:
+        resolved["system"] = {"matrix": str(case.system.matrix),
+                              "rhs": None if case.system.rhs is None else str(case.system.rhs)}
+        return resolved
+    settings = case.mesh_settings
+    resolved["mesh"] = ({"file": str(settings.file)} if settings.file else
+                        {"domain": settings.domain, "n": settings.n}) | {
+        "element": settings.element}
+    if settings.bounds is not None:
+        resolved["mesh"]["bounds"] = list(settings.bounds)
+    problem = case.problem
+    for key in ("kappa", "reaction", "f", "exact"):
+        if getattr(problem, key) is not None:
+            resolved["problem"][key] = _text(getattr(problem, key))
+    if problem.type in ("poisson", "heat"):
+        resolved["problem"].pop("reaction", None)
+    if problem.velocity is not None:
+        resolved["problem"]["velocity"] = [_text(part) for part in problem.velocity]
+    boundary = case.boundary
+    resolved["boundary"] = {
+        "dirichlet": {part: _text(value) for part, value in boundary.dirichlet.items()},
+        "neumann": {part: _text(value) for part, value in boundary.neumann.items()},
+        "robin": {part: [_text(alpha), _text(g)] for part, (alpha, g) in boundary.robin.items()},
+    }
+    if case.time is not None:
+        resolved["time"] = {"t_end": case.time.t_end, "dt": case.time.dt,
+                            "scheme": case.time.scheme, "initial": _text(case.time.initial)}
+    return resolved
+
+
+def _case_entry(case: Case) -> dict[str, Any]:
+    origin = case.origin
+    return {"name": case.name, "file": origin.path, "sha256": origin.sha256,
+            "overrides": list(origin.overrides), "resolved": resolved_case(case)}
+
+
+def _mesh_entry(case: Case) -> dict[str, Any]:
+    mesh, settings = case.mesh, case.mesh_settings
+    return {"source": settings.file.name if settings.file else settings.domain,
+            "n": None if settings.file else settings.n, "dim": int(mesh.dim),
+            "points": int(mesh.num_points), "cells": int(mesh.num_cells), "h": float(mesh.h)}
+
+
+def _step_entry(t: float, solve) -> dict[str, Any]:
+    return {"t": float(t), "iterations": int(solve.iterations), "reason": str(solve.reason),
+            "converged": bool(solve.converged),
+            "true_residual_norm": float(solve.true_residual_norm),
+            "residual_replacements": int(solve.residual_replacements)}
+
+
+def summary_document(run, files: list[str]) -> dict[str, Any]:
+    """The ``summary.json`` of a :class:`~krylovfem.run.RunResult`."""
+    case = run.case
+    document: dict[str, Any] = {
+        "schema": "krylovfem.run", "schema_version": SCHEMA_VERSION,
+        "case": _case_entry(case), "problem": case.problem.type,
+        "element": case.mesh_settings.element if case.mesh_settings else None,
+    }
+    if case.mesh is not None:
+        document["mesh"] = _mesh_entry(case)
+    else:
+        rhs = case.system.rhs.name if case.system.rhs else "A @ ones"
+        document["matrix"] = {"file": case.system.matrix.name, "nnz": int(run.matrix.nnz),
+                              "rhs": rhs}
+    final = run.final
+    document |= {
+        "dofs": run.dofs, "free_dofs": run.free_dofs,
+        "converged": run.converged, "reason": run.reason, "iterations": run.iterations,
+        "solve": None if final is None else final.to_dict(),
+        "relative_residual": None if final is None else float(final.relative_residual),
+        "fem_residual_norm": run.fem_residual_norm,
+        "errors": run.errors, "warnings": list(run.warnings), "failure": run.failure,
+    }
+    if run.times is not None:
+        document["time"] = {"t_end": float(run.times[-1]), "dt": case.time.dt,
+                            "scheme": case.time.scheme, "steps": len(run.solves)}
+        document["steps"] = [_step_entry(t, solve)
+                             for t, solve in zip(run.times[1:], run.solves, strict=True)]
+    timings = run.timings
+    document["timings"] = {"setup": timings.setup, "compile": timings.compile,
+                           "solve": timings.solve, "total": timings.total}
+    document["versions"] = versions()
+    document["files"] = files
+    return document
+
+
+# --------------------------------------------------------------------------------------
+# run
+# --------------------------------------------------------------------------------------
+def write_run(run, directory: Path) -> list[Path]:
+    """Write the record folder of a run; ``summary.json`` first in the list returned."""
+    from krylovfem import figures
+
+    case = run.case
+    writers: dict[str, Writer] = {}
+    writers["solution.npz"] = _bytes_writer(lambda buffer: np.savez_compressed(
+        buffer, **_solution_arrays(run)))
+    if run.space is not None:
+        writers["solution.vtu"] = lambda path: _write_vtu(path, run)
+    if case.output.save_system and run.matrix is not None:
+        writers["system.mtx"] = _bytes_writer(lambda buffer: _mmwrite(buffer, run.matrix))
+        writers["rhs.mtx"] = _bytes_writer(lambda buffer: _mmwrite(buffer, run.rhs))
+    if case.output.plots:
+        writers.update(figures.run_figures(run))
+    names = ["summary.json", *writers]
+    document = summary_document(run, names)
+    return write_folder(directory, {"summary.json": _json_writer(document), **writers})
+
+
+def _solution_arrays(run) -> dict[str, np.ndarray]:
+    arrays = {"u": np.asarray(run.u)}
+    if run.final is not None:
+        arrays["residual_norms"] = run.final.residual_norms
+    if run.space is not None:
+        space = run.space
+        arrays |= {"points": space.mesh.points, "cells": space.mesh.cells,
+                   "dof_points": space.dof_points, "cell_dofs": space.cell_dofs}
+    if run.times is not None:
+        arrays["times"] = run.times
+    return arrays
+
+
+def _write_vtu(path: Path, run) -> None:
+    from fem.meshio_io import write_solution
+
+    write_solution(path, run.space, run.u, name="u")
+
+
+def _mmwrite(buffer: io.BytesIO, value) -> None:
+    import scipy.io
+    import scipy.sparse as sparse
+
+    value = sparse.coo_matrix(value) if sparse.issparse(value) else np.reshape(value, (-1, 1))
+    scipy.io.mmwrite(buffer, value, precision=17)
+
+
+# --------------------------------------------------------------------------------------
+# study and compare
+# --------------------------------------------------------------------------------------
+def study_document(result, files: list[str]) -> dict[str, Any]:
+    """The ``study.json`` of a :class:`~krylovfem.run.StudyResult`."""
+    study, case = result.study, result.case
+    levels = []
+    for level, run in enumerate(result.runs):
+        row = {"level": level, "h": float(study.h[level]), "dofs": int(study.dofs[level]),
+               **{name: float(study.errors[name][level]) for name in study.errors},
+               "rates": {name: float(study.rates[name][level - 1]) if level else None
+                         for name in study.errors},
+               "iterations": run.iterations, "converged": run.converged,
+               "reason": run.reason,
+               "true_residual_norm": None if run.final is None else
+               float(run.final.true_residual_norm),
+               "solve_time": run.timings.solve}
+        if result.dt is not None:
+            row["dt"] = result.dt[level]
+        levels.append(row)
+    return {"schema": "krylovfem.study", "schema_version": SCHEMA_VERSION,
+            "case": _case_entry(case), "problem": case.problem.type,
+            "element": case.mesh_settings.element,
+            "solver": resolved_case(case)["solver"], "levels": levels,
+            "rates": {name: float(rate) for name, rate in study.fitted_rates.items()},
+            "converged": result.converged, "versions": versions(), "files": files}
+
+
+def write_study(result, directory: Path) -> list[Path]:
+    from krylovfem import figures
+
+    writers = figures.study_figures(result) if result.case.output.plots else {}
+    names = ["study.json", *writers]
+    document = study_document(result, names)
+    return write_folder(directory, {"study.json": _json_writer(document), **writers})
+
+
+def compare_document(result, files: list[str]) -> dict[str, Any]:
+    """The ``compare.json`` of a :class:`~krylovfem.run.CompareResult`."""
+    case = result.case
+    return {"schema": "krylovfem.compare", "schema_version": SCHEMA_VERSION,
+            "case": _case_entry(case), "problem": case.problem.type, "dofs": result.dofs,
+            "rtol": case.solver.rtol, "atol": case.solver.atol,
+            "solvers": [solve.to_dict() for solve in result.solves],
+            "converged": result.converged, "versions": versions(), "files": files}
+
+
+def write_compare(result, directory: Path) -> list[Path]:
+    from krylovfem import figures
+
+    writers = figures.compare_figures(result) if result.case.output.plots else {}
+    names = ["compare.json", *writers]
+    document = compare_document(result, names)
+    return write_folder(directory, {"compare.json": _json_writer(document), **writers})
+
+
+# --------------------------------------------------------------------------------------
+# Reading records back (krylovfem plot)
+# --------------------------------------------------------------------------------------
+def load_solve_records(paths: list[Path]) -> list[tuple[str, dict]]:
+    """``(label, solve record)`` of every solve in run folders or their JSON documents.
+
+    A solve record is shaped like :meth:`solvers.SolveResult.to_dict`.
+
+    Raises
+    ------
+    CaseError
+        For a path that is neither a record folder nor a readable record.
+    """
+    solves = []
+    for path in map(Path, paths):
+        file = path
+        if path.is_dir():
+            found = [path / name for name in ("summary.json", "compare.json")
+                     if (path / name).is_file()]
+            file = found[0] if found else path / "summary.json"
+        if not file.is_file():
+            raise CaseError(f"{path}: no run record here (expected a run folder or a "
+                            f"summary.json / compare.json file)")
+        try:
+            document = json.loads(file.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise CaseError(f"{file}: not a run record ({error})") from None
+        solves += _solves_of(file, document)
+    return solves
+
+
+def _solves_of(file: Path, document: Any) -> list[tuple[str, dict]]:
+    from krylovfem.report import solver_label
+
+    if not isinstance(document, dict):
+        raise CaseError(f"{file}: not a run record (a JSON {type(document).__name__})")
+    case = document.get("case")
+    name = case.get("name", "?") if isinstance(case, dict) else str(case)
+    # a comparison lists its solves; a run has one; records before schema version 1
+    # kept the solve's keys at the top level
+    entries = document.get("solvers") or [document.get("solve", document)]
+    solves = []
+    for entry in entries:
+        if not isinstance(entry, dict) or not _is_history(entry.get("residual_norms")):
+            raise CaseError(f"{file}: not a run record (no residual_norms)")
+        label = solver_label(entry.get("method", "?"), entry.get("preconditioner"))
+        solves.append((f"{name}: {label}", entry))
+    return solves
+
+
+def _is_history(values: Any) -> bool:
+    return isinstance(values, list) and all(
+        isinstance(value, (int, float)) and not isinstance(value, bool) for value in values)
