@@ -66,28 +66,33 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------------------------
-# Numba kernels: inputs are checked by the Python wrappers below.
+# Numba kernels: inputs are checked by the Python wrappers below.  Work arrays are
+# allocated by the wrappers and passed in: an allocation inside a kernel compiles
+# NumPy's allocator into it, which costs more compile time than the kernel's own loops.
 
 
 @njit(cache=True)
-def _count_pattern(cell_dofs, num_dofs):
-    """Rows of the pattern: ``indptr`` and, per DOF, the (cell, local index) slots holding it."""
+def _count_pattern(cell_dofs, start, cursor, slots_of_dof, marker, indptr):
+    """Rows of the pattern: ``indptr`` and, per DOF, the (cell, local index) slots holding it.
+
+    Fills ``start`` and ``indptr`` (``num_dofs + 1`` zeros on entry) and ``slots_of_dof``
+    (``num_cells * k``); ``cursor`` (``num_dofs``) and ``marker`` (``num_dofs`` times -1)
+    are work space.
+    """
     num_cells, k = cell_dofs.shape
-    start = np.zeros(num_dofs + 1, dtype=np.int64)
+    num_dofs = indptr.shape[0] - 1
     for c in range(num_cells):
         for i in range(k):
             start[cell_dofs[c, i] + 1] += 1
     for r in range(num_dofs):
         start[r + 1] += start[r]
-    cursor = start[:-1].copy()
-    slots_of_dof = np.empty(num_cells * k, dtype=np.int64)
+    for r in range(num_dofs):
+        cursor[r] = start[r]
     for c in range(num_cells):
         for i in range(k):
             r = cell_dofs[c, i]
             slots_of_dof[cursor[r]] = c * k + i
             cursor[r] += 1
-    marker = np.full(num_dofs, -1, dtype=np.int64)
-    indptr = np.zeros(num_dofs + 1, dtype=np.int64)
     for r in range(num_dofs):
         count = 0
         for s in range(start[r], start[r + 1]):
@@ -98,16 +103,17 @@ def _count_pattern(cell_dofs, num_dofs):
                     marker[column] = r
                     count += 1
         indptr[r + 1] = indptr[r] + count
-    return indptr, start, slots_of_dof
 
 
 @njit(cache=True)
-def _fill_pattern(cell_dofs, start, slots_of_dof, indptr, indices, positions):
-    """Sorted column indices of every row and the data position of every local entry."""
+def _fill_pattern(cell_dofs, start, slots_of_dof, indptr, indices, positions, position_of):
+    """Sorted column indices of every row and the data position of every local entry.
+
+    ``position_of``: ``num_dofs`` times -1 on entry, where ``position_of[column]`` becomes
+    the data position of ``column`` in the current row.
+    """
     k = cell_dofs.shape[1]
     num_dofs = indptr.shape[0] - 1
-    # position_of[column] is the data position of `column` in the current row
-    position_of = np.full(num_dofs, -1, dtype=np.int64)
     for r in range(num_dofs):
         first = indptr[r]
         end = first
@@ -177,10 +183,10 @@ def _inverse_jacobian(points, cells, c, inverse):
 
 
 @njit(cache=True)
-def _stiffness_kernel(points, cells, gradients, weights, kappa, positions, data):
+def _stiffness_kernel(points, cells, gradients, weights, kappa, positions, data, inverse,
+                      physical):
+    """Work space: ``inverse`` (dim, dim) and ``physical`` (n_quadrature, k, dim)."""
     num_quadrature, k, dim = gradients.shape
-    inverse = np.empty((dim, dim))
-    physical = np.empty((num_quadrature, k, dim))
     vary_cell = kappa.shape[0] > 1
     vary_point = kappa.shape[1] > 1
     for c in range(cells.shape[0]):
@@ -208,9 +214,9 @@ def _stiffness_kernel(points, cells, gradients, weights, kappa, positions, data)
 
 
 @njit(cache=True)
-def _mass_kernel(points, cells, values, weights, coefficient, positions, data):
+def _mass_kernel(points, cells, values, weights, coefficient, positions, data, inverse):
+    """Work space: ``inverse`` (dim, dim)."""
     num_quadrature, k = values.shape
-    inverse = np.empty((points.shape[1], points.shape[1]))
     vary_cell = coefficient.shape[0] > 1
     vary_point = coefficient.shape[1] > 1
     for c in range(cells.shape[0]):
@@ -229,10 +235,10 @@ def _mass_kernel(points, cells, values, weights, coefficient, positions, data):
 
 
 @njit(cache=True)
-def _convection_kernel(points, cells, values, gradients, weights, velocity, positions, data):
+def _convection_kernel(points, cells, values, gradients, weights, velocity, positions, data,
+                       inverse, derivative):
+    """Work space: ``inverse`` (dim, dim) and ``derivative`` (n_quadrature, k)."""
     num_quadrature, k, dim = gradients.shape
-    inverse = np.empty((dim, dim))
-    derivative = np.empty((num_quadrature, k))
     vary_cell = velocity.shape[0] > 1
     vary_point = velocity.shape[1] > 1
     for c in range(cells.shape[0]):
@@ -257,9 +263,9 @@ def _convection_kernel(points, cells, values, gradients, weights, velocity, posi
 
 
 @njit(cache=True)
-def _load_kernel(points, cells, cell_dofs, values, weights, f, vector):
+def _load_kernel(points, cells, cell_dofs, values, weights, f, vector, inverse):
+    """Work space: ``inverse`` (dim, dim)."""
     num_quadrature, k = values.shape
-    inverse = np.empty((points.shape[1], points.shape[1]))
     vary_cell = f.shape[0] > 1
     vary_point = f.shape[1] > 1
     for c in range(cells.shape[0]):
@@ -375,14 +381,20 @@ def sparsity_pattern(space: FunctionSpace) -> SparsityPattern:
     ([0, 4, 7, 10, 14], 14)
     """
     _check_space(space)
-    indptr, start, slots_of_dof = _count_pattern(space.cell_dofs, space.num_dofs)
+    num_dofs, (num_cells, k) = space.num_dofs, space.cell_dofs.shape
+    start = np.zeros(num_dofs + 1, dtype=np.int64)
+    slots_of_dof = np.empty(num_cells * k, dtype=np.int64)
+    indptr = np.zeros(num_dofs + 1, dtype=np.int64)
+    _count_pattern(space.cell_dofs, start, np.empty(num_dofs, dtype=np.int64), slots_of_dof,
+                   np.full(num_dofs, -1, dtype=np.int64), indptr)
     nnz = int(indptr[-1])
     index_type = np.int32 if nnz < np.iinfo(np.int32).max else np.int64
     indptr = indptr.astype(index_type)
     indices = np.empty(nnz, dtype=index_type)
     k = space.cell_dofs.shape[1]
     positions = np.empty((space.mesh.num_cells, k * k), dtype=index_type)
-    _fill_pattern(space.cell_dofs, start, slots_of_dof, indptr, indices, positions)
+    _fill_pattern(space.cell_dofs, start, slots_of_dof, indptr, indices, positions,
+                  np.full(space.num_dofs, -1, dtype=np.int64))
     del start, slots_of_dof
     for array in (indptr, indices, positions):
         array.setflags(write=False)
@@ -597,8 +609,10 @@ def assemble_stiffness(space: FunctionSpace, kappa=1.0, *, pattern: SparsityPatt
                                 time=time)
     pattern, matrix = _target_matrix(space, pattern, out, accumulate)
     gradients = space.element.gradients(points)
+    num_quadrature, k, dim = gradients.shape
     _stiffness_kernel(space.mesh.points, space.mesh.cells, gradients, weights, values,
-                      pattern.cell_positions, matrix.data)
+                      pattern.cell_positions, matrix.data, np.empty((dim, dim)),
+                      np.empty((num_quadrature, k, dim)))
     return matrix
 
 
@@ -625,8 +639,9 @@ def assemble_mass(space: FunctionSpace, coefficient=1.0, *, pattern: SparsityPat
     values = coefficient_values(coefficient, lambda: cell_quadrature_points(space, points),
                                 "reaction", time=time)
     pattern, matrix = _target_matrix(space, pattern, out, accumulate)
+    dim = space.mesh.points.shape[1]
     _mass_kernel(space.mesh.points, space.mesh.cells, space.element.values(points), weights,
-                 values, pattern.cell_positions, matrix.data)
+                 values, pattern.cell_positions, matrix.data, np.empty((dim, dim)))
     return matrix
 
 
@@ -655,9 +670,11 @@ def assemble_convection(space: FunctionSpace, velocity, *, pattern: SparsityPatt
     values = vector_coefficient_values(velocity, lambda: cell_quadrature_points(space, points),
                                        space.mesh.dim, "velocity", time=time)
     pattern, matrix = _target_matrix(space, pattern, out, accumulate)
+    gradients = space.element.gradients(points)
+    num_quadrature, k, dim = gradients.shape
     _convection_kernel(space.mesh.points, space.mesh.cells, space.element.values(points),
-                       space.element.gradients(points), weights, values,
-                       pattern.cell_positions, matrix.data)
+                       gradients, weights, values, pattern.cell_positions, matrix.data,
+                       np.empty((dim, dim)), np.empty((num_quadrature, k)))
     return matrix
 
 
@@ -680,8 +697,9 @@ def assemble_load(space: FunctionSpace, f=1.0, *, out: np.ndarray | None = None,
     points, weights = quadrature_rule(space.element.cell_type, degree)
     values = coefficient_values(f, lambda: cell_quadrature_points(space, points), "f", time=time)
     vector = _target_vector(space, out, accumulate)
+    dim = space.mesh.points.shape[1]
     _load_kernel(space.mesh.points, space.mesh.cells, space.cell_dofs,
-                 space.element.values(points), weights, values, vector)
+                 space.element.values(points), weights, values, vector, np.empty((dim, dim)))
     return vector
 
 

@@ -27,6 +27,7 @@ from .precond import (
     ssor,
 )
 from .result import Reason, SolveResult, tolerance
+from .warmup import WarmUp, is_cached, warm_up
 
 #: The Krylov methods, by the names ``solvers.cg`` and ``solvers.gmres`` carry.
 METHODS = ("cg", "gmres")
@@ -38,11 +39,13 @@ __all__ = [
     "Preconditioner",
     "Reason",
     "SolveResult",
+    "WarmUp",
     "cg",
     "check_tolerances",
     "gmres",
     "ic0",
     "ilu0",
+    "is_cached",
     "jacobi",
     "missing_dependency",
     "plot_residuals",
@@ -51,4 +54,5 @@ __all__ = [
     "read_rhs",
     "ssor",
     "tolerance",
+    "warm_up",
 ]

@@ -40,7 +40,7 @@ class Problem:
     callback: object
     monitor: object
     started: float
-    bounds: np.ndarray
+    bounds: np.ndarray | None  # row chunks; None for one (see _csr.chunk_bounds)
 
     @property
     def n(self) -> int:
@@ -85,7 +85,7 @@ def prepare(A, b, x0, rtol, atol, dtol, maxiter, M, callback, monitor) -> Proble
     preconditioner = as_preconditioner(M, matrix if isinstance(matrix, CSR) else None, n)
     rhs_norm = float(np.linalg.norm(b))
     bound, reason = tolerance(rhs_norm, rtol, atol)
-    bounds = _csr.row_chunks(matrix.indptr) if isinstance(matrix, CSR) else np.array([0, n])
+    bounds = _csr.chunk_bounds(matrix.indptr) if isinstance(matrix, CSR) else None
     return Problem(matrix, b, x, preconditioner, rtol, atol, dtol, maxiter, bound, rhs_norm,
                    reason, callable_or_none(callback), callable_or_none(monitor, "monitor"),
                    started, bounds)
@@ -130,5 +130,6 @@ def zero_rhs_result(problem: Problem, method: str) -> SolveResult:
 
 
 def preconditioner_arrays(M: Preconditioner):
-    """The arrays of a preconditioner in the order the Numba loops take them."""
-    return (M.kind, M.indptr, M.indices, M.data, M.diag, M.diag_positions, M.omega)
+    """The arrays of a preconditioner in the order the Numba loops take them (the kind
+    selects the loop: ``cg.LOOPS[M.kind]``, ``gmres.LOOPS[M.kind]``)."""
+    return (M.indptr, M.indices, M.data, M.diag, M.diag_positions, M.omega)

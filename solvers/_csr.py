@@ -16,7 +16,8 @@ Parallel work is split into *fixed row chunks* chosen from the matrix alone
 (``row_chunks``), never from the number of threads.  Each chunk reduces its own
 partial sums serially and the partials are added in chunk order, so a solve gives
 the same bits on one thread or two.  Small problems get a single chunk and never
-enter a parallel region, whose start-up cost would dominate.
+enter a parallel region, whose start-up cost would dominate; they pass ``bounds=None``
+and so never compile one either (Numba's parallel compilation takes seconds).
 """
 
 import numpy as np
@@ -56,6 +57,17 @@ def row_chunks(indptr, rows_per_chunk=_ROWS_PER_CHUNK):
     bounds = np.searchsorted(work, targets).astype(np.int64)
     bounds[0], bounds[-1] = 0, n
     return np.unique(bounds)
+
+
+
+def chunk_bounds(indptr, rows_per_chunk=_ROWS_PER_CHUNK):
+    """:func:`row_chunks` as the drivers below take it: ``None`` when there is one chunk.
+
+    ``None`` selects the serial code when a loop is compiled, so a small problem
+    never compiles (nor enters) a parallel region.
+    """
+    bounds = row_chunks(indptr, rows_per_chunk)
+    return None if bounds.size <= 2 else bounds
 
 
 # --- serial pieces over a row range ------------------------------------------------
@@ -281,11 +293,27 @@ def _dot_rows(x, y, lo, hi):
     return (s0 + s1) + (s2 + s3)
 
 
-# --- chunked drivers: serial for one chunk, prange over chunks otherwise --------------
+# --- drivers: the whole range serially, or prange over fixed chunks --------------------
+#
+# Each public driver takes ``bounds``: ``None`` for one chunk (see :func:`chunk_bounds`),
+# the array of :func:`row_chunks` otherwise.  The drivers are inlined into their callers
+# (``inline="always"``), where Numba decides ``bounds is None`` from the argument's type
+# and prunes the other branch: a loop called with ``None`` never compiles the
+# ``parallel=True`` functions ``_*_chunks``, whose compilation costs seconds, and the
+# drivers themselves cost no compilation of their own.  Both paths give the same bits on
+# one chunk: the chunked versions run the same serial piece over ``0 .. n`` then.
 
-@njit(cache=True, parallel=True)
+
+@njit(cache=True, nogil=True, inline="always")
 def spmv_dot(indptr, indices, data, x, y, bounds):
     """y = A x and return x . y (the fused product CG needs for p . A p)."""
+    if bounds is None:
+        return _spmv_rows(indptr, indices, data, x, y, 0, indptr.size - 1)
+    return _spmv_dot_chunks(indptr, indices, data, x, y, bounds)
+
+
+@njit(cache=True, parallel=True)
+def _spmv_dot_chunks(indptr, indices, data, x, y, bounds):
     chunks = bounds.size - 1
     if chunks == 1:
         return _spmv_rows(indptr, indices, data, x, y, 0, bounds[1])
@@ -298,9 +326,16 @@ def spmv_dot(indptr, indices, data, x, y, bounds):
     return total
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, inline="always")
 def residual(indptr, indices, data, x, b, r, bounds):
     """r = b - A x and return ||r||_2^2."""
+    if bounds is None:
+        return _residual_rows(indptr, indices, data, x, b, r, 0, indptr.size - 1)
+    return _residual_chunks(indptr, indices, data, x, b, r, bounds)
+
+
+@njit(cache=True, parallel=True)
+def _residual_chunks(indptr, indices, data, x, b, r, bounds):
     chunks = bounds.size - 1
     if chunks == 1:
         return _residual_rows(indptr, indices, data, x, b, r, 0, bounds[1])
@@ -313,9 +348,16 @@ def residual(indptr, indices, data, x, b, r, bounds):
     return total
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, inline="always")
 def cg_update(alpha, p, q, x, r, dinv, bounds):
     """x += alpha p; r -= alpha q; return (r.r, r.z) with Jacobi's z fused in."""
+    if bounds is None:
+        return _cg_update_rows(alpha, p, q, x, r, dinv, 0, r.size)
+    return _cg_update_chunks(alpha, p, q, x, r, dinv, bounds)
+
+
+@njit(cache=True, parallel=True)
+def _cg_update_chunks(alpha, p, q, x, r, dinv, bounds):
     chunks = bounds.size - 1
     if chunks == 1:
         return _cg_update_rows(alpha, p, q, x, r, dinv, 0, bounds[1])
@@ -332,9 +374,17 @@ def cg_update(alpha, p, q, x, r, dinv, bounds):
     return rr, rz
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, inline="always")
 def cg_direction(beta, r, z, dinv, p, bounds):
     """p = z + beta p, where z is implied by r for no preconditioner or Jacobi."""
+    if bounds is None:
+        _cg_direction_rows(beta, r, z, dinv, p, 0, p.size)
+    else:
+        _cg_direction_chunks(beta, r, z, dinv, p, bounds)
+
+
+@njit(cache=True, parallel=True)
+def _cg_direction_chunks(beta, r, z, dinv, p, bounds):
     chunks = bounds.size - 1
     if chunks == 1:
         _cg_direction_rows(beta, r, z, dinv, p, 0, bounds[1])
@@ -343,9 +393,16 @@ def cg_direction(beta, r, z, dinv, p, bounds):
         _cg_direction_rows(beta, r, z, dinv, p, bounds[c], bounds[c + 1])
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, inline="always")
 def dot(x, y, bounds):
     """x . y with the same chunked, order-fixed summation as the fused kernels."""
+    if bounds is None:
+        return _dot_rows(x, y, 0, x.size)
+    return _dot_chunks(x, y, bounds)
+
+
+@njit(cache=True, parallel=True)
+def _dot_chunks(x, y, bounds):
     chunks = bounds.size - 1
     if chunks == 1:
         return _dot_rows(x, y, 0, bounds[1])
@@ -420,9 +477,16 @@ def _subtract_only_rows(V, count, h, w, lo, hi):
         i += 1
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, inline="always")
 def project(V, count, w, h, bounds):
     """h = V[:count] w (classical Gram-Schmidt coefficients); returns ||w||^2."""
+    if bounds is None:
+        return _project_rows(V, count, w, h, 0, w.size)
+    return _project_chunks(V, count, w, h, bounds)
+
+
+@njit(cache=True, parallel=True)
+def _project_chunks(V, count, w, h, bounds):
     chunks = bounds.size - 1
     if chunks == 1:
         return _project_rows(V, count, w, h, 0, bounds[1])
@@ -448,7 +512,7 @@ def _sum_partials(partial, count, h):
     return ww
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, inline="always")
 def spmv_project(indptr, indices, data, x, V, count, w, h, bounds):
     """w = A x, then h = V[:count] w; returns ||w||^2.
 
@@ -456,6 +520,14 @@ def spmv_project(indptr, indices, data, x, V, count, w, h, bounds):
     in one pass: each chunk of ``w`` is projected while it is still in cache, and one
     parallel region replaces two.
     """
+    if bounds is None:
+        _spmv_rows(indptr, indices, data, x, w, 0, indptr.size - 1)
+        return _project_rows(V, count, w, h, 0, indptr.size - 1)
+    return _spmv_project_chunks(indptr, indices, data, x, V, count, w, h, bounds)
+
+
+@njit(cache=True, parallel=True)
+def _spmv_project_chunks(indptr, indices, data, x, V, count, w, h, bounds):
     chunks = bounds.size - 1
     if chunks == 1:
         _spmv_rows(indptr, indices, data, x, w, 0, bounds[1])
@@ -468,9 +540,16 @@ def spmv_project(indptr, indices, data, x, V, count, w, h, bounds):
     return _sum_partials(partial, count, h)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, inline="always")
 def subtract(V, count, h, w, bounds):
     """w -= V[:count]^T h; returns the new ||w||^2."""
+    if bounds is None:
+        return _subtract_rows(V, count, h, w, 0, w.size)
+    return _subtract_chunks(V, count, h, w, bounds)
+
+
+@njit(cache=True, parallel=True)
+def _subtract_chunks(V, count, h, w, bounds):
     chunks = bounds.size - 1
     if chunks == 1:
         return _subtract_rows(V, count, h, w, 0, bounds[1])
@@ -483,7 +562,7 @@ def subtract(V, count, h, w, bounds):
     return total
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, inline="always")
 def subtract_project(V, count, h, w, bounds):
     """w -= V[:count]^T h, then h = V[:count] w (overwritten); returns the new ||w||^2.
 
@@ -492,6 +571,14 @@ def subtract_project(V, count, h, w, bounds):
     right after the first subtraction, from cache.  ``h`` is read for every chunk before
     any new coefficient is stored (the chunks' partial sums are added up at the end).
     """
+    if bounds is None:
+        _subtract_only_rows(V, count, h, w, 0, w.size)
+        return _project_rows(V, count, w, h, 0, w.size)
+    return _subtract_project_chunks(V, count, h, w, bounds)
+
+
+@njit(cache=True, parallel=True)
+def _subtract_project_chunks(V, count, h, w, bounds):
     chunks = bounds.size - 1
     if chunks == 1:
         _subtract_only_rows(V, count, h, w, 0, bounds[1])
@@ -523,9 +610,17 @@ def _combine_rows(V, count, y, u, lo, hi):
         i += 1
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, inline="always")
 def combine(V, count, y, u, bounds):
     """u = V[:count]^T y."""
+    if bounds is None:
+        _combine_rows(V, count, y, u, 0, u.size)
+    else:
+        _combine_chunks(V, count, y, u, bounds)
+
+
+@njit(cache=True, parallel=True)
+def _combine_chunks(V, count, y, u, bounds):
     chunks = bounds.size - 1
     if chunks == 1:
         _combine_rows(V, count, y, u, 0, bounds[1])
@@ -544,9 +639,17 @@ def _axpby_rows(alpha, u, beta, y, lo, hi):
             y[m] = alpha * u[m] + beta * y[m]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, inline="always")
 def axpby(alpha, u, beta, y, bounds):
     """y = alpha u + beta y (``beta = 0`` overwrites y)."""
+    if bounds is None:
+        _axpby_rows(alpha, u, beta, y, 0, y.size)
+    else:
+        _axpby_chunks(alpha, u, beta, y, bounds)
+
+
+@njit(cache=True, parallel=True)
+def _axpby_chunks(alpha, u, beta, y, bounds):
     chunks = bounds.size - 1
     if chunks == 1:
         _axpby_rows(alpha, u, beta, y, 0, bounds[1])

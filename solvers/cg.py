@@ -23,9 +23,9 @@ import math
 import numpy as np
 from numba import njit
 
-from . import _csr
+from . import _csr, precond
 from ._common import Problem, finish, preconditioner_arrays, prepare, zero_rhs_result
-from .precond import JACOBI, NONE, apply_preconditioner
+from .precond import JACOBI, KINDS, NONE, apply_preconditioner
 from .result import (
     CODE_BREAKDOWN,
     CODE_CONVERGED,
@@ -39,6 +39,7 @@ from .result import (
 )
 
 _PAUSED = -1
+_TINY = float(np.finfo(np.float64).tiny)
 # scalars: r.z of the current residual, ||r_0||, true residual norm at the last replacement
 _RZ, _R0, _LAST_TRUE = 0, 1, 2
 # counters: products with A, preconditioner applications, residual replacements,
@@ -46,101 +47,121 @@ _RZ, _R0, _LAST_TRUE = 0, 1, 2
 _MATVECS, _APPLIES, _REPLACEMENTS, _SEGMENT = 0, 1, 2, 3
 
 
-@njit(cache=True)
-def _cg_loop(indptr, indices, data, bounds, b, x, r, p, q, z,
-             kind, pindptr, pindices, pdata, pdiag, pdiag_positions, omega,
-             tol, dtol, start, stop, maxiter, history, alphas, betas, scalars, counters):
-    """Iterations ``start .. stop-1`` of PCG; returns ``(code, iterations)``.
+def _make_cg_loop(KIND):
+    """The compiled PCG loop for preconditioner kind ``KIND`` (see ``precond.KINDS``).
 
-    ``code`` is ``_PAUSED`` when ``stop`` was reached before ``maxiter`` (the state in
-    the arrays lets a later call go on), otherwise a result code.
+    ``KIND`` is a constant of the closure: Numba prunes the branches of the other kinds
+    and compiles only this kind's preconditioner kernel.  Each loop is compiled (or loaded
+    from Numba's cache, which keys closures by their constants) on its first call.
     """
-    # Slices keep one array type per name whatever the preconditioner, for Numba.
-    dinv = pdiag if kind == JACOBI else pdiag[:0]
-    fused = kind == NONE or kind == JACOBI
-    zbuf = z[:0] if fused else z
 
-    if start == 0:
-        rr = _csr.residual(indptr, indices, data, x, b, r, bounds)
-        counters[_MATVECS] += 1
-        norm = math.sqrt(rr)
-        history[0] = norm
-        scalars[_R0] = norm
-        if not math.isfinite(norm):
-            return CODE_NAN, 0
-        if norm <= tol:
-            return CODE_CONVERGED, 0
-        apply_preconditioner(kind, pindptr, pindices, pdata, pdiag, pdiag_positions, omega, r, z)
-        counters[_APPLIES] += 1
-        rz = _csr.dot(r, z, bounds)
-        if kind != NONE:
-            if rz < 0.0:
-                return CODE_INDEFINITE_PRECONDITIONER, 0
-            if rz == 0.0:
-                return CODE_BREAKDOWN, 0
-        scalars[_RZ] = rz
-        p[:] = z
+    def _cg_loop(indptr, indices, data, bounds, b, x, r, p, q, z,
+                 pindptr, pindices, pdata, pdiag, pdiag_positions, omega,
+                 tol, dtol, start, stop, maxiter, history, alphas, betas, scalars, counters):
+        """Iterations ``start .. stop-1`` of PCG; returns ``(code, iterations)``.
 
-    rz = scalars[_RZ]
-    for k in range(start, stop):
-        pq = _csr.spmv_dot(indptr, indices, data, p, q, bounds)
-        counters[_MATVECS] += 1
-        if not math.isfinite(pq):
-            return CODE_NAN, k
-        if pq <= 0.0:
-            return CODE_INDEFINITE_MATRIX, k
-        alpha = rz / pq
-        alphas[k] = alpha
-        rr, rz_new = _csr.cg_update(alpha, p, q, x, r, dinv, bounds)
-        norm = math.sqrt(rr)
-        history[k + 1] = norm
-        if not math.isfinite(norm):
-            return CODE_NAN, k + 1
-        if norm <= tol:
-            # The recursive residual claims convergence: verify it on b - A x, which also
-            # replaces r by the true residual in case the two have drifted apart.
+        ``code`` is ``_PAUSED`` when ``stop`` was reached before ``maxiter`` (the state in
+        the arrays lets a later call go on), otherwise a result code.
+        """
+        # Slices keep one array type per name whatever the preconditioner, for Numba.
+        # Every test of KIND is spelled out, so that Numba prunes it when compiling.
+        dinv = pdiag if KIND == JACOBI else pdiag[:0]
+        zbuf = z[:0] if (KIND == NONE or KIND == JACOBI) else z
+
+        if start == 0:
             rr = _csr.residual(indptr, indices, data, x, b, r, bounds)
             counters[_MATVECS] += 1
-            true_norm = math.sqrt(rr)
-            if true_norm <= tol:
-                return CODE_CONVERGED, k + 1
-            if counters[_REPLACEMENTS] > 0 and true_norm >= scalars[_LAST_TRUE]:
-                return CODE_STAGNATION, k + 1
-            scalars[_LAST_TRUE] = true_norm
-            counters[_REPLACEMENTS] += 1
-            counters[_SEGMENT] = k + 1
-            history[k + 1] = true_norm
-            rz_new = rr
-            beta = 0.0  # restart the directions from the true residual
-        else:
-            beta = -1.0
-        if norm > dtol * scalars[_R0]:
-            return CODE_DTOL, k + 1
-        if not fused:
-            apply_preconditioner(kind, pindptr, pindices, pdata, pdiag, pdiag_positions,
-                                 omega, r, z)
-            rz_new = _csr.dot(r, z, bounds)
-        elif kind == JACOBI and beta == 0.0:
-            rz_new = 0.0
-            for i in range(r.size):
-                rz_new += r[i] * r[i] * dinv[i]
-        if kind != NONE:
+            norm = math.sqrt(rr)
+            history[0] = norm
+            scalars[_R0] = norm
+            if not math.isfinite(norm):
+                return CODE_NAN, 0
+            if norm <= tol:
+                return CODE_CONVERGED, 0
+            apply_preconditioner(KIND, pindptr, pindices, pdata, pdiag, pdiag_positions, omega,
+                                 r, z)
             counters[_APPLIES] += 1
-            if not math.isfinite(rz_new):
+            rz = _csr.dot(r, z, bounds)
+            if KIND != NONE:
+                if rz < 0.0:
+                    return CODE_INDEFINITE_PRECONDITIONER, 0
+                if rz == 0.0:
+                    return CODE_BREAKDOWN, 0
+            scalars[_RZ] = rz
+            # An element loop: a slice assignment would compile its shape-mismatch error message.
+            for i in range(p.size):
+                p[i] = z[i]
+
+        rz = scalars[_RZ]
+        for k in range(start, stop):
+            pq = _csr.spmv_dot(indptr, indices, data, p, q, bounds)
+            counters[_MATVECS] += 1
+            if not math.isfinite(pq):
+                return CODE_NAN, k
+            if pq <= 0.0:
+                return CODE_INDEFINITE_MATRIX, k
+            alpha = rz / pq
+            alphas[k] = alpha
+            rr, rz_new = _csr.cg_update(alpha, p, q, x, r, dinv, bounds)
+            norm = math.sqrt(rr)
+            history[k + 1] = norm
+            if not math.isfinite(norm):
                 return CODE_NAN, k + 1
-            if rz_new < 0.0:
-                return CODE_INDEFINITE_PRECONDITIONER, k + 1
-            if rz_new == 0.0:
-                return CODE_BREAKDOWN, k + 1
-        if beta != 0.0:
-            beta = rz_new / rz
-        betas[k] = beta
-        rz = rz_new
-        scalars[_RZ] = rz
-        _csr.cg_direction(beta, r, zbuf, dinv, p, bounds)
-    if stop < maxiter:
-        return _PAUSED, stop
-    return CODE_MAX_ITERATIONS, maxiter
+            if norm <= tol:
+                # The recursive residual claims convergence: verify it on b - A x, which also
+                # replaces r by the true residual in case the two have drifted apart.
+                rr = _csr.residual(indptr, indices, data, x, b, r, bounds)
+                counters[_MATVECS] += 1
+                true_norm = math.sqrt(rr)
+                if true_norm <= tol:
+                    return CODE_CONVERGED, k + 1
+                if counters[_REPLACEMENTS] > 0 and true_norm >= scalars[_LAST_TRUE]:
+                    return CODE_STAGNATION, k + 1
+                scalars[_LAST_TRUE] = true_norm
+                counters[_REPLACEMENTS] += 1
+                counters[_SEGMENT] = k + 1
+                history[k + 1] = true_norm
+                rz_new = rr
+                beta = 0.0  # restart the directions from the true residual
+            else:
+                beta = -1.0
+            if norm > dtol * scalars[_R0]:
+                return CODE_DTOL, k + 1
+            if not (KIND == NONE or KIND == JACOBI):
+                apply_preconditioner(KIND, pindptr, pindices, pdata, pdiag, pdiag_positions,
+                                     omega, r, z)
+                rz_new = _csr.dot(r, z, bounds)
+            elif KIND == JACOBI and beta == 0.0:
+                rz_new = 0.0
+                for i in range(r.size):
+                    rz_new += r[i] * r[i] * dinv[i]
+            if KIND != NONE:
+                counters[_APPLIES] += 1
+                if not math.isfinite(rz_new):
+                    return CODE_NAN, k + 1
+                if rz_new < 0.0:
+                    return CODE_INDEFINITE_PRECONDITIONER, k + 1
+                if rz_new == 0.0:
+                    return CODE_BREAKDOWN, k + 1
+            if beta != 0.0:
+                beta = rz_new / rz
+            betas[k] = beta
+            rz = rz_new
+            scalars[_RZ] = rz
+            _csr.cg_direction(beta, r, zbuf, dinv, p, bounds)
+        if stop < maxiter:
+            return _PAUSED, stop
+        return CODE_MAX_ITERATIONS, maxiter
+
+    # A cache index of its own for each kind (Numba names the files by the qualified
+    # name): processes caching different kinds at once then never share an index file.
+    _cg_loop.__qualname__ = f"_cg_loop_{precond.NAMES_BY_KIND[KIND]}"
+    return njit(cache=True)(_cg_loop)
+
+
+#: The PCG loop of each preconditioner kind.
+LOOPS = {kind: _make_cg_loop(kind) for kind in KINDS}
+_cg_loop = LOOPS[NONE]  # the loop without preconditioner, by its old name
 
 
 def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=None,
@@ -226,25 +247,39 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
     return _cg_operator(problem)
 
 
-def _cg_compiled(problem: Problem) -> SolveResult:
+def _cg_workspace(problem: Problem) -> dict:
+    """The arrays the compiled loop works in."""
     n, maxiter, dtype = problem.n, problem.maxiter, problem.b.dtype
-    A, M = problem.A, problem.M
-    r, p, q = np.empty(n, dtype), np.empty(n, dtype), np.empty(n, dtype)
-    z = np.empty(n, dtype) if M.kind != NONE else r
-    history = np.empty(maxiter + 1)
-    alphas, betas = np.zeros(maxiter), np.zeros(maxiter)
-    scalars, counters = np.zeros(3), np.zeros(4, dtype=np.int64)
+    r = np.empty(n, dtype)
+    return {"r": r, "p": np.empty(n, dtype), "q": np.empty(n, dtype),
+            "z": np.empty(n, dtype) if problem.M.kind != NONE else r,
+            "history": np.empty(maxiter + 1), "alphas": np.zeros(maxiter),
+            "betas": np.zeros(maxiter), "scalars": np.zeros(3),
+            "counters": np.zeros(4, dtype=np.int64)}
+
+
+def _cg_arguments(problem: Problem, work: dict, start: int, stop: int) -> tuple:
+    """The arguments of ``LOOPS[problem.M.kind]`` for iterations ``start .. stop-1``."""
+    A = problem.A
+    return (A.indptr, A.indices, A.data, problem.bounds, problem.b, problem.x,
+            work["r"], work["p"], work["q"], work["z"], *preconditioner_arrays(problem.M),
+            problem.tolerance, problem.dtol, start, stop, problem.maxiter, work["history"],
+            work["alphas"], work["betas"], work["scalars"], work["counters"])
+
+
+def _cg_compiled(problem: Problem) -> SolveResult:
+    maxiter = problem.maxiter
+    work = _cg_workspace(problem)
     step = 1 if (problem.callback or problem.monitor) else maxiter
+    loop = LOOPS[problem.M.kind]
     start, code = 0, _PAUSED
     while code == _PAUSED:
         stop = min(start + step, maxiter)
-        code, k = _cg_loop(A.indptr, A.indices, A.data, problem.bounds, problem.b, problem.x,
-                           r, p, q, z, *preconditioner_arrays(M), problem.tolerance,
-                           problem.dtol, start, stop, maxiter, history, alphas, betas, scalars,
-                           counters)
-        _report(problem, history, 0 if start == 0 else start + 1, k)
+        code, k = loop(*_cg_arguments(problem, work, start, stop))
+        _report(problem, work["history"], 0 if start == 0 else start + 1, k)
         start = stop
-    return _result(problem, code, k, history, alphas, betas, counters)
+    return _result(problem, code, k, work["history"], work["alphas"], work["betas"],
+                   work["counters"])
 
 
 def _report(problem: Problem, history, first: int, last: int) -> None:
@@ -285,7 +320,6 @@ def _ritz_extremes(alphas: np.ndarray, betas: np.ndarray) -> tuple[float, float]
     return float(smallest), float(largest)
 
 
-@njit(cache=True)
 def _tridiagonal_extremes(diagonal, off_diagonal):
     """Smallest and largest eigenvalue of a symmetric tridiagonal matrix.
 
@@ -293,15 +327,30 @@ def _tridiagonal_extremes(diagonal, off_diagonal):
     interval to a relative 1e-10, the two searches interleaved so that their division
     chains overlap: microseconds, where LAPACK's full eigenvalue solve costs a hundred.
     """
+    return _sturm_bisection(diagonal, off_diagonal, np.zeros(diagonal.size))
+
+
+@njit(cache=True)
+def _sturm_bisection(diagonal, off_diagonal, radius):
+    """:func:`_tridiagonal_extremes` with ``radius`` (zeros, size m) as work space, which
+    is allocated by the caller: allocating here would compile NumPy's allocator too."""
     m = diagonal.size
-    radius = np.zeros(m)
     for i in range(m - 1):
         radius[i] += abs(off_diagonal[i])
         radius[i + 1] += abs(off_diagonal[i])
-    tiny = np.finfo(np.float64).tiny
-    # [low, high] brackets the smallest eigenvalue, [low2, high2] the largest
-    low = low2 = np.min(diagonal - radius)
-    high = high2 = np.max(diagonal + radius)
+    # [low, high] brackets the smallest eigenvalue, [low2, high2] the largest: the
+    # Gershgorin interval, by loops that keep NumPy's min/max (a NaN wins) without
+    # compiling NumPy's reductions.
+    low = diagonal[0] - radius[0]
+    high = diagonal[0] + radius[0]
+    for i in range(1, m):
+        lower, upper = diagonal[i] - radius[i], diagonal[i] + radius[i]
+        if lower < low or lower != lower:
+            low = lower
+        if upper > high or upper != upper:
+            high = upper
+    low2, high2 = low, high
+    tiny = _TINY
     for _ in range(200):
         width = max(high - low, high2 - low2)
         if width <= 1e-10 * max(abs(low), abs(high2)):

@@ -19,10 +19,10 @@ import math
 import numpy as np
 from numba import njit
 
-from . import _csr
+from . import _csr, precond
 from ._common import Problem, finish, preconditioner_arrays, prepare, zero_rhs_result
 from ._inputs import check_positive_int
-from .precond import NONE, apply_preconditioner
+from .precond import KINDS, NONE, apply_preconditioner
 from .result import (
     CODE_BREAKDOWN,
     CODE_CONVERGED,
@@ -93,125 +93,143 @@ def _start_cycle(k, beta, true_norm, tol, maxiter, history, restarts, scalars, c
     return _GO_ON
 
 
-@njit(cache=True)
-def _gmres_loop(indptr, indices, data, bounds, b, x,
-                kind, pindptr, pindices, pdata, pdiag, pdiag_positions, omega,
-                left, tol, dtol, restart, maxiter, start, pause, history, restarts,
-                V, hessenberg, longest, rotated, cosines, sines, g, y, w, z, scalars, counters):
-    """GMRES cycles from iteration ``start``; returns ``(code, iterations)``.
+def _make_gmres_loop(KIND):
+    """The compiled GMRES loop for preconditioner kind ``KIND`` (see ``precond.KINDS``).
 
-    With ``pause`` it returns ``_PAUSED`` after one cycle, the state being kept in the
-    arrays (``x`` above all), so that a Python callback can run between cycles.
+    ``KIND`` is a constant of the closure, as in ``cg._make_cg_loop``: only this kind's
+    preconditioner kernel is compiled, on the loop's first call.
     """
-    k = start
-    while True:
-        # The true residual starts each cycle, so a cycle's claims are always checked.
-        rr = _csr.residual(indptr, indices, data, x, b, w, bounds)
-        counters[_MATVECS] += 1
-        true_norm = math.sqrt(rr)
-        if not math.isfinite(true_norm):
-            return CODE_NAN, k
-        if true_norm <= tol:
-            return CODE_CONVERGED, k
-        if left and kind != NONE:
-            apply_preconditioner(kind, pindptr, pindices, pdata, pdiag, pdiag_positions,
-                                 omega, w, z)
-            counters[_APPLIES] += 1
-            beta = math.sqrt(_csr.dot(z, z, bounds))
-            _csr.axpby(1.0 / beta, z, 0.0, V[0], bounds)
-        else:
-            beta = true_norm
-            _csr.axpby(1.0 / beta, w, 0.0, V[0], bounds)
-        code = _start_cycle(k, beta, true_norm, tol, maxiter, history, restarts, scalars,
-                            counters)
-        if code != _GO_ON:
-            return code, k
 
-        g[:] = 0.0
-        g[0] = beta
-        steps = 0
-        singular = False
-        for j in range(restart):
-            h = hessenberg[:, j]
-            coefficients = rotated[:, j]
-            # The product and the first projection share one pass over w.
-            if kind == NONE:
-                ww = _csr.spmv_project(indptr, indices, data, V[j], V, j + 1, w, coefficients,
-                                       bounds)
-            elif left:
-                _csr.spmv_dot(indptr, indices, data, V[j], z, bounds)
-                apply_preconditioner(kind, pindptr, pindices, pdata, pdiag, pdiag_positions,
-                                     omega, z, w)
-                counters[_APPLIES] += 1
-                ww = _csr.project(V, j + 1, w, coefficients, bounds)
-            else:
-                apply_preconditioner(kind, pindptr, pindices, pdata, pdiag, pdiag_positions,
-                                     omega, V[j], z)
-                ww = _csr.spmv_project(indptr, indices, data, z, V, j + 1, w, coefficients,
-                                       bounds)
-                counters[_APPLIES] += 1
+    def _gmres_loop(indptr, indices, data, bounds, b, x,
+                    pindptr, pindices, pdata, pdiag, pdiag_positions, omega,
+                    left, tol, dtol, restart, maxiter, start, pause, history, restarts,
+                    V, hessenberg, longest, rotated, cosines, sines, g, y, w, z, scalars, counters):
+        """GMRES cycles from iteration ``start``; returns ``(code, iterations)``.
+
+        With ``pause`` it returns ``_PAUSED`` after one cycle, the state being kept in the
+        arrays (``x`` above all), so that a Python callback can run between cycles.
+        """
+        k = start
+        while True:
+            # The true residual starts each cycle, so a cycle's claims are always checked.
+            rr = _csr.residual(indptr, indices, data, x, b, w, bounds)
             counters[_MATVECS] += 1
-            for i in range(j + 1):
-                h[i] = coefficients[i]
-            # Subtracting leaves the coefficients of a second pass in `coefficients`.
-            norm = math.sqrt(_csr.subtract_project(V, j + 1, coefficients, w, bounds))
-            if norm < _REORTHOGONALIZE * math.sqrt(ww):
-                norm = math.sqrt(_csr.subtract(V, j + 1, coefficients, w, bounds))
-                for i in range(j + 1):
-                    h[i] += coefficients[i]
-            h[j + 1] = norm
-            if not math.isfinite(norm):
+            true_norm = math.sqrt(rr)
+            if not math.isfinite(true_norm):
                 return CODE_NAN, k
-            # Apply the earlier rotations to the new column, then make the next one.
-            for i in range(j + 1):
-                coefficients[i] = h[i]
-            coefficients[j + 1] = norm
-            for i in range(j):
-                a, c = coefficients[i], coefficients[i + 1]
-                coefficients[i] = cosines[i] * a + sines[i] * c
-                coefficients[i + 1] = -sines[i] * a + cosines[i] * c
-            cos_j, sin_j, diagonal = _givens(coefficients[j], coefficients[j + 1])
-            cosines[j], sines[j] = cos_j, sin_j
-            coefficients[j], coefficients[j + 1] = diagonal, 0.0
-            g[j + 1] = -sin_j * g[j]
-            g[j] = cos_j * g[j]
-            k += 1
-            steps = j + 1
-            estimate = abs(g[j + 1])
-            history[k] = estimate
-            # An invariant subspace: the step is exact if R is nonsingular, else stuck.
-            happy = norm <= 1e-14 * math.sqrt(ww)
-            if diagonal == 0.0:
-                singular = True
-                break
-            if not happy:
-                _csr.axpby(1.0 / norm, w, 0.0, V[j + 1], bounds)
-            if estimate > dtol * scalars[_R0]:
-                _update_solution(V, rotated, g, y, steps, w, z, x, left, kind, pindptr,
-                                 pindices, pdata, pdiag, pdiag_positions, omega, bounds,
-                                 counters)
-                return CODE_DTOL, k
-            if happy or estimate <= scalars[_INNER_TOL] or k >= maxiter:
-                break
-        counters[_LAST_STEPS] = steps
-        if steps >= counters[_LONGEST]:
-            longest[:, :] = hessenberg
-            counters[_LONGEST] = steps
-        if singular:
-            steps -= 1
-            _update_solution(V, rotated, g, y, steps, w, z, x, left, kind, pindptr, pindices,
+            if true_norm <= tol:
+                return CODE_CONVERGED, k
+            if left and KIND != NONE:
+                apply_preconditioner(KIND, pindptr, pindices, pdata, pdiag, pdiag_positions,
+                                     omega, w, z)
+                counters[_APPLIES] += 1
+                beta = math.sqrt(_csr.dot(z, z, bounds))
+                _csr.axpby(1.0 / beta, z, 0.0, V[0], bounds)
+            else:
+                beta = true_norm
+                _csr.axpby(1.0 / beta, w, 0.0, V[0], bounds)
+            code = _start_cycle(k, beta, true_norm, tol, maxiter, history, restarts, scalars,
+                                counters)
+            if code != _GO_ON:
+                return code, k
+
+            g[:] = 0.0
+            g[0] = beta
+            steps = 0
+            singular = False
+            stop = _GO_ON
+            for j in range(restart):
+                h = hessenberg[:, j]
+                coefficients = rotated[:, j]
+                # The product and the first projection share one pass over w.
+                if KIND == NONE:
+                    ww = _csr.spmv_project(indptr, indices, data, V[j], V, j + 1, w, coefficients,
+                                           bounds)
+                elif left:
+                    _csr.spmv_dot(indptr, indices, data, V[j], z, bounds)
+                    apply_preconditioner(KIND, pindptr, pindices, pdata, pdiag, pdiag_positions,
+                                         omega, z, w)
+                    counters[_APPLIES] += 1
+                    ww = _csr.project(V, j + 1, w, coefficients, bounds)
+                else:
+                    apply_preconditioner(KIND, pindptr, pindices, pdata, pdiag, pdiag_positions,
+                                         omega, V[j], z)
+                    ww = _csr.spmv_project(indptr, indices, data, z, V, j + 1, w, coefficients,
+                                           bounds)
+                    counters[_APPLIES] += 1
+                counters[_MATVECS] += 1
+                for i in range(j + 1):
+                    h[i] = coefficients[i]
+                # Subtracting leaves the coefficients of a second pass in `coefficients`.
+                norm = math.sqrt(_csr.subtract_project(V, j + 1, coefficients, w, bounds))
+                if norm < _REORTHOGONALIZE * math.sqrt(ww):
+                    norm = math.sqrt(_csr.subtract(V, j + 1, coefficients, w, bounds))
+                    for i in range(j + 1):
+                        h[i] += coefficients[i]
+                h[j + 1] = norm
+                if not math.isfinite(norm):
+                    return CODE_NAN, k
+                # Apply the earlier rotations to the new column, then make the next one.
+                for i in range(j + 1):
+                    coefficients[i] = h[i]
+                coefficients[j + 1] = norm
+                for i in range(j):
+                    a, c = coefficients[i], coefficients[i + 1]
+                    coefficients[i] = cosines[i] * a + sines[i] * c
+                    coefficients[i + 1] = -sines[i] * a + cosines[i] * c
+                cos_j, sin_j, diagonal = _givens(coefficients[j], coefficients[j + 1])
+                cosines[j], sines[j] = cos_j, sin_j
+                coefficients[j], coefficients[j + 1] = diagonal, 0.0
+                g[j + 1] = -sin_j * g[j]
+                g[j] = cos_j * g[j]
+                k += 1
+                steps = j + 1
+                estimate = abs(g[j + 1])
+                history[k] = estimate
+                # An invariant subspace: the step is exact if R is nonsingular, else stuck.
+                happy = norm <= 1e-14 * math.sqrt(ww)
+                if diagonal == 0.0:
+                    singular = True
+                    break
+                if not happy:
+                    _csr.axpby(1.0 / norm, w, 0.0, V[j + 1], bounds)
+                if estimate > dtol * scalars[_R0]:
+                    stop = CODE_DTOL
+                    break
+                if happy or estimate <= scalars[_INNER_TOL] or k >= maxiter:
+                    break
+            if stop != CODE_DTOL:  # a divergence stops before this bookkeeping
+                counters[_LAST_STEPS] = steps
+                if steps >= counters[_LONGEST]:
+                    # Element loops: a slice assignment would compile its shape-mismatch message.
+                    for i in range(hessenberg.shape[0]):
+                        for m in range(hessenberg.shape[1]):
+                            longest[i, m] = hessenberg[i, m]
+                    counters[_LONGEST] = steps
+                if singular:
+                    steps -= 1
+                    stop = CODE_BREAKDOWN
+            # One call site: the update (and the preconditioner in it) is inlined once.
+            _update_solution(V, rotated, g, y, steps, w, z, x, left, KIND, pindptr, pindices,
                              pdata, pdiag, pdiag_positions, omega, bounds, counters)
-            return CODE_BREAKDOWN, k
-        _update_solution(V, rotated, g, y, steps, w, z, x, left, kind, pindptr, pindices,
-                         pdata, pdiag, pdiag_positions, omega, bounds, counters)
-        if pause:
-            return _PAUSED, k
+            if stop != _GO_ON:
+                return stop, k
+            if pause:
+                return _PAUSED, k
+
+    # A cache index of its own for each kind (Numba names the files by the qualified
+    # name): processes caching different kinds at once then never share an index file.
+    _gmres_loop.__qualname__ = f"_gmres_loop_{precond.NAMES_BY_KIND[KIND]}"
+    return njit(cache=True)(_gmres_loop)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _update_solution(V, rotated, g, y, steps, w, z, x, left, kind, pindptr, pindices, pdata,
                      pdiag, pdiag_positions, omega, bounds, counters):
-    """x += V y (left) or x += M^{-1} V y (right), with R y = g by back substitution."""
+    """x += V y (left) or x += M^{-1} V y (right), with R y = g by back substitution.
+
+    Inlined into the loop, where ``kind`` is a constant: only that kind's kernel is compiled.
+    """
     if steps <= 0:
         return
     for i in range(steps - 1, -1, -1):
@@ -227,6 +245,11 @@ def _update_solution(V, rotated, g, y, steps, w, z, x, left, kind, pindptr, pind
                              w, z)
         counters[_APPLIES] += 1
         _csr.axpby(1.0, z, 1.0, x, bounds)
+
+
+#: The GMRES loop of each preconditioner kind.
+LOOPS = {kind: _make_gmres_loop(kind) for kind in KINDS}
+_gmres_loop = LOOPS[NONE]  # the loop without preconditioner, by its old name
 
 
 def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=30, maxiter=None, M=None,
@@ -320,10 +343,15 @@ def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=30, maxiter=None, M=Non
         return zero_rhs_result(problem, "gmres")
     left = preconditioning == "left"
     if problem.compiled:
-        # Gram-Schmidt does about `restart` times the work of an SpMV per row: split finer.
-        problem.bounds = _csr.row_chunks(problem.A.indptr, max(1024, 65536 // restart))
+        problem.bounds = _csr.chunk_bounds(problem.A.indptr, rows_per_chunk(restart))
     run = _gmres_compiled if problem.compiled else _gmres_operator
     return run(problem, restart, left, callback_type)
+
+
+def rows_per_chunk(restart: int) -> int:
+    """Rows per parallel chunk of GMRES(``restart``): Gram-Schmidt does about ``restart``
+    times the work of an SpMV per row, so the rows are split finer than for CG."""
+    return max(1024, 65536 // restart)
 
 
 def _workspace(n: int, restart: int, maxiter: int, dtype):
@@ -345,20 +373,25 @@ def _workspace(n: int, restart: int, maxiter: int, dtype):
     }
 
 
+def _gmres_arguments(problem: Problem, space: dict, restart: int, left: bool, start: int,
+                     pause: bool) -> tuple:
+    """The arguments of ``LOOPS[problem.M.kind]`` for cycles from iteration ``start``."""
+    A = problem.A
+    return (A.indptr, A.indices, A.data, problem.bounds, problem.b, problem.x,
+            *preconditioner_arrays(problem.M), left, problem.tolerance, problem.dtol, restart,
+            problem.maxiter, start, pause, space["history"], space["restarts"], space["V"],
+            space["hessenberg"], space["longest"], space["rotated"], space["cosines"],
+            space["sines"], space["g"], space["y"], space["w"], space["z"], space["scalars"],
+            space["counters"])
+
+
 def _gmres_compiled(problem: Problem, restart: int, left: bool, callback_type: str):
     space = _workspace(problem.n, restart, problem.maxiter, problem.b.dtype)
-    A = problem.A
     pause = problem.callback is not None or problem.monitor is not None
+    loop = LOOPS[problem.M.kind]
     start, code = 0, _PAUSED
     while code == _PAUSED:
-        code, k = _gmres_loop(A.indptr, A.indices, A.data, problem.bounds, problem.b,
-                              problem.x, *preconditioner_arrays(problem.M), left,
-                              problem.tolerance, problem.dtol, restart, problem.maxiter, start,
-                              pause, space["history"], space["restarts"], space["V"],
-                              space["hessenberg"], space["longest"], space["rotated"],
-                              space["cosines"],
-                              space["sines"], space["g"], space["y"], space["w"], space["z"],
-                              space["scalars"], space["counters"])
+        code, k = loop(*_gmres_arguments(problem, space, restart, left, start, pause))
         _report(problem, space["history"], start, k, callback_type)
         start = k
     return _result(problem, code, k, space, left)

@@ -25,6 +25,10 @@ from scipy.sparse.linalg import LinearOperator
 from ._inputs import CSR, check_matrix
 
 NONE, JACOBI, SSOR, ILU0, IC0, MATRIX = 0, 1, 2, 3, 4, 5
+#: Every kind of :class:`Preconditioner`.
+KINDS = (NONE, JACOBI, SSOR, ILU0, IC0, MATRIX)
+NAMES_BY_KIND = {NONE: "none", JACOBI: "jacobi", SSOR: "ssor", ILU0: "ilu0", IC0: "ic0",
+                 MATRIX: "matrix"}
 #: The preconditioners a solve can name (``M="ic0"``); ``"none"`` is no preconditioner.
 NAMES = ("none", "jacobi", "ssor", "ilu0", "ic0", "amg")
 
@@ -76,8 +80,8 @@ class Preconditioner:
         if r.size != self.n:
             raise ValueError(f"r must have length {self.n}; got {r.size}")
         z = np.empty_like(r)
-        apply_preconditioner(self.kind, self.indptr, self.indices, self.data, self.diag,
-                             self.diag_positions, self.omega, r, z)
+        KERNELS[self.kind](self.indptr, self.indices, self.data, self.diag,
+                           self.diag_positions, self.omega, r, z)
         return z
 
     __call__ = apply
@@ -104,7 +108,8 @@ def _canonical(csr: CSR) -> sp.csr_array:
 
 
 def _diagonal_positions(matrix: sp.csr_array, kind: str) -> np.ndarray:
-    positions = _find_diagonal(matrix.indptr.astype(np.int64), matrix.indices.astype(np.int64))
+    positions = np.full(matrix.shape[0], -1, dtype=np.int64)
+    _find_diagonal(matrix.indptr.astype(np.int64), matrix.indices.astype(np.int64), positions)
     missing = np.flatnonzero(positions < 0)
     if missing.size:
         raise PivotError(f"{kind}: row {missing[0]} has no stored diagonal entry"
@@ -112,15 +117,17 @@ def _diagonal_positions(matrix: sp.csr_array, kind: str) -> np.ndarray:
     return positions
 
 
+# The set-up kernels take their work arrays from Python: an allocation inside compiled
+# code compiles NumPy's allocator too, a noticeable part of a first run's compile time.
+
 @njit(cache=True)
-def _find_diagonal(indptr, indices):
+def _find_diagonal(indptr, indices, positions):
+    """positions[i] = where row i's diagonal entry is stored (left alone if it has none)."""
     n = indptr.size - 1
-    positions = np.full(n, -1, dtype=np.int64)
     for i in range(n):
         for k in range(indptr[i], indptr[i + 1]):
             if indices[k] == i:
                 positions[i] = k
-    return positions
 
 
 def jacobi(A) -> Preconditioner:
@@ -183,7 +190,7 @@ def ilu0(A) -> Preconditioner:
     indptr, indices = matrix.indptr.astype(np.int64), matrix.indices.astype(np.int64)
     positions = _diagonal_positions(matrix, "ilu0")
     data = matrix.data.copy()
-    bad_row = _ilu0_factor(indptr, indices, data, positions)
+    bad_row = _ilu0_factor(indptr, indices, data, positions, np.full(csr.n, -1, dtype=np.int64))
     if bad_row >= 0:
         raise PivotError(f"ilu0: zero pivot in row {bad_row}; try jacobi, or reorder A")
     return Preconditioner("ilu0", ILU0, csr.n, indptr, indices.astype(np.uint32), data,
@@ -207,7 +214,7 @@ def ic0(A) -> Preconditioner:
     indptr, indices = lower.indptr.astype(np.int64), lower.indices.astype(np.int64)
     positions = _diagonal_positions(lower, "ic0")
     data = lower.data.copy()
-    bad_row = _ic0_factor(indptr, indices, data)
+    bad_row = _ic0_factor(indptr, indices, data, np.full(csr.n, -1, dtype=np.int64))
     if bad_row >= 0:
         raise PivotError(f"ic0: non-positive pivot in row {bad_row}; A is not positive definite"
                          " or IC(0) breaks down on it (try jacobi or ssor)")
@@ -216,10 +223,12 @@ def ic0(A) -> Preconditioner:
 
 
 @njit(cache=True)
-def _ilu0_factor(indptr, indices, data, diag_positions):
-    """IKJ ILU(0) in place on sorted CSR; returns the row of a zero pivot or -1."""
+def _ilu0_factor(indptr, indices, data, diag_positions, where):
+    """IKJ ILU(0) in place on sorted CSR; returns the row of a zero pivot or -1.
+
+    ``where``: n entries of -1 (work space, restored on a normal return).
+    """
     n = indptr.size - 1
-    where = np.full(n, -1, dtype=np.int64)
     for i in range(n):
         for k in range(indptr[i], indptr[i + 1]):
             where[indices[k]] = k
@@ -242,10 +251,12 @@ def _ilu0_factor(indptr, indices, data, diag_positions):
 
 
 @njit(cache=True)
-def _ic0_factor(indptr, indices, data):
-    """Row-wise IC(0) in place on sorted lower-triangular CSR (diagonal last in each row)."""
+def _ic0_factor(indptr, indices, data, where):
+    """Row-wise IC(0) in place on sorted lower-triangular CSR (diagonal last in each row).
+
+    ``where``: n entries of -1 (work space).
+    """
     n = indptr.size - 1
-    where = np.full(n, -1, dtype=np.int64)
     for i in range(n):
         start, end = indptr[i], indptr[i + 1]
         for k in range(start, end):
@@ -269,63 +280,111 @@ def _ic0_factor(indptr, indices, data):
     return -1
 
 
+# --- application: one kernel per kind -------------------------------------------------
+#
+# Every kind has its own kernel with the same arguments, so a Krylov loop compiled for one
+# kind compiles that kernel alone: the loops are built per kind (``cg.py``, ``gmres.py``)
+# and call :func:`apply_preconditioner` with the kind as a compile-time constant, which
+# Numba's branch pruning reduces to the one call.
+
 @njit(cache=True, nogil=True)
-def apply_preconditioner(kind, indptr, indices, data, diag, diag_positions, omega, r, z):
-    """z = M^{-1} r for any kind of :class:`Preconditioner` (``r`` and ``z`` distinct)."""
+def _apply_none(indptr, indices, data, diag, diag_positions, omega, r, z):
+    for i in range(r.size):
+        z[i] = r[i]
+
+
+@njit(cache=True, nogil=True)
+def _apply_jacobi(indptr, indices, data, diag, diag_positions, omega, r, z):
+    for i in range(r.size):
+        z[i] = diag[i] * r[i]
+
+
+@njit(cache=True, nogil=True)
+def _apply_matrix(indptr, indices, data, diag, diag_positions, omega, r, z):
+    for i in range(r.size):
+        s = 0.0
+        for k in range(indptr[i], indptr[i + 1]):
+            s += data[k] * r[indices[k]]
+        z[i] = s
+
+
+@njit(cache=True, nogil=True)
+def _apply_ssor(indptr, indices, data, diag, diag_positions, omega, r, z):
+    # (D + wL) y = w(2-w) r; t = D y; (D + wU) z = t, all in z.
     n = r.size
+    scale = omega * (2.0 - omega)
+    for i in range(n):
+        s = scale * r[i]
+        for k in range(indptr[i], indptr[i + 1]):
+            j = indices[k]
+            if j < i:
+                s -= omega * data[k] * z[j]
+        z[i] = s / diag[i]
+    for i in range(n):
+        z[i] *= diag[i]
+    for i in range(n - 1, -1, -1):
+        s = z[i]
+        for k in range(indptr[i], indptr[i + 1]):
+            j = indices[k]
+            if j > i:
+                s -= omega * data[k] * z[j]
+        z[i] = s / diag[i]
+
+
+@njit(cache=True, nogil=True)
+def _apply_ilu0(indptr, indices, data, diag, diag_positions, omega, r, z):
+    n = r.size
+    for i in range(n):
+        s = r[i]
+        for k in range(indptr[i], diag_positions[i]):
+            s -= data[k] * z[indices[k]]
+        z[i] = s
+    for i in range(n - 1, -1, -1):
+        s = z[i]
+        for k in range(diag_positions[i] + 1, indptr[i + 1]):
+            s -= data[k] * z[indices[k]]
+        z[i] = s / data[diag_positions[i]]
+
+
+@njit(cache=True, nogil=True)
+def _apply_ic0(indptr, indices, data, diag, diag_positions, omega, r, z):
+    n = r.size
+    for i in range(n):
+        s = r[i]
+        for k in range(indptr[i], diag_positions[i]):
+            s -= data[k] * z[indices[k]]
+        z[i] = s / data[diag_positions[i]]
+    for i in range(n - 1, -1, -1):
+        zi = z[i] / data[diag_positions[i]]
+        z[i] = zi
+        for k in range(indptr[i], diag_positions[i]):
+            z[indices[k]] -= data[k] * zi
+
+
+#: The kernel of each kind, for calls from Python.
+KERNELS = {NONE: _apply_none, JACOBI: _apply_jacobi, MATRIX: _apply_matrix, SSOR: _apply_ssor,
+           ILU0: _apply_ilu0, IC0: _apply_ic0}
+
+
+@njit(cache=True, nogil=True, inline="always")
+def apply_preconditioner(kind, indptr, indices, data, diag, diag_positions, omega, r, z):
+    """z = M^{-1} r for any kind of :class:`Preconditioner` (``r`` and ``z`` distinct).
+
+    Inlined where it is called: with ``kind`` a constant there, only that kind's kernel
+    is compiled; with ``kind`` a variable, all of them are.
+    """
     if kind == NONE:
-        for i in range(n):
-            z[i] = r[i]
+        _apply_none(indptr, indices, data, diag, diag_positions, omega, r, z)
     elif kind == JACOBI:
-        for i in range(n):
-            z[i] = diag[i] * r[i]
+        _apply_jacobi(indptr, indices, data, diag, diag_positions, omega, r, z)
     elif kind == MATRIX:
-        for i in range(n):
-            s = 0.0
-            for k in range(indptr[i], indptr[i + 1]):
-                s += data[k] * r[indices[k]]
-            z[i] = s
+        _apply_matrix(indptr, indices, data, diag, diag_positions, omega, r, z)
     elif kind == SSOR:
-        # (D + wL) y = w(2-w) r; t = D y; (D + wU) z = t, all in z.
-        scale = omega * (2.0 - omega)
-        for i in range(n):
-            s = scale * r[i]
-            for k in range(indptr[i], indptr[i + 1]):
-                j = indices[k]
-                if j < i:
-                    s -= omega * data[k] * z[j]
-            z[i] = s / diag[i]
-        for i in range(n):
-            z[i] *= diag[i]
-        for i in range(n - 1, -1, -1):
-            s = z[i]
-            for k in range(indptr[i], indptr[i + 1]):
-                j = indices[k]
-                if j > i:
-                    s -= omega * data[k] * z[j]
-            z[i] = s / diag[i]
+        _apply_ssor(indptr, indices, data, diag, diag_positions, omega, r, z)
     elif kind == ILU0:
-        for i in range(n):
-            s = r[i]
-            for k in range(indptr[i], diag_positions[i]):
-                s -= data[k] * z[indices[k]]
-            z[i] = s
-        for i in range(n - 1, -1, -1):
-            s = z[i]
-            for k in range(diag_positions[i] + 1, indptr[i + 1]):
-                s -= data[k] * z[indices[k]]
-            z[i] = s / data[diag_positions[i]]
+        _apply_ilu0(indptr, indices, data, diag, diag_positions, omega, r, z)
     elif kind == IC0:
-        for i in range(n):
-            s = r[i]
-            for k in range(indptr[i], diag_positions[i]):
-                s -= data[k] * z[indices[k]]
-            z[i] = s / data[diag_positions[i]]
-        for i in range(n - 1, -1, -1):
-            zi = z[i] / data[diag_positions[i]]
-            z[i] = zi
-            for k in range(indptr[i], diag_positions[i]):
-                z[indices[k]] -= data[k] * zi
+        _apply_ic0(indptr, indices, data, diag, diag_positions, omega, r, z)
 
 
 def preconditioner(M, A):
