@@ -221,6 +221,27 @@ def _failed(case, error, **fields) -> RunResult:
     return RunResult(case, (), failure=" ".join(str(error).split()), **fields)
 
 
+def _solve_system(case: Case, matrix, rhs, monitor, report: Report, started: float,
+                  setup: float, fields: dict):
+    """Warn, compile, solve: the solve, or a failed run when the preconditioner broke down.
+
+    Returns ``(result, compile_seconds, None)`` or ``(None, compile_seconds, failed_run)``;
+    ``fields`` gets the warnings.
+    """
+    warnings = _system_warnings(case, matrix, case.solver)
+    for warning in warnings:
+        report(printout.warning_line(warning))
+    fields["warnings"] = tuple(warnings)
+    compile_seconds = _warm_up(case.solver, matrix, report)
+    try:
+        return _solve(matrix, rhs, case.solver, monitor), compile_seconds, None
+    except ValueError as error:
+        if _preconditioner_failure(error) is None:
+            raise
+        timings = Timings(setup, compile_seconds, 0.0, time.perf_counter() - started)
+        return None, compile_seconds, _failed(case, error, timings=timings, **fields)
+
+
 # --------------------------------------------------------------------------------------
 # run
 # --------------------------------------------------------------------------------------
@@ -288,19 +309,12 @@ def _stationary_run(case: Case, monitor, report: Report, started: float) -> RunR
         raise CaseError(f"{case.source}: every DOF is a Dirichlet DOF; there is nothing to "
                         f"solve")
     matrix, rhs = system.reduced_matrix, system.reduced_rhs
-    warnings = _system_warnings(case, matrix, case.solver)
-    for warning in warnings:
-        report(printout.warning_line(warning))
-    compile_seconds = _warm_up(case.solver, matrix, report)
     fields = {"u": system.lifting.copy(), "dofs": int(space.num_dofs), "free_dofs": free,
-              "space": space, "matrix": matrix, "rhs": rhs, "warnings": tuple(warnings)}
-    try:
-        result = _solve(matrix, rhs, case.solver, monitor)
-    except ValueError as error:
-        if _preconditioner_failure(error) is None:
-            raise
-        return _failed(case, error, timings=Timings(setup, compile_seconds, 0.0,
-                                                    time.perf_counter() - started), **fields)
+              "space": space, "matrix": matrix, "rhs": rhs}
+    result, compile_seconds, failed = _solve_system(case, matrix, rhs, monitor, report,
+                                                    started, setup, fields)
+    if failed is not None:
+        return failed
     u = system.expand(result.x)
     exact, gradient = exact_solution(case)
     errors = None if exact is None else {"l2": norms.l2_error(space, u, exact),
@@ -353,20 +367,12 @@ def _matrix_run(case: Case, monitor, report: Report, started: float) -> RunResul
     matrix, rhs, ones_known = read_system(case)
     setup = time.perf_counter() - started
     report(printout.matrix_line(case, matrix))
-    warnings = _system_warnings(case, matrix, case.solver)
-    for warning in warnings:
-        report(printout.warning_line(warning))
-    compile_seconds = _warm_up(case.solver, matrix, report)
     n = int(matrix.shape[0])
-    fields = {"u": np.zeros(n), "dofs": n, "free_dofs": n, "matrix": matrix, "rhs": rhs,
-              "warnings": tuple(warnings)}
-    try:
-        result = _solve(matrix, rhs, case.solver, monitor)
-    except ValueError as error:
-        if _preconditioner_failure(error) is None:
-            raise
-        return _failed(case, error, timings=Timings(setup, compile_seconds, 0.0,
-                                                    time.perf_counter() - started), **fields)
+    fields = {"u": np.zeros(n), "dofs": n, "free_dofs": n, "matrix": matrix, "rhs": rhs}
+    result, compile_seconds, failed = _solve_system(case, matrix, rhs, monitor, report,
+                                                    started, setup, fields)
+    if failed is not None:
+        return failed
     errors = None
     if ones_known:
         difference = result.x - 1.0
