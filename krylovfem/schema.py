@@ -500,8 +500,10 @@ def _output_markdown() -> str:
     return f"""\
 ## The output folder
 
-`run`, `study` and `compare` write into one folder: `--out DIR` if given, else `[output] dir`,
-which defaults to `results/<name>` (relative to the working directory).  A run with
+`run` writes into one folder: `--out DIR` if given, else `[output] dir`, which defaults
+to `results/<name>` (relative to the working directory); `study` and `compare` write
+beside it, into the same name with `.study` or `.compare` appended, since each folder
+holds one record and is replaced whole.  A run with
 `--set` overrides and without `--out` is another run than the file's, so it gets a
 folder of its own: the folder name gets `--<section.key>=<value>` for each override, in
 order, with every character of the value other than letters, digits and `. _ + = -`
