@@ -276,8 +276,6 @@ def summary_document(run, files: list[str]) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------
 def write_run(run, directory: Path) -> list[Path]:
     """Write the record folder of a run; ``summary.json`` first in the list returned."""
-    from krylovfem import figures
-
     case = run.case
     writers: dict[str, Writer] = {}
     writers["solution.npz"] = _bytes_writer(lambda buffer: np.savez_compressed(
@@ -288,6 +286,8 @@ def write_run(run, directory: Path) -> list[Path]:
         writers["system.mtx"] = _bytes_writer(lambda buffer: _mmwrite(buffer, run.matrix))
         writers["rhs.mtx"] = _bytes_writer(lambda buffer: _mmwrite(buffer, run.rhs))
     if case.output.plots:
+        from krylovfem import figures  # matplotlib: a third of a second, only with plots
+
         writers.update(figures.run_figures(run))
     names = ["summary.json", *writers]
     document = summary_document(run, names)
