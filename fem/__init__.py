@@ -31,7 +31,7 @@ from fem.assembly import (
     sparsity_pattern,
 )
 from fem.boundary import LinearSystem, dirichlet_values, eliminate_dirichlet
-from fem.element import FunctionSpace, LagrangeElement, function_space, interpolate
+from fem.element import FunctionSpace, LagrangeElement, dof_vector, function_space, interpolate
 from fem.mesh import Mesh, interval, l_shape, rectangle, unit_square
 from fem.norms import (
     RefinementStudy,
@@ -93,6 +93,7 @@ __all__ = [
     "assemble_stiffness",
     "assemble_system",
     "dirichlet_values",
+    "dof_vector",
     "eliminate_dirichlet",
     "energy_error",
     "energy_norm",

@@ -215,6 +215,32 @@ def function_space(mesh: Mesh, degree: int) -> FunctionSpace:
     return FunctionSpace(mesh, element, cell_dofs, dof_points, edges)
 
 
+def dof_vector(space: FunctionSpace, values, name: str = "u_h", *,
+               finite: bool = True) -> np.ndarray:
+    """``values`` as a float64 vector of ``space``'s DOFs, checked once for every user.
+
+    Raises
+    ------
+    ValueError
+        For something that is not a space, a vector of the wrong shape, or (with
+        ``finite``) NaN or infinite values; the message names ``name``.
+
+    Examples
+    --------
+    >>> from fem.mesh import interval
+    >>> dof_vector(function_space(interval(0.0, 1.0, 2), 1), [0, 1, 2]).tolist()
+    [0.0, 1.0, 2.0]
+    """
+    if not isinstance(space, FunctionSpace):
+        raise ValueError(f"expected a FunctionSpace, got {type(space).__name__}")
+    values = np.asarray(values, dtype=np.float64)
+    if values.shape != (space.num_dofs,):
+        raise ValueError(f"{name} must have shape ({space.num_dofs},), got {values.shape}")
+    if finite and not np.all(np.isfinite(values)):
+        raise ValueError(f"{name} contains NaN or inf")
+    return values
+
+
 def interpolate(space: FunctionSpace, function, time: float | None = None) -> np.ndarray:
     """Nodal interpolant: the values of ``function`` at the DOF points.
 

@@ -221,9 +221,10 @@ def write_solution(path: str | os.PathLike, space, u, *, name: str = "u") -> Non
     >>> written.cells[0].type, bool(np.array_equal(written.point_data["u"], u))
     ('triangle6', True)
     """
-    u = np.asarray(u, dtype=np.float64)
-    if u.shape != (space.num_dofs,):
-        raise ValueError(f"u must have shape ({space.num_dofs},), got {u.shape}")
+    from fem.element import dof_vector
+
+    # NaN is allowed: a diverged solution is still worth looking at in ParaView
+    u = dof_vector(space, u, "u", finite=False)
     mesh = space.mesh
     nodes, cells = (mesh.points, mesh.cells) if space.degree == 1 else \
         (space.dof_points, space.cell_dofs)

@@ -36,7 +36,7 @@ import numpy as np
 
 from fem.assembly import cell_quadrature_points, coefficient_values, vector_coefficient_values
 from fem.boundary import LinearSystem
-from fem.element import FunctionSpace, function_space
+from fem.element import FunctionSpace, dof_vector, function_space
 from fem.mesh import Mesh
 from fem.quadrature import quadrature_rule
 
@@ -52,17 +52,6 @@ __all__ = [
     "refinement_study",
     "residual_norm",
 ]
-
-
-def _check_vector(space: FunctionSpace, u_h) -> np.ndarray:
-    if not isinstance(space, FunctionSpace):
-        raise ValueError(f"expected a FunctionSpace, got {type(space).__name__}")
-    u_h = np.asarray(u_h, dtype=np.float64)
-    if u_h.shape != (space.num_dofs,):
-        raise ValueError(f"u_h must have shape ({space.num_dofs},), got {u_h.shape}")
-    if not np.all(np.isfinite(u_h)):
-        raise ValueError("u_h contains NaN or inf")
-    return u_h
 
 
 def _geometry(space: FunctionSpace):
@@ -107,7 +96,7 @@ def l2_error(space: FunctionSpace, u_h, exact, *, quadrature_degree: int | None 
     >>> round(l2_error(space, np.zeros(space.num_dofs), 1.0), 14)
     1.0
     """
-    u_h = _check_vector(space, u_h)
+    u_h = dof_vector(space, u_h)
     points, weights = _rule(space, quadrature_degree)
     determinants, _ = _geometry(space)
     exact_values = coefficient_values(exact, lambda: cell_quadrature_points(space, points),
@@ -132,7 +121,7 @@ def h1_error(space: FunctionSpace, u_h, exact_gradient, *, quadrature_degree: in
     >>> h1_error(space, u_h, lambda x: 3 + 0 * x) < 1e-14
     True
     """
-    u_h = _check_vector(space, u_h)
+    u_h = dof_vector(space, u_h)
     points, weights = _rule(space, quadrature_degree)
     determinants, inverses = _geometry(space)
     exact_values = vector_coefficient_values(
@@ -156,7 +145,7 @@ def energy_error(space: FunctionSpace, u_h, exact_gradient, *, kappa=1.0, reacti
     >>> round(energy_error(space, np.zeros(3), lambda x: 1 + 0 * x, kappa=4.0), 14)
     2.0
     """
-    u_h = _check_vector(space, u_h)
+    u_h = dof_vector(space, u_h)
     points, weights = _rule(space, quadrature_degree)
     determinants, inverses = _geometry(space)
 
@@ -193,7 +182,7 @@ def energy_norm(matrix, u) -> float:
 
 def l2_norm(space: FunctionSpace, u_h, *, quadrature_degree: int | None = None) -> float:
     r"""The :math:`L^2` norm :math:`\|u_h\|_{L^2(\Omega)}` of a discrete function."""
-    u_h = _check_vector(space, u_h)
+    u_h = dof_vector(space, u_h)
     points, weights = _rule(space, quadrature_degree)
     determinants, _ = _geometry(space)
     return float(np.sqrt(_integrate(determinants, weights, _values(space, u_h, points) ** 2)))

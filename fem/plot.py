@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fem.element import FunctionSpace, values_at
+from fem.element import FunctionSpace, dof_vector, values_at
 from fem.norms import RefinementStudy
 
 __all__ = ["line_samples", "plot_function", "plot_rates", "plot_triangulation",
@@ -33,15 +33,6 @@ def _axes(ax, size=(6.4, 4.4)):
     figure = Figure(figsize=size, layout="constrained")
     FigureCanvasAgg(figure)
     return figure.add_subplot()
-
-
-def _check(space: FunctionSpace, u) -> np.ndarray:
-    if not isinstance(space, FunctionSpace):
-        raise ValueError(f"expected a FunctionSpace, got {type(space).__name__}")
-    u = np.asarray(u, dtype=np.float64)
-    if u.shape != (space.num_dofs,):
-        raise ValueError(f"u must have shape ({space.num_dofs},), got {u.shape}")
-    return u
 
 
 def plot_triangulation(space: FunctionSpace) -> tuple[np.ndarray, np.ndarray]:
@@ -73,7 +64,7 @@ def line_samples(space: FunctionSpace, u, per_cell: int | None = None):
     P1 is exact at its nodes (``per_cell`` 2); P2 is evaluated through its basis at
     ``per_cell`` (default 9) equally spaced points of each cell, the nodes included.
     """
-    u = _check(space, u)
+    u = dof_vector(space, u, "u", finite=False)
     if space.mesh.dim != 1:
         raise ValueError(f"line_samples needs a 1D space, got dim {space.mesh.dim}")
     count = per_cell or (2 if space.degree == 1 else 9)
@@ -116,7 +107,7 @@ def plot_function(space: FunctionSpace, u, ax=None, *, exact=None, label: str = 
     :class:`~matplotlib.collections.TriMesh` of ``tripcolor`` (``.colorbar`` is its
     colorbar).  ``artist.axes`` is the Axes.
     """
-    u = _check(space, u)
+    u = dof_vector(space, u, "u", finite=False)
     ax = _axes(ax)
     if space.mesh.dim == 1:
         x, values = line_samples(space, u)
