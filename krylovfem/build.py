@@ -1,6 +1,6 @@
 """A validated case turned into what the libraries take: coefficients, data, systems.
 
-Nothing here solves or writes: each function maps part of a :class:`~krylovfem.casefile.Case`
+Nothing here solves or writes: each function maps part of a :class:`~krylovfem.settings.Case`
 onto the arguments of :mod:`fem.problems`, :mod:`fem.norms` or :mod:`solvers`.
 """
 
@@ -10,8 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from krylovfem.casefile import Case, CaseError, SolverSettings
 from krylovfem.expr import ExpressionError
+from krylovfem.section import CaseError
+from krylovfem.settings import Case, SolverSettings
 
 __all__ = ["bad_expression", "boundary_data", "coefficients", "exact_solution", "read_system",
            "solver_options"]

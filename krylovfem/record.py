@@ -45,7 +45,8 @@ from typing import Any
 
 import numpy as np
 
-from krylovfem.casefile import Case, CaseError
+from krylovfem.section import CaseError
+from krylovfem.settings import Case
 
 __all__ = ["SCHEMA_VERSION", "load_solve_records", "summary_document", "write_compare",
            "write_run", "write_study"]
