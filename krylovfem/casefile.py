@@ -91,6 +91,11 @@ _PROBLEM_KEYS = problem_keys()
 
 MAX_TIME_STEPS = 1_000_000
 MAX_FILE_BYTES = 1_000_000
+#: Workspace a solver may plan for (the GMRES basis); the machine's memory must also
+#: hold the mesh, the matrix and its preconditioner.
+MAX_WORKSPACE_BYTES = 8 * 2**30
+#: Cells times time steps of a heat run: about an hour of steps on one core.
+MAX_CELL_STEPS = 10**10
 
 
 # --------------------------------------------------------------------------------------
@@ -137,13 +142,21 @@ def parse_override(text: str) -> tuple[tuple[str, ...], Any]:
     key, separator, value = text.partition("=")
     path = tuple(part.strip() for part in key.split("."))
     if not separator or not all(path):
-        raise CaseError(f"--set {text!r}: expected section.key=value, e.g. --set mesh.n=64")
+        raise CaseError(f"--set {_shorten(text)}: expected section.key=value, e.g. "
+                        f"--set mesh.n=64")
     value = value.strip()
     try:
         parsed = tomllib.loads(f"value = {value}")["value"]
     except tomllib.TOMLDecodeError:
         parsed = value
+    except RecursionError:
+        raise CaseError(f"--set {_shorten(text)}: the value is nested too deeply to "
+                        f"read") from None
     return path, parsed
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
 
 
 def _apply_overrides(source: str, raw: dict, overrides: list[str]) -> frozenset[str]:
@@ -151,12 +164,13 @@ def _apply_overrides(source: str, raw: dict, overrides: list[str]) -> frozenset[
     for text in overrides:
         path, value = parse_override(text)
         if path[0] not in SCHEMA[""]:
-            raise unknown_key_error(f"{source} (--set {text})", "", path[0], SCHEMA[""])
+            raise unknown_key_error(f"{source} (--set {_shorten(text)})", "", path[0],
+                                    SCHEMA[""])
         table = raw
         for part in path[:-1]:
             child = table.setdefault(part, {})
             if not isinstance(child, dict):
-                raise CaseError(f"{source}: --set {text}: {part!r} is not a table")
+                raise CaseError(f"{source}: --set {_shorten(text)}: {part!r} is not a table")
             table = child
         table[path[-1]] = value
         applied.append(".".join(path[:2]))
@@ -197,6 +211,9 @@ def parse_case_text(text: str, *, name: str, source: str = "<case>", base: Path 
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise CaseError(f"{source}: TOML syntax error: {error}") from None
+    except RecursionError:
+        raise CaseError(f"{source}: arrays or tables nested too deeply to read (a case "
+                        f"file needs two levels)") from None
     overrides = tuple(overrides or ())
     overridden = _apply_overrides(source, raw, list(overrides))
     origin = replace(origin or CaseOrigin(), overrides=overrides)
@@ -247,6 +264,8 @@ def _validate(raw: dict, *, name: str, source: str, base: Path,
                                   variables + (("t",) if problem_type == "heat" else ()))
     if problem_type == "heat":
         _check_heat_options(source, solver, output, overridden)
+        _check_heat_work(Section(source, "time", raw["time"], overridden), time, mesh)
+    check_solver_memory(source, solver, _unknowns(mesh, mesh_settings.degree))
     case = Case(case_name, source, problem, solver, output, mesh_settings=mesh_settings,
                 mesh=mesh, boundary=boundary, time=time, origin=origin)
     check_expressions_on_mesh(case)
@@ -260,6 +279,37 @@ def _check_heat_options(source: str, solver: SolverSettings, output: OutputSetti
         origin = " (from --set)" if "output.save_system" in overridden else ""
         raise CaseError(f"{source}: [output] save_system{origin} = true: not available for heat "
                         f"(one system per step); allowed: false")
+
+
+def _unknowns(mesh, degree: int) -> int:
+    """DOFs of the space: P2 adds one per edge, ``points + cells - 1`` by Euler's formula
+    for a 2D mesh without holes (an estimate for a mesh file with holes)."""
+    if degree == 1:
+        return mesh.num_points
+    edges = mesh.num_cells if mesh.dim == 1 else mesh.num_points + mesh.num_cells - 1
+    return mesh.num_points + edges
+
+
+def check_solver_memory(source: str, solver: SolverSettings, unknowns: int) -> None:
+    """Refuse a GMRES restart whose Krylov basis would not fit in memory."""
+    if solver.method != "gmres":
+        return
+    vectors = min(solver.restart, unknowns) + 1
+    needed = 8 * vectors * unknowns
+    if needed > MAX_WORKSPACE_BYTES:
+        raise CaseError(f"{source}: [solver] restart = {solver.restart}: the GMRES basis of "
+                        f"{vectors:,} vectors of {unknowns:,} unknowns needs "
+                        f"{needed / 2**30:.1f} GiB; at most {MAX_WORKSPACE_BYTES / 2**30:g} GiB "
+                        f"(a smaller restart, or a coarser mesh)")
+
+
+def _check_heat_work(section: Section, time: TimeSettings, mesh) -> None:
+    work = mesh.num_cells * time.num_steps
+    if work > MAX_CELL_STEPS:
+        raise section.out_of_range(
+            "dt", f"{time.num_steps:,} steps on {mesh.num_cells:,} cells make {work:.2g} "
+                  f"cell-steps; at most {MAX_CELL_STEPS:.0e} (a larger dt, a shorter t_end "
+                  f"or a coarser mesh)")
 
 
 def _check_sections_for(source: str, problem_type: str, raw: dict) -> None:

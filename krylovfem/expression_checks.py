@@ -23,7 +23,8 @@ def _evaluate_on(source: str, key: str, expression: Expression, points: np.ndarr
             expression(*coordinates, time)
         except ExpressionError as error:
             at_time = f" at t = {time:g}" if "t" in expression.variables else ""
-            raise CaseError(f"{source}: {key}: {error}{at_time} on the mesh") from None
+            named = "" if expression.where else f"{key}: "  # else the error names it
+            raise CaseError(f"{source}: {named}{error}{at_time} on the mesh") from None
 
 
 def check_expressions_on_mesh(case: Case) -> None:

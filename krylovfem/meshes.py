@@ -78,6 +78,15 @@ def build_mesh(settings: MeshSettings, source: str = "<case>"):
     """The mesh described by ``settings`` (a generator call or a mesh file read by meshio)."""
     if settings.file is not None:
         return _read_mesh_file(settings.file, source)
+    try:
+        return _generated_mesh(settings)
+    except ValueError as error:  # cells too small for floating point, say
+        bounds = "" if settings.bounds is None else f"bounds = {list(settings.bounds)}, "
+        raise CaseError(f"{source}: [mesh] {bounds}n = {settings.n}: no valid mesh: "
+                        f"{error}") from None
+
+
+def _generated_mesh(settings: MeshSettings):
     n = settings.n
     if settings.domain == "interval":
         a, b = settings.bounds

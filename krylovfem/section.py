@@ -150,14 +150,15 @@ class Section:
                             f"{type_name(value)}")
         text = value if isinstance(value, str) else repr(float(value))
         try:
-            return compile_expression(text, allowed_variables=variables)
+            return compile_expression(text, allowed_variables=variables, where=self.label(key))
         except ExpressionError as error:
             raise self.error(key, str(error)) from None
 
     def expression(self, key: str, default: str | None,
                    variables: tuple[str, ...]) -> Expression | None:
         if key not in self.table:
-            return None if default is None else compile_expression(default)
+            return None if default is None else compile_expression(default,
+                                                                   where=self.label(key))
         return self.expression_from(key, self.table[key], variables)
 
     def table_of(self, key: str) -> dict:

@@ -111,10 +111,14 @@ class Expression:
         The expression as written.
     tree : Node
         The simplified expression tree.
+    where : str
+        Where the expression was written (``"[problem] f"``), named first in every
+        error its evaluation raises.
     """
 
     text: str
     tree: Node
+    where: str = ""
 
     @property
     def variables(self) -> frozenset[str]:
@@ -136,16 +140,15 @@ class Expression:
     @property
     def gradient(self) -> tuple[Expression, Expression]:
         r"""The symbolic partial derivatives :math:`(\partial_x e, \partial_y e)`."""
-        return tuple(
-            Expression(f"d/d{name} {self.text}", differentiate(self.tree, name))
-            for name in ("x", "y")
-        )
+        return tuple(self.derivative(name) for name in ("x", "y"))
 
     def derivative(self, variable: str) -> Expression:
         """The symbolic partial derivative with respect to ``x``, ``y`` or ``t``."""
         if variable not in VARIABLES:
             raise ValueError(f"variable must be one of {VARIABLES}, given {variable!r}")
-        return Expression(f"d/d{variable} {self.text}", differentiate(self.tree, variable))
+        return Expression(f"d/d{variable} {self.text}",
+                          _within_depth(self.text, differentiate, self.tree, variable),
+                          f"{self.where} (d/d{variable})" if self.where else "")
 
     def __str__(self) -> str:
         return to_text(self.tree)
@@ -157,7 +160,7 @@ class Expression:
         for name in self.variables:
             if given[name] is None:
                 raise ExpressionError(
-                    f"expression {_shorten(self.text, 60)!r} uses {name!r}, "
+                    f"{self._named()}expression {_shorten(self.text, 60)!r} uses {name!r}, "
                     f"which is not defined here"
                 )
             values[name] = np.asarray(given[name], dtype=np.float64)
@@ -169,12 +172,16 @@ class Expression:
                 result = _evaluate(self.tree, values)
             except FloatingPointError as error:
                 raise ExpressionError(
-                    f"expression {_shorten(self.text, 60)!r}: {_float_error_text(error)} "
-                    f"when evaluated"
+                    f"{self._named()}expression {_shorten(self.text, 60)!r}: "
+                    f"{_float_error_text(error)} when evaluated"
                 ) from None
         result = np.broadcast_to(np.asarray(result, dtype=np.float64), shape)
         self._check_finite(result, values)
         return np.array(result)  # a writable copy, never a view of a broadcast
+
+    def _named(self) -> str:
+        """The start of an error message: where the expression was written, if known."""
+        return f"{self.where}: " if self.where else ""
 
     def _check_finite(self, result: np.ndarray, values: dict[str, np.ndarray]) -> None:
         finite = np.isfinite(result)
@@ -187,7 +194,7 @@ class Expression:
         )
         value = float(result[index])
         raise ExpressionError(
-            f"expression {_shorten(self.text, 60)!r}: value {value} "
+            f"{self._named()}expression {_shorten(self.text, 60)!r}: value {value} "
             f"at {where or 'every point'}"
         )
 
@@ -221,7 +228,8 @@ class Expression:
 
     def at_time(self, time: float) -> Expression:
         """The expression with ``t`` replaced by the number ``time``."""
-        return Expression(self.text, simplify(_substitute(self.tree, "t", float(time))))
+        return Expression(self.text, simplify(_substitute(self.tree, "t", float(time))),
+                          self.where)
 
 
 def _float_error_text(error: FloatingPointError) -> str:
@@ -235,7 +243,8 @@ def _float_error_text(error: FloatingPointError) -> str:
     return message
 
 
-def compile_expression(text: str, *, allowed_variables: tuple[str, ...] = VARIABLES) -> Expression:
+def compile_expression(text: str, *, allowed_variables: tuple[str, ...] = VARIABLES,
+                       where: str = "") -> Expression:
     """Parse, whitelist and compile an expression.
 
     Parameters
@@ -245,6 +254,9 @@ def compile_expression(text: str, *, allowed_variables: tuple[str, ...] = VARIAB
     allowed_variables : tuple of str
         The subset of ``x, y, t`` that may appear (``("x",)`` for a 1D
         stationary problem); a variable outside it is an error.
+    where : str
+        Where the text was written (``"[problem] f"``), for the messages of
+        :class:`Expression`.
 
     Returns
     -------
@@ -264,4 +276,14 @@ def compile_expression(text: str, *, allowed_variables: tuple[str, ...] = VARIAB
             f"expression {_shorten(text, 60)!r}: {name!r} is not a variable here; "
             f"allowed: {', '.join((*allowed_variables, 'pi', 'e'))}"
         )
-    return Expression(text, simplify(tree))
+    return Expression(text, _within_depth(text, simplify, tree), where)
+
+
+def _within_depth(text: str, function: Callable, *arguments):
+    """``function(*arguments)``, a tree walk that the parser's depth limit keeps shallow;
+    should a tree still be too deep for Python's stack, the expression is refused."""
+    try:
+        return function(*arguments)
+    except RecursionError:
+        raise ExpressionError(f"expression {_shorten(text, 60)!r}: too deeply nested to "
+                              f"simplify or differentiate") from None

@@ -139,12 +139,22 @@ class _Parser:
             raise self.fail(f"{function}() takes {arity} {plural}, given {count}", node)
         arguments = tuple(self.convert(argument, depth + 1) for argument in node.args)
         if arity is None:
-            # min/max of many arguments: a left fold of the binary numpy function
-            folded = Call(function, arguments[:2])
-            for argument in arguments[2:]:
-                folded = Call(function, (folded, argument))
-            return folded
+            return _balanced(function, arguments)
         return Call(function, arguments)
+
+
+def _balanced(function: str, arguments: tuple[Node, ...]) -> Node:
+    """min/max of many arguments as a balanced tree of the binary numpy function.
+
+    Its depth grows like log2 of the count (a left fold's would grow like the count,
+    past what the recursive simplifier can follow); ties still go to the leftmost
+    argument, which the derivative of min/max relies on.
+    """
+    if len(arguments) == 1:
+        return arguments[0]
+    middle = len(arguments) // 2
+    return Call(function, (_balanced(function, arguments[:middle]),
+                           _balanced(function, arguments[middle:])))
 
 
 def _describe(node: ast.AST) -> str:
