@@ -17,8 +17,8 @@ Exit status (one line on stderr for every failure, never a traceback):
      writing the same folder): no record, or the earlier one unchanged
 4    out of memory
 70   an internal error (``KRYLOVFEM_TRACEBACK=1`` shows the traceback)
-130  interrupted (Ctrl-C); 143: terminated (SIGTERM).  A solve stops within a
-     second; a run's record is written, marked ``"interrupted"``
+130  interrupted (Ctrl-C)
+143  terminated (SIGTERM)
 ===  =====================================================================
 """
 

@@ -268,3 +268,12 @@ def test_package_never_evaluates_text():
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
         }
         assert not called & {"eval", "exec", "compile", "__import__", "getattr"}, path.name
+
+
+def test_max_of_many_arguments_stays_shallow():
+    """600 arguments fold into a balanced tree: value, derivative and ties as for two."""
+    terms = [f"{k}*x" for k in range(600)] + ["599*x"]
+    expression = compile_expression("max(" + ", ".join(terms) + ")")
+    np.testing.assert_allclose(expression(X), 599 * X)
+    np.testing.assert_allclose(expression.gradient[0](X), np.full_like(X, 599.0))
+    assert compile_expression("min(" + ", ".join(terms) + ")")(X) == pytest.approx(0 * X)

@@ -162,3 +162,19 @@ def test_output_through_a_dangling_link_is_refused_before_the_solve(tmp_path, cl
     completed = cli("run", POISSON, "--out", tmp_path / "link" / "out", *QUICK)
     assert completed.status == 2
     assert "symbolic link" in _one_line(completed) and completed.stdout == ""
+
+
+def test_every_exit_status_is_documented_alike_everywhere():
+    import re
+
+    import krylovfem.cli as cli_module
+    from krylovfem.schema import EXIT_STATUS_TEXT
+
+    codes = {value for name, value in vars(cli_module).items() if name.startswith("EXIT_")}
+    stated = {int(code) for code in re.findall(r"(?:^|[;:(] )(\d+) ", EXIT_STATUS_TEXT)}
+    assert stated == codes
+    readme = " ".join((REPOSITORY / "README.md").read_text().split())
+    reference = " ".join((REPOSITORY / "docs" / "case-files.md").read_text().split())
+    text = " ".join(EXIT_STATUS_TEXT.split())
+    assert text in readme and text in reference
+    assert all(f"{code} " in cli_module.__doc__ for code in codes)
