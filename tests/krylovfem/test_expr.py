@@ -271,9 +271,9 @@ def test_package_never_evaluates_text():
 
 
 def test_max_of_many_arguments_stays_shallow():
-    """600 arguments fold into a balanced tree: value, derivative and ties as for two."""
-    terms = [f"{k}*x" for k in range(600)] + ["599*x"]
-    expression = compile_expression("max(" + ", ".join(terms) + ")")
-    np.testing.assert_allclose(expression(X), 599 * X)
-    np.testing.assert_allclose(expression.gradient[0](X), np.full_like(X, 599.0))
-    assert compile_expression("min(" + ", ".join(terms) + ")")(X) == pytest.approx(0 * X)
+    """600 arguments fold into a balanced tree: value and derivative as for two."""
+    terms = ["x"] * 599 + ["2*x"]  # 1800 characters, within the length limit
+    expression = compile_expression("max(" + ",".join(terms) + ")")
+    np.testing.assert_allclose(expression(X), 2 * X)
+    np.testing.assert_allclose(expression.gradient[0](X), np.full_like(X, 2.0))
+    np.testing.assert_allclose(compile_expression("min(" + ",".join(terms) + ")")(X), X)
