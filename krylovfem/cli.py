@@ -17,7 +17,9 @@ Exit status (one line on stderr for every failure, never a traceback):
      writing the same folder): no record, or the earlier one unchanged
 4    out of memory
 70   an internal error (``KRYLOVFEM_TRACEBACK=1`` shows the traceback)
-130  interrupted (Ctrl-C)
+130  interrupted (Ctrl-C): a run's solve stops within a second and its record is
+     written so far, with the reason ``interrupted``; a study, comparison or heat
+     run writes nothing (an earlier record stays)
 143  terminated (SIGTERM)
 ===  =====================================================================
 """
@@ -222,6 +224,9 @@ def _command_run(arguments) -> int:
         _flush(monitor)
         write_run(run, directory)
     _emit_all(report_lines(arguments, printout.run_summary(run, directory)))
+    if run.interrupted:
+        return _fail(f"interrupted after {run.iterations} iterations; the run so far is in "
+                     f"{directory}", EXIT_INTERRUPTED)
     return _finish(run.converged, run.reason, directory)
 
 

@@ -28,6 +28,7 @@ from krylovfem.expr import ExpressionError
 from krylovfem.meshes import MAX_CELLS
 from krylovfem.section import CaseError
 from krylovfem.settings import Case, SolverSettings
+from solvers import Reason, SolveInterrupted
 
 __all__ = ["CompareResult", "RunResult", "StudyResult", "Timings", "parse_solver_list",
            "run_case", "run_compare", "run_study"]
@@ -115,6 +116,11 @@ class RunResult:
             return "diverged_breakdown"
         failed = [solve for solve in self.solves if not solve.converged]
         return str((failed or self.solves)[0 if failed else -1].reason)
+
+    @property
+    def interrupted(self) -> bool:
+        """True when the user stopped the solve (Ctrl-C): the record holds it so far."""
+        return any(solve.reason == Reason.INTERRUPTED for solve in self.solves)
 
     @property
     def iterations(self) -> int:
@@ -237,6 +243,9 @@ def _solve_system(case: Case, matrix, rhs, monitor, report: Report, started: flo
     compile_seconds = _warm_up(case.solver, matrix, report)
     try:
         return _solve(matrix, rhs, case.solver, monitor), compile_seconds, None
+    except SolveInterrupted as interrupted:
+        # Ctrl-C: the solve so far is the run's result, recorded as interrupted
+        return interrupted.result, compile_seconds, None
     except ValueError as error:
         if _preconditioner_failure(error) is None:
             raise

@@ -574,7 +574,8 @@ still written, with the reason); 2 bad input or usage (naming the file, the key 
 is allowed; nothing written); 3 the system refused a file (one that cannot be read or
 written, a full disk, another run writing to the same folder: no new record, an earlier
 one unchanged); 4 out of memory; 70 an internal error (`KRYLOVFEM_TRACEBACK=1` shows the
-traceback); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM)."""
+traceback); 130 interrupted (Ctrl-C: a solve stops within a second, and a run's record
+holds it so far, with the reason `interrupted`); 143 terminated (SIGTERM)."""
 
 
 _THREADS_TEXT = """\

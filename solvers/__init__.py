@@ -26,7 +26,7 @@ from .precond import (
     preconditioner,
     ssor,
 )
-from .result import Reason, SolveResult, tolerance
+from .result import Reason, SolveInterrupted, SolveResult, tolerance
 from .warmup import WarmUp, is_cached, warm_up
 
 #: The Krylov methods, by the names ``solvers.cg`` and ``solvers.gmres`` carry.
@@ -38,6 +38,7 @@ __all__ = [
     "PivotError",
     "Preconditioner",
     "Reason",
+    "SolveInterrupted",
     "SolveResult",
     "WarmUp",
     "cg",

@@ -46,6 +46,7 @@ def check_matrix(A, name: str = "A"):
             raise TypeError(f"{name} must hold numbers; got dtype {A.dtype}")
         # CSR input is used as it is: rebuilding it would cost more than a small solve.
         matrix = A if sp.issparse(A) and A.format == "csr" else sp.csr_array(A)
+        _check_structure(matrix, name)
         dtype = working_dtype(matrix.dtype)
         data = np.ascontiguousarray(matrix.data, dtype=dtype)
         if not np.all(np.isfinite(data)):
@@ -66,7 +67,13 @@ def check_matrix(A, name: str = "A"):
             indptr = indptr.astype(np.int64)
         return CSR(indptr, indices, data, matrix)
     if isinstance(A, LinearOperator) or hasattr(A, "matvec"):
-        operator = aslinearoperator(A)
+        if not callable(A.matvec):
+            raise TypeError(f"{name}.matvec must be callable; got "
+                            f"{type(A.matvec).__name__}")
+        try:
+            operator = aslinearoperator(A)
+        except (TypeError, ValueError, AttributeError) as error:
+            raise TypeError(f"{name} is not a usable LinearOperator: {error}") from None
         if operator.shape[0] != operator.shape[1]:
             raise ValueError(f"{name} must be square; got shape {operator.shape}")
         if np.iscomplexobj(np.zeros(0, dtype=operator.dtype)):
@@ -76,6 +83,31 @@ def check_matrix(A, name: str = "A"):
         f"{name} must be a SciPy sparse matrix or array, a 2-D ndarray or a LinearOperator;"
         f" got {type(A).__name__}"
     )
+
+
+def _check_structure(matrix, name: str) -> None:
+    """The CSR arrays are consistent, or a ``ValueError``: the kernels index with them
+    unchecked, and a column out of range or a decreasing ``indptr`` would read (or
+    write) outside the arrays.  O(nnz), a few SpMVs' time."""
+    n, nnz = matrix.shape[0], matrix.indices.size
+    indptr, indices = matrix.indptr, matrix.indices
+    if indptr.ndim != 1 or indptr.size != n + 1:
+        raise ValueError(f"{name}.indptr has {indptr.size} entries; a CSR matrix of {n} rows "
+                         f"needs {n + 1}")
+    if indptr[0] != 0 or indptr[-1] != nnz or matrix.data.size != nnz:
+        raise ValueError(f"{name}.indptr runs from {indptr[0]} to {indptr[-1]} over "
+                         f"{nnz} column indices and {matrix.data.size} values; it must run "
+                         f"from 0 to their common length")
+    steps = np.diff(indptr)
+    if steps.size and steps.min() < 0:
+        row = int(np.argmax(steps < 0))
+        raise ValueError(f"{name}.indptr decreases at row {row} ({indptr[row]} then "
+                         f"{indptr[row + 1]}); it must be nondecreasing")
+    if nnz and (indices.min() < 0 or indices.max() >= n):
+        bad = int(np.flatnonzero((indices < 0) | (indices >= n))[0])
+        row = int(np.searchsorted(indptr, bad, side="right") - 1)
+        raise ValueError(f"{name} has column index {indices[bad]} in row {row}; column "
+                         f"indices must lie in 0..{n - 1}")
 
 
 def check_vector(v, n: int, name: str, dtype) -> np.ndarray:

@@ -24,7 +24,16 @@ import numpy as np
 from numba import njit
 
 from . import _csr, precond
-from ._common import Problem, finish, preconditioner_arrays, prepare, zero_rhs_result
+from ._common import (
+    FIRST_HISTORY,
+    Problem,
+    finish,
+    iterations_per_pause,
+    preconditioner_arrays,
+    prepare,
+    reserve,
+    zero_rhs_result,
+)
 from .precond import JACOBI, KINDS, NONE, apply_preconditioner
 from .result import (
     CODE_BREAKDOWN,
@@ -32,9 +41,11 @@ from .result import (
     CODE_DTOL,
     CODE_INDEFINITE_MATRIX,
     CODE_INDEFINITE_PRECONDITIONER,
+    CODE_INTERRUPTED,
     CODE_MAX_ITERATIONS,
     CODE_NAN,
     CODE_STAGNATION,
+    SolveInterrupted,
     SolveResult,
 )
 
@@ -44,6 +55,10 @@ _RZ, _R0, _LAST_TRUE = 0, 1, 2
 # counters: products with A, preconditioner applications, residual replacements,
 # first iteration of the current Lanczos segment
 _MATVECS, _APPLIES, _REPLACEMENTS, _SEGMENT = 0, 1, 2, 3
+# ... and iterations done, kept by the loop: Python raises KeyboardInterrupt as soon as
+# a loop call returns, before its (code, iterations) are stored, and must still know
+# how far the arrays have come
+_DONE = 4
 
 
 def _make_cg_loop(KIND):
@@ -104,6 +119,7 @@ def _make_cg_loop(KIND):
             rr, rz_new = _csr.cg_update(alpha, p, q, x, r, dinv, bounds)
             norm = math.sqrt(rr)
             history[k + 1] = norm
+            counters[_DONE] = k + 1
             if not math.isfinite(norm):
                 return CODE_NAN, k + 1
             if norm <= tol:
@@ -246,15 +262,17 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
     return _cg_operator(problem)
 
 
-def _cg_workspace(problem: Problem) -> dict:
-    """The arrays the compiled loop works in."""
-    n, maxiter, dtype = problem.n, problem.maxiter, problem.b.dtype
+def _cg_workspace(problem: Problem, iterations: int = FIRST_HISTORY) -> dict:
+    """The arrays the compiled loop works in, with room for ``iterations`` iterations
+    (the driver grows the histories as the solve goes on: :func:`_common.reserve`)."""
+    n, dtype = problem.n, problem.b.dtype
+    iterations = min(iterations, problem.maxiter)
     r = np.empty(n, dtype)
     return {"r": r, "p": np.empty(n, dtype), "q": np.empty(n, dtype),
-            "z": np.empty(n, dtype) if problem.M.kind != NONE else r,
-            "history": np.empty(maxiter + 1), "alphas": np.zeros(maxiter),
-            "betas": np.zeros(maxiter), "scalars": np.zeros(3),
-            "counters": np.zeros(4, dtype=np.int64)}
+            "z": r if getattr(problem.M, "kind", None) == NONE else np.empty(n, dtype),
+            "history": np.full(iterations + 1, np.nan), "alphas": np.zeros(iterations),
+            "betas": np.zeros(iterations), "scalars": np.zeros(3),
+            "counters": np.zeros(5, dtype=np.int64)}
 
 
 def _cg_arguments(problem: Problem, work: dict, start: int, stop: int) -> tuple:
@@ -267,18 +285,28 @@ def _cg_arguments(problem: Problem, work: dict, start: int, stop: int) -> tuple:
 
 
 def _cg_compiled(problem: Problem) -> SolveResult:
+    """The compiled loop, called for a tenth of a second of work at a time (or one
+    iteration, for a callback or monitor), so that Ctrl-C stops it at once."""
     maxiter = problem.maxiter
-    work = _cg_workspace(problem)
-    step = 1 if (problem.callback or problem.monitor) else maxiter
+    step = iterations_per_pause(problem)
+    work = _cg_workspace(problem, max(step, FIRST_HISTORY))
     loop = LOOPS[problem.M.kind]
-    start, code = 0, _PAUSED
-    while code == _PAUSED:
-        stop = min(start + step, maxiter)
-        code, k = loop(*_cg_arguments(problem, work, start, stop))
-        _report(problem, work["history"], 0 if start == 0 else start + 1, k)
-        start = stop
-    return _result(problem, code, k, work["history"], work["alphas"], work["betas"],
-                   work["counters"])
+    start, code, k = 0, _PAUSED, 0
+    try:
+        while code == _PAUSED:
+            stop = min(start + step, maxiter)
+            reserve(work, ("history",), stop + 1, maxiter + 1)
+            reserve(work, ("alphas", "betas"), stop, maxiter)
+            code, k = loop(*_cg_arguments(problem, work, start, stop))
+            _report(problem, work["history"], 0 if start == 0 else start + 1, k)
+            start = stop
+    except KeyboardInterrupt:
+        code, k = CODE_INTERRUPTED, int(work["counters"][_DONE])
+    result = _result(problem, code, k, work["history"], work["alphas"], work["betas"],
+                     work["counters"])
+    if code == CODE_INTERRUPTED:
+        raise SolveInterrupted(result) from None
+    return result
 
 
 def _report(problem: Problem, history, first: int, last: int) -> None:
@@ -340,10 +368,10 @@ def _tridiagonal_extremes(diagonal, off_diagonal):
 
 def _cg_operator(problem: Problem) -> SolveResult:
     """The same iteration for a LinearOperator ``A`` or ``M``, one Python step at a time."""
-    x, b, tol, maxiter = problem.x, problem.b, problem.tolerance, problem.maxiter
-    history = np.empty(maxiter + 1)
-    alphas, betas = np.zeros(maxiter), np.zeros(maxiter)
-    counters = np.zeros(4, dtype=np.int64)
+    x, b = problem.x, problem.b
+    work = _cg_workspace(problem)
+    history, alphas, betas = work["history"], work["alphas"], work["betas"]
+    counters = work["counters"]
     r = b - problem.matvec(x)
     counters[_MATVECS] += 1
     history[0] = r0 = float(np.linalg.norm(r))
@@ -353,9 +381,27 @@ def _cg_operator(problem: Problem) -> SolveResult:
     z = problem.precondition(r)
     rz = float(r @ z)
     counters[_APPLIES] += 1
-    code, k, last_true = _check_rz(rz), 0, np.inf
+    code, k = _check_rz(rz), 0
     p = z.copy()
+    try:
+        code, k = _cg_operator_loop(problem, work, p, r, z, rz, code, k)
+    except KeyboardInterrupt:
+        code, k = CODE_INTERRUPTED, work["k"]
+    result = _result(problem, code, k, work["history"], work["alphas"], work["betas"], counters)
+    if code == CODE_INTERRUPTED:
+        raise SolveInterrupted(result) from None
+    return result
+
+
+def _cg_operator_loop(problem: Problem, work: dict, p, r, z, rz, code, k):
+    """The iterations of :func:`_cg_operator`; ``work["k"]`` follows the last one done."""
+    x, b, tol, maxiter = problem.x, problem.b, problem.tolerance, problem.maxiter
+    counters, r0, last_true = work["counters"], work["history"][0], np.inf
+    work["k"] = k
     while code is None and k < maxiter:
+        reserve(work, ("history",), k + 2, maxiter + 1)
+        reserve(work, ("alphas", "betas"), k + 1, maxiter)
+        history, alphas, betas = work["history"], work["alphas"], work["betas"]
         q = problem.matvec(p)
         counters[_MATVECS] += 1
         pq = float(p @ q)
@@ -398,10 +444,9 @@ def _cg_operator(problem: Problem) -> SolveResult:
             betas[k - 1] = beta
             rz = rz_new
             p = z + beta * p
+        work["k"] = k
         _report(problem, history, k, k)
-    if code is None:
-        code = CODE_MAX_ITERATIONS
-    return _result(problem, code, k, history, alphas, betas, counters)
+    return (CODE_MAX_ITERATIONS if code is None else code), k
 
 
 def _cg_operator_start(problem: Problem, r0: float):

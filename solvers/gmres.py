@@ -20,16 +20,27 @@ import numpy as np
 from numba import njit
 
 from . import _csr, precond
-from ._common import Problem, finish, preconditioner_arrays, prepare, zero_rhs_result
+from ._common import (
+    FIRST_HISTORY,
+    Problem,
+    finish,
+    iterations_per_pause,
+    preconditioner_arrays,
+    prepare,
+    reserve,
+    zero_rhs_result,
+)
 from ._inputs import check_positive_int
 from .precond import KINDS, NONE, apply_preconditioner
 from .result import (
     CODE_BREAKDOWN,
     CODE_CONVERGED,
     CODE_DTOL,
+    CODE_INTERRUPTED,
     CODE_MAX_ITERATIONS,
     CODE_NAN,
     CODE_STAGNATION,
+    SolveInterrupted,
     SolveResult,
 )
 
@@ -50,6 +61,9 @@ _R0, _INNER_TOL, _BEST_START = 0, 1, 2
 # cycle, steps in the longest cycle (whose Hessenberg matrix is kept), and cycles since the
 # residual last improved
 _MATVECS, _APPLIES, _CYCLES, _LAST_STEPS, _LONGEST, _STALLED = 0, 1, 2, 3, 4, 5
+# ... and iterations done, kept by the loop (as in cg.py: a Ctrl-C arriving as a loop
+# call returns loses its return value)
+_DONE = 6
 
 
 @njit(cache=True, nogil=True)
@@ -102,12 +116,13 @@ def _make_gmres_loop(KIND):
 
     def _gmres_loop(indptr, indices, data, bounds, b, x,
                     pindptr, pindices, pdata, pdiag, pdiag_positions, omega,
-                    left, tol, dtol, restart, maxiter, start, pause, history, restarts,
+                    left, tol, dtol, restart, maxiter, start, pause_at, history, restarts,
                     V, hessenberg, longest, rotated, cosines, sines, g, y, w, z, scalars, counters):
         """GMRES cycles from iteration ``start``; returns ``(code, iterations)``.
 
-        With ``pause`` it returns ``_PAUSED`` after one cycle, the state being kept in the
-        arrays (``x`` above all), so that a Python callback can run between cycles.
+        It returns ``_PAUSED`` at the end of the first cycle that reaches iteration
+        ``pause_at``, the state being kept in the arrays (``x`` above all), so that Python
+        can run between cycles: a callback, a check for Ctrl-C, a longer history.
         """
         k = start
         while True:
@@ -186,6 +201,7 @@ def _make_gmres_loop(KIND):
                 steps = j + 1
                 estimate = abs(g[j + 1])
                 history[k] = estimate
+                counters[_DONE] = k
                 # An invariant subspace: the step is exact if R is nonsingular, else stuck.
                 happy = norm <= 1e-14 * math.sqrt(ww)
                 if diagonal == 0.0:
@@ -214,7 +230,7 @@ def _make_gmres_loop(KIND):
                              pdata, pdiag, pdiag_positions, omega, bounds, counters)
             if stop != _GO_ON:
                 return stop, k
-            if pause:
+            if k >= pause_at:
                 return _PAUSED, k
 
     # A cache index of its own for each kind (Numba names the files by the qualified
@@ -354,10 +370,12 @@ def rows_per_chunk(restart: int) -> int:
     return max(1024, 65536 // restart)
 
 
-def _workspace(n: int, restart: int, maxiter: int, dtype):
+def _workspace(n: int, restart: int, iterations: int, dtype):
+    """The arrays of the cycles, with history room for ``iterations`` iterations (the
+    drivers grow it as the solve goes on: :func:`_common.reserve`)."""
     return {
-        "history": np.empty(maxiter + 1),
-        "restarts": np.zeros(maxiter + 1, dtype=np.int64),
+        "history": np.full(iterations + 1, np.nan),
+        "restarts": np.zeros(iterations + 1, dtype=np.int64),
         "V": np.empty((restart + 1, n), dtype=dtype),
         "hessenberg": np.zeros((restart + 1, restart)),
         "longest": np.zeros((restart + 1, restart)),
@@ -369,32 +387,57 @@ def _workspace(n: int, restart: int, maxiter: int, dtype):
         "w": np.empty(n, dtype=dtype),
         "z": np.empty(n, dtype=dtype),
         "scalars": np.zeros(3),
-        "counters": np.zeros(6, dtype=np.int64),
+        "counters": np.zeros(7, dtype=np.int64),
     }
 
 
+def _reserve_cycle(problem: Problem, space: dict, restart: int, start: int, pause_at: int):
+    """Room in the histories for cycles from ``start`` until one passes ``pause_at``."""
+    needed = min(max(pause_at, start) + restart, problem.maxiter) + 1
+    reserve(space, ("history", "restarts"), needed, problem.maxiter + 1)
+
+
 def _gmres_arguments(problem: Problem, space: dict, restart: int, left: bool, start: int,
-                     pause: bool) -> tuple:
+                     pause_at: int) -> tuple:
     """The arguments of ``LOOPS[problem.M.kind]`` for cycles from iteration ``start``."""
     A = problem.A
     return (A.indptr, A.indices, A.data, problem.bounds, problem.b, problem.x,
             *preconditioner_arrays(problem.M), left, problem.tolerance, problem.dtol, restart,
-            problem.maxiter, start, pause, space["history"], space["restarts"], space["V"],
+            problem.maxiter, start, pause_at, space["history"], space["restarts"], space["V"],
             space["hessenberg"], space["longest"], space["rotated"], space["cosines"],
             space["sines"], space["g"], space["y"], space["w"], space["z"], space["scalars"],
             space["counters"])
 
 
 def _gmres_compiled(problem: Problem, restart: int, left: bool, callback_type: str):
-    space = _workspace(problem.n, restart, problem.maxiter, problem.b.dtype)
-    pause = problem.callback is not None or problem.monitor is not None
+    """The compiled cycles, returning to Python after about a tenth of a second of work
+    (or every cycle, for a callback or monitor), so that Ctrl-C stops them at a cycle's
+    end."""
+    # an iteration orthogonalises against restart / 2 basis vectors on average, and
+    # shares the product with A that starts each cycle
+    step = iterations_per_pause(problem, restart * problem.n + problem.A.data.size // restart)
+    space = _workspace(problem.n, restart, min(problem.maxiter, FIRST_HISTORY),
+                       problem.b.dtype)
     loop = LOOPS[problem.M.kind]
-    start, code = 0, _PAUSED
-    while code == _PAUSED:
-        code, k = loop(*_gmres_arguments(problem, space, restart, left, start, pause))
-        _report(problem, space["history"], start, k, callback_type)
-        start = k
-    return _result(problem, code, k, space, left)
+    start, code, k = 0, _PAUSED, 0
+    try:
+        while code == _PAUSED:
+            pause_at = start + step
+            _reserve_cycle(problem, space, restart, start, pause_at)
+            code, k = loop(*_gmres_arguments(problem, space, restart, left, start, pause_at))
+            _report(problem, space["history"], start, k, callback_type)
+            start = k
+    except KeyboardInterrupt:
+        code, k = CODE_INTERRUPTED, int(space["counters"][_DONE])
+    return _finished(problem, code, k, space, left)
+
+
+def _finished(problem: Problem, code: int, k: int, space: dict, left: bool) -> SolveResult:
+    """The result, raised in a :class:`SolveInterrupted` when the user stopped the solve."""
+    result = _result(problem, code, k, space, left)
+    if code == CODE_INTERRUPTED:
+        raise SolveInterrupted(result) from None
+    return result
 
 
 def _report(problem: Problem, history, start: int, k: int, callback_type: str) -> None:
@@ -435,13 +478,25 @@ def _norm_type(problem: Problem, left: bool) -> str:
 
 def _gmres_operator(problem: Problem, restart: int, left: bool, callback_type: str):
     """The same cycles for a LinearOperator ``A`` or ``M``, with NumPy per step."""
-    n, tol, maxiter = problem.n, problem.tolerance, problem.maxiter
-    space = _workspace(n, restart, maxiter, problem.b.dtype)
-    history, V = space["history"], space["V"]
+    space = _workspace(problem.n, restart, min(problem.maxiter, FIRST_HISTORY),
+                       problem.b.dtype)
+    k = 0
+    try:
+        code, k = _operator_cycles(problem, space, restart, left, callback_type)
+    except KeyboardInterrupt:
+        code, k = CODE_INTERRUPTED, space["k"]
+    return _finished(problem, code, k, space, left)
+
+
+def _operator_cycles(problem, space, restart, left, callback_type):
+    """The cycles of :func:`_gmres_operator`; ``space["k"]`` follows the last one done."""
+    tol, maxiter, x = problem.tolerance, problem.maxiter, problem.x
     counters, scalars = space["counters"], space["scalars"]
-    x = problem.x
     k, code = 0, None
+    space["k"] = 0
     while code is None:
+        _reserve_cycle(problem, space, restart, k, k)
+        history, V = space["history"], space["V"]
         r = problem.b - problem.matvec(x)
         counters[_MATVECS] += 1
         true_norm = float(np.linalg.norm(r))
@@ -467,8 +522,9 @@ def _gmres_operator(problem: Problem, restart: int, left: bool, callback_type: s
         if steps >= counters[_LONGEST]:
             space["longest"][:, :] = space["hessenberg"]
             counters[_LONGEST] = steps
+        space["k"] = k
         _report(problem, history, start, k, callback_type)
-    return _result(problem, code, k, space, left)
+    return code, k
 
 
 def _operator_cycle(problem, space, restart, left, beta, k0):

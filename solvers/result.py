@@ -34,6 +34,8 @@ class Reason(enum.StrEnum):
     """A NaN or infinity appeared in the iteration."""
     DIVERGED_STAGNATION = "diverged_stagnation"
     """The iteration stopped making progress (see the method's notes)."""
+    INTERRUPTED = "interrupted"
+    """The user stopped the solve (Ctrl-C); raised as :class:`SolveInterrupted`."""
 
     def __str__(self) -> str:
         return self.value
@@ -53,9 +55,24 @@ REASON_CODES = (
     Reason.DIVERGED_INDEFINITE_PRECONDITIONER,  # 5
     Reason.DIVERGED_NAN,  # 6
     Reason.DIVERGED_STAGNATION,  # 7
+    Reason.INTERRUPTED,  # 8: given in Python, between two calls of a loop
 )
 CODE_CONVERGED, CODE_MAX_ITERATIONS, CODE_DTOL, CODE_BREAKDOWN = 0, 1, 2, 3
 CODE_INDEFINITE_MATRIX, CODE_INDEFINITE_PRECONDITIONER, CODE_NAN, CODE_STAGNATION = 4, 5, 6, 7
+CODE_INTERRUPTED = 8
+
+
+class SolveInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a solve, with what the solve had reached.
+
+    A ``KeyboardInterrupt``, so that code which does not look for it stops as it would
+    on any Ctrl-C; code that does finds the partial :class:`SolveResult` (reason
+    ``interrupted``, the history so far, ``x`` the last iterate) in :attr:`result`.
+    """
+
+    def __init__(self, result: SolveResult):
+        super().__init__(f"solve interrupted after {result.iterations} iterations")
+        self.result = result
 
 
 def tolerance(rhs_norm: float, rtol: float, atol: float) -> tuple[float, Reason]:

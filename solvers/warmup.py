@@ -161,7 +161,7 @@ def _planned_calls(setting: _Setting) -> list[tuple[object, tuple]]:
         space = _workspace(n, restart, 2, problem.b.dtype)
         if problem.compiled:
             calls.append((_GMRES_LOOPS[problem.M.kind],
-                          _gmres_arguments(problem, space, restart, False, 0, False)))
+                          _gmres_arguments(problem, space, restart, False, 0, 1)))
         else:
             calls.append((_start_cycle, (0, 1.0, 1.0, 1.0, 2, space["history"],
                                          space["restarts"], space["scalars"],

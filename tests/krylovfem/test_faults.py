@@ -178,3 +178,28 @@ def test_every_exit_status_is_documented_alike_everywhere():
     text = " ".join(EXIT_STATUS_TEXT.split())
     assert text in readme and text in reference
     assert all(f"{code} " in cli_module.__doc__ for code in codes)
+
+
+def test_ctrl_c_during_a_solve_records_the_run_so_far(tmp_path):
+    """SIGINT to a real run in its solve: exit 130, a record whose reason is interrupted."""
+    out = tmp_path / "out"
+    # GMRES(1) on 16641 unknowns to rtol 1e-13 would take many minutes
+    process = subprocess.Popen(
+        [sys.executable, "-m", "krylovfem", "run", str(POISSON), "--out", str(out),
+         "--set", "mesh.n=128", "--set", "solver.method=gmres", "--set", "solver.restart=1",
+         "--set", "solver.preconditioner=none", "--set", "solver.rtol=1e-13",
+         "--set", "solver.maxiter=10000000", "--set", "output.plots=false",
+         "--monitor", "1000"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in process.stdout:  # wait until the solve prints its iterations
+        if "KSP Residual norm" in line and not line.strip().startswith("0 "):
+            break
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("krylovfem: interrupted after "), stderr
+    record = json.loads((out / "summary.json").read_text())
+    assert record["reason"] == "interrupted" and record["converged"] is False
+    assert record["iterations"] >= 1000
+    assert len(record["solve"]["residual_norms"]) == record["iterations"] + 1
