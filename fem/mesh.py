@@ -272,7 +272,7 @@ def _as_facets(array, dim: int, name: str, num_points: int) -> np.ndarray:
         raise ValueError(
             f"boundary '{name}': facet {bad} refers to point {facets[bad].tolist()}, "
             f"outside 0..{num_points - 1}")
-    facets = np.ascontiguousarray(facets, dtype=np.int64)
+    facets = np.array(facets, dtype=np.int64, order="C")  # a copy: frozen below, not theirs
     facets.setflags(write=False)
     return facets
 
@@ -329,7 +329,8 @@ class Mesh:
             points = points[:, None]
         if points.ndim != 2 or points.shape[1] not in (1, 2):
             raise ValueError(f"points must have shape (n_points, 1 or 2), got {points.shape}")
-        points = np.ascontiguousarray(points, dtype=np.float64)
+        # copies: the mesh freezes its arrays, and must not freeze (or share) the caller's
+        points = np.array(points, dtype=np.float64, order="C")
         if not np.all(np.isfinite(points)):
             bad = int(np.flatnonzero(~np.isfinite(points).all(axis=1))[0])
             raise ValueError(f"point {bad} has a non-finite coordinate {points[bad].tolist()}")
@@ -344,7 +345,7 @@ class Mesh:
                 f"cells of a {dim}D mesh must have shape (n_cells, {dim + 1}), got {cells.shape}")
         if cells.shape[0] == 0:
             raise ValueError("a mesh needs at least one cell")
-        cells = np.ascontiguousarray(cells, dtype=np.int64)
+        cells = np.array(cells, dtype=np.int64, order="C")
         low = cells.min()
         high = cells.max()
         if low < 0 or high >= num_points:

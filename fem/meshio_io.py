@@ -58,7 +58,9 @@ def read_mesh(path: str | os.PathLike) -> Mesh:
     if not path.is_file():
         raise ValueError(f"mesh file {str(path)!r} does not exist")
     try:
-        with contextlib.redirect_stdout(io.StringIO()):  # meshio prints stray blank lines
+        # meshio prints stray blank lines, and its own account of an error beside the
+        # exception it raises: the exception alone makes the one-line message
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             data = meshio.read(path)
     # meshio raises many types for bad files and exits the interpreter for some
     except (Exception, SystemExit) as error:
