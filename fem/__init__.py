@@ -20,6 +20,7 @@ Examples
 True
 """
 
+from fem import _cache  # noqa: F401  (before any kernel is defined)
 from fem.assembly import (
     SparsityPattern,
     assemble_boundary_load,
