@@ -42,6 +42,8 @@ from numba.core import caching
 FORMAT = "krylovfem-numba-cache/1"
 _HEADER = re.compile(r"(krylovfem-numba-cache/\S+) numba=(\S+) bytes=(\d+) sha256=([0-9a-f]{64})")
 
+_log = getattr(caching, "_cache_log", lambda *arguments: None)  # NUMBA_DEBUG_CACHE lines
+
 #: The members of Numba's IndexDataCacheFile that CheckedCacheFile overrides or calls.
 NUMBA_MEMBERS = ("save", "load", "_load_index", "_save_index", "_load_data", "_save_data",
                  "_data_path", "_dump", "_open_for_write")
@@ -129,6 +131,7 @@ class CheckedCacheFile(caching.IndexDataCacheFile):
         with self._open_for_write(self._data_path(name)) as file:
             file.write(_header(body))
             file.write(body)
+        _log("[cache] data saved to %r", self._data_path(name))
 
     def _load_data(self, name):
         path = self._data_path(name)
@@ -137,4 +140,5 @@ class CheckedCacheFile(caching.IndexDataCacheFile):
         problem = _problem(raw)
         if problem is not None:
             raise CorruptCacheFile(path, problem)
+        _log("[cache] data loaded from %r", path)
         return pickle.loads(raw.partition(b"\n")[2])
