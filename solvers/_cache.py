@@ -27,8 +27,9 @@ Each of these says so in one line of :class:`CacheWarning`, each at most once pe
 
 How: ``Dispatcher.enable_caching``, which the decorator calls, is wrapped so that a
 function of a registered package gets a :class:`PackageCache` (Numba's ``FunctionCache``
-with the stamp, the checked files and the guards); Numba's internals are used only where
-they are present (checked at import), else Numba's own cache stays in place.
+with the stamp, the checked files and the guards).  The Numba internals it builds on are
+checked at import; on a Numba that lacks one, the package's kernels are compiled without
+a cache (one warning) rather than cached unchecked or with a stale stamp.
 """
 
 from __future__ import annotations
@@ -121,9 +122,9 @@ class PackageCache(caching.FunctionCache):
         self._cache_file = CheckedCacheFile(cache_path=self._cache_path,
                                             filename_base=self._impl.filename_base,
                                             source_stamp=self._impl.locator.get_source_stamp())
-        # The first locator is NUMBA_CACHE_DIR's; Numba passes over it in silence.
-        self._ignores_cache_dir = bool(config.CACHE_DIR) and not isinstance(
-            self._impl.locator, self._impl_class._locator_classes[0])
+        # Numba passes over an unusable NUMBA_CACHE_DIR in silence.
+        self._ignores_cache_dir = bool(config.CACHE_DIR) and (
+            "UserProvided" not in type(self._impl.locator).__name__)
 
     def load_overload(self, sig, target_context):
         if self._ignores_cache_dir and self._enabled:
@@ -153,16 +154,21 @@ class PackageCache(caching.FunctionCache):
                    f"cannot be {what} ({type(error).__name__}: {error}); compiling without it")
 
 
-def _enable_caching(numba_enable_caching):
-    """Dispatcher.enable_caching, giving the functions of registered packages a PackageCache."""
+def _enable_caching(numba_enable_caching, missing: list[str]):
+    """Dispatcher.enable_caching, giving the functions of registered packages a PackageCache
+    (or, on a Numba that lacks the ``missing`` internals, no cache: slow, never stale)."""
 
     def enable_caching(dispatcher):
         if _stamp_of(inspect.getfile(dispatcher.py_func)) is None:
             return numba_enable_caching(dispatcher)
+        dispatcher._cache = caching.NullCache()
+        if missing:
+            _warn_once("numba", f"Numba {numba.__version__} lacks {', '.join(missing)}; "
+                       f"compiling without a cache")
+            return None
         try:
             dispatcher._cache = PackageCache(dispatcher.py_func)
         except Exception as error:  # e.g. "no locator available": no folder is writable
-            dispatcher._cache = caching.NullCache()
             _warn_once("uncached", f"Numba's cache cannot be used ({error}); compiling "
                        f"without it (NUMBA_CACHE_DIR can name a writable folder)")
         return None
@@ -172,25 +178,18 @@ def _enable_caching(numba_enable_caching):
 
 
 def _missing_numba_members() -> list[str]:
-    """The Numba internals this module relies on that the installed Numba lacks."""
+    """The Numba internals PackageCache relies on that the installed Numba lacks."""
     missing = [f"IndexDataCacheFile.{name}" for name in NUMBA_MEMBERS
                if not hasattr(caching.IndexDataCacheFile, name)]
-    if not hasattr(Dispatcher, "enable_caching"):
-        missing.append("Dispatcher.enable_caching")
     if not _PackageCacheImpl._locator_classes:
-        missing.append("the cache locators")
+        missing.append("its cache locators")
     return missing
 
 
 def _install() -> None:
-    if hasattr(Dispatcher.enable_caching, "numba_enable_caching"):
-        return  # installed by an earlier import of this module
-    missing = _missing_numba_members()
-    if missing:
-        _warn_once("numba", f"Numba {numba.__version__} lacks {', '.join(missing)}; its "
-                   f"on-disk cache is used unchecked")
-        return
-    Dispatcher.enable_caching = _enable_caching(Dispatcher.enable_caching)
+    if not hasattr(Dispatcher.enable_caching, "numba_enable_caching"):  # not installed yet
+        Dispatcher.enable_caching = _enable_caching(Dispatcher.enable_caching,
+                                                    _missing_numba_members())
 
 
 _install()

@@ -385,3 +385,23 @@ def test_functions_of_other_packages_keep_numbas_cache(tmp_path):
     namespace = {"__file__": str(source)}
     exec(compile(source.read_text(), str(source), "exec"), namespace)
     assert type(namespace["one"]._cache) is FunctionCache
+
+
+def test_on_a_numba_without_the_internals_the_kernels_run_uncached():
+    import importlib
+    from types import SimpleNamespace
+
+    from numba.core.caching import NullCache
+
+    import solvers
+
+    cache = importlib.import_module("solvers._cache")
+    numba_enable_caching_calls = []
+    enable_caching = cache._enable_caching(numba_enable_caching_calls.append,
+                                           ["IndexDataCacheFile.load"])
+    kernel = SimpleNamespace(py_func=importlib.import_module("solvers._csr")._spmv_rows.py_func)
+    with pytest.warns(solvers.CacheWarning, match="lacks IndexDataCacheFile.load; compiling "
+                                                  "without a cache"):
+        enable_caching(kernel)
+    assert isinstance(kernel._cache, NullCache)
+    assert numba_enable_caching_calls == []  # a registered package's kernel: not Numba's cache
