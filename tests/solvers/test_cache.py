@@ -61,6 +61,7 @@ if "--cache-folder-becomes-a-file" in options:
     open(os.environ["NUMBA_CACHE_DIR"], "w").close()
 if "--wait-for" in options:
     go = options[options.index("--wait-for") + 1]
+    open(f"{{go}}.ready.{{os.getpid()}}", "w").close()
     deadline = time.monotonic() + 120
     while not os.path.exists(go) and time.monotonic() < deadline:
         time.sleep(0.005)
@@ -313,12 +314,15 @@ def test_solvers_and_fem_import_and_run_with_no_writable_location(tmp_path):
 
 
 def _race(demo: Path, cache_dir: Path, tmp_path: Path, dtypes: tuple[str, str]) -> None:
-    """Two processes compile and save into one empty cache, set off at the same moment."""
+    """Two processes compile and save into one empty cache, set off at the same moment
+    (once both have imported everything)."""
     go = tmp_path / "go"
     writers = [subprocess.Popen(_command(demo, dtype, "--wait-for", str(go)),
                                 env=_environment(cache_dir), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True) for dtype in dtypes]
-    time.sleep(0.2)
+    deadline = time.monotonic() + 120
+    while len(list(tmp_path.glob("go.ready.*"))) < len(writers) and time.monotonic() < deadline:
+        time.sleep(0.005)
     go.write_text("")
     for writer in writers:
         stdout, stderr = writer.communicate(timeout=300)
