@@ -20,6 +20,7 @@ Examples
 True
 """
 
+from fem import _cache  # noqa: F401  (before any kernel is defined)
 from fem.assembly import (
     SparsityPattern,
     assemble_boundary_load,
@@ -54,8 +55,7 @@ _PLOTS = ("plot_function", "plot_rates")
 
 
 def __getattr__(name):
-    # fem.problems pulls in the solvers package and fem.meshio_io pulls in meshio: both
-    # are imported on first use only
+    # fem.problems, and fem.meshio_io, which pulls in meshio, are imported on first use only
     if name in _PROBLEMS:
         from fem import problems
 

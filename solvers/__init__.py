@@ -8,8 +8,8 @@
 0
 """
 
-# Registers the package-wide cache stamp; must run before any kernel is defined.
-from . import _cache  # noqa: F401
+# Sets up Numba's cache of this package (stamped, checked); must run before any kernel is defined.
+from ._cache import CacheWarning
 from ._inputs import check_tolerances
 from .cg import cg
 from .gmres import gmres
@@ -35,6 +35,7 @@ METHODS = ("cg", "gmres")
 __all__ = [
     "METHODS",
     "PRECONDITIONERS",
+    "CacheWarning",
     "PivotError",
     "Preconditioner",
     "Reason",
