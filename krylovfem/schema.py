@@ -585,8 +585,11 @@ The kernels of `solvers` and `fem` are compiled by Numba.  The first run compile
 (a few seconds) and caches the machine code on disk; later runs load it.  By default the
 cache lives in `__pycache__` folders beside the installed sources (or, where those are
 not writable, in Numba's cache folder in the user's home); set `NUMBA_CACHE_DIR` to
-move it elsewhere.  A change to any source file of `solvers` makes its cached entries
-stale, and they are compiled again.
+move it elsewhere.  A change to any source file of `solvers` or `fem` makes that
+package's cached entries stale, and they are compiled again.  Every cached file carries
+a checksum that is verified before Numba loads it: a corrupt, truncated or foreign file,
+a cache folder that cannot be written, or no writable folder at all never stops a run;
+it prints one `CacheWarning` line, and the kernel is compiled again (or without a cache).
 
 The sparse kernels run in parallel on Numba's threads; `NUMBA_NUM_THREADS` sets their
 number (default: the number of CPU cores), e.g. `NUMBA_NUM_THREADS=1 krylovfem run
