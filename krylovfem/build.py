@@ -107,6 +107,9 @@ def read_system(case: Case):
     except (OSError, ValueError) as error:
         raise CaseError(f"{case.source}: [system] matrix: {first_line(error)}") from None
     _check_finite(case, "matrix", settings.matrix.name, matrix.data)
+    if matrix.shape[0] == 0:
+        raise CaseError(f"{case.source}: [system] matrix: {settings.matrix.name} is empty "
+                        f"(0 rows); a system needs at least one unknown")
     if matrix.shape[0] != matrix.shape[1]:
         raise CaseError(f"{case.source}: [system] matrix: {settings.matrix.name} is "
                         f"{matrix.shape[0]} x {matrix.shape[1]}; a square matrix is needed")

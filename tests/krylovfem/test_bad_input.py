@@ -272,6 +272,8 @@ def test_malformed_matrix_file(tmp_path, cli):
     [
         ("nan.mtx", "%%MatrixMarket matrix coordinate real general\n2 2 2\n1 1 nan\n2 2 1\n",
          ["[system] matrix: nan.mtx has 1 NaN or infinite entries"]),
+        ("empty.mtx", "%%MatrixMarket matrix coordinate real general\n0 0 0\n",
+         ["[system] matrix: empty.mtx is empty"]),
         # a few hundred bytes of gzip that would inflate to 5 MB of blanks
         ("bomb.mtx.gz", None, ["[system] matrix", "decompresses to more than", "refused"]),
     ],
