@@ -44,15 +44,15 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
-from fem.assembly import cell_quadrature_points, coefficient_values, vector_coefficient_values
+from fem.assembly import _inverse_jacobian, cell_quadrature_points, coefficient_values, vector_coefficient_values
 from fem.element import FunctionSpace, dof_vector
 from fem.mesh import find_edges
-from fem.norms import _geometry
 from fem.quadrature import quadrature_rule
 
 __all__ = ["MARKINGS", "Estimate", "dorfler_marking", "mark", "maximum_marking",
@@ -103,7 +103,8 @@ def residual_estimate(space: FunctionSpace, u_h, *, kappa=1.0, reaction=0.0, vel
         + \nabla\kappa\cdot\nabla u_h`.  When omitted for a callable ``kappa``, central
         differences of ``kappa`` with step :math:`10^{-6}(1 + |x|)` stand in for it.
     quadrature_degree : int, optional
-        Of the cell and facet rules; default :math:`2p + 2`.
+        Of the cell and facet rules; default :math:`2p` (exact for the squared residual
+        of constant data).
 
     Returns
     -------
@@ -127,18 +128,135 @@ def residual_estimate(space: FunctionSpace, u_h, *, kappa=1.0, reaction=0.0, vel
     True
     """
     u_h = dof_vector(space, u_h)
-    degree = 2 * space.degree + 2 if quadrature_degree is None else quadrature_degree
-    determinants, inverses = _geometry(space)
-    cell_part = _cell_residuals(space, u_h, determinants, inverses, degree, kappa=kappa,
+    degree = 2 * space.degree if quadrature_degree is None else quadrature_degree
+    cell_part = _cell_residuals(space, u_h, degree, kappa=kappa,
                                 reaction=reaction, velocity=velocity, f=f,
                                 kappa_gradient=kappa_gradient)
-    facet_part = _facet_residuals(space, u_h, inverses, degree, kappa=kappa,
+    facet_part = _facet_residuals(space, u_h, degree, kappa=kappa,
                                   dirichlet=dirichlet, neumann=neumann, robin=robin)
     for values in (cell_part, facet_part):
         values.setflags(write=False)
     indicators = cell_part + facet_part
     indicators.setflags(write=False)
     return Estimate(indicators, cell_part, facet_part)
+
+
+# --------------------------------------------------------------------------------------
+# Numba kernels: inputs are checked by the Python functions below; coefficient arrays
+# are (1, 1) for a constant or (n, q) per cell (facet) and quadrature point.
+
+
+@njit(cache=True)
+def _cell_kernel(points, cells, cell_dofs, u, values, gradients, weights, second_order, f,
+                 kappa, kappa_gradient, reaction, velocity, out, inverse, physical):
+    """``out[c] = h_T^2 ||f + div(kappa grad u_h) - c u_h - b . grad u_h||^2_T``.
+
+    ``second_order``: P2, whose Laplacian is constant per cell:
+    :math:`4 \sum_i u_i |G_i|^2 + 8 \sum_{(i, j)} u_{ij} G_i \cdot G_j` with
+    :math:`G_i = \nabla\lambda_i`.  Work space: ``inverse`` (dim, dim), ``physical``
+    (dim + 1, dim).
+    """
+    num_quadrature, k, dim = gradients.shape
+    for c in range(cells.shape[0]):
+        determinant = _inverse_jacobian(points, cells, c, inverse)
+        diameter = 0.0
+        for i in range(dim + 1):
+            for j in range(i + 1, dim + 1):
+                s = 0.0
+                for d in range(dim):
+                    t = points[cells[c, i], d] - points[cells[c, j], d]
+                    s += t * t
+                diameter = max(diameter, s)
+        laplacian = 0.0
+        if second_order:
+            for d in range(dim):
+                physical[0, d] = 0.0
+                for e in range(dim):
+                    physical[e + 1, d] = inverse[e, d]
+                    physical[0, d] -= inverse[e, d]
+            for i in range(dim + 1):
+                s = 0.0
+                for d in range(dim):
+                    s += physical[i, d] * physical[i, d]
+                laplacian += 4.0 * u[cell_dofs[c, i]] * s
+            for m in range(k - dim - 1):
+                i = m
+                j = (m + 1) % (dim + 1)
+                s = 0.0
+                for d in range(dim):
+                    s += physical[i, d] * physical[j, d]
+                laplacian += 8.0 * u[cell_dofs[c, dim + 1 + m]] * s
+        integral = 0.0
+        for q in range(num_quadrature):
+            value = 0.0
+            for i in range(k):
+                value += u[cell_dofs[c, i]] * values[q, i]
+            residual = _at(f, c, q) + _at(kappa, c, q) * laplacian - _at(reaction, c, q) * value
+            for d in range(dim):
+                derivative = 0.0
+                for i in range(k):
+                    g = 0.0
+                    for e in range(dim):
+                        g += gradients[q, i, e] * inverse[e, d]
+                    derivative += u[cell_dofs[c, i]] * g
+                residual += (_at3(kappa_gradient, c, q, d) - _at3(velocity, c, q, d)) \
+                    * derivative
+            integral += weights[q] * residual * residual
+        out[c] = diameter * abs(determinant) * integral
+
+
+@njit(cache=True)
+def _at(values, c, q):
+    return values[c if values.shape[0] > 1 else 0, q if values.shape[1] > 1 else 0]
+
+
+@njit(cache=True)
+def _at3(values, c, q, d):
+    return values[c if values.shape[0] > 1 else 0, q if values.shape[1] > 1 else 0, d]
+
+
+@njit(cache=True)
+def _facet_kernel(points, cells, cell_dofs, u, facet_of, backward, value_tables,
+                  gradient_tables, kappa, flux, trace, inverse):
+    """Outward fluxes :math:`\kappa\nabla u_h\cdot n` summed per facet, and traces of u_h.
+
+    ``value_tables[k, o, q, i]`` and ``gradient_tables[k, o, q, i, e]``: the basis at
+    the points of local facet ``k`` in direction ``o`` (0 forward, 1 backward), so that
+    point ``q`` is the same physical point seen from both cells of a facet.  Adds to
+    ``flux`` (n_facets, q) and writes ``trace`` (n_facets, q).  Work space: ``inverse``.
+    """
+    num_quadrature = gradient_tables.shape[2]
+    k = gradient_tables.shape[3]
+    dim = gradient_tables.shape[4]
+    normal = np.zeros(2)
+    for c in range(cells.shape[0]):
+        _inverse_jacobian(points, cells, c, inverse)
+        for f in range(facet_of.shape[1]):
+            facet = facet_of[c, f]
+            o = 1 if backward[c, f] else 0
+            if dim == 1:
+                normal[0] = -1.0 if f == 0 else 1.0
+            else:
+                a = cells[c, f]
+                b = cells[c, (f + 1) % 3]
+                tx = points[b, 0] - points[a, 0]
+                ty = points[b, 1] - points[a, 1]
+                length = np.sqrt(tx * tx + ty * ty)
+                normal[0] = ty / length
+                normal[1] = -tx / length
+            for q in range(num_quadrature):
+                value = 0.0
+                derivative = 0.0
+                for i in range(k):
+                    coefficient = u[cell_dofs[c, i]]
+                    value += coefficient * value_tables[f, o, q, i]
+                    for d in range(dim):
+                        g = 0.0
+                        for e in range(dim):
+                            g += gradient_tables[f, o, q, i, e] * inverse[e, d]
+                        derivative += coefficient * g * normal[d]
+                flux[facet, q] += _at(kappa, facet, q) * derivative
+                trace[facet, q] = value
 
 
 # --------------------------------------------------------------------------------------
@@ -152,32 +270,6 @@ def cell_diameters(mesh) -> np.ndarray:
         return np.abs(corners[:, 1, 0] - corners[:, 0, 0])
     sides = corners - np.roll(corners, -1, axis=1)
     return np.sqrt((sides**2).sum(axis=2)).max(axis=1)
-
-
-def _barycentric_gradients(space, inverses) -> np.ndarray:
-    """Physical gradients of the barycentric coordinates, shape (n_cells, dim + 1, dim)."""
-    dim = space.mesh.dim
-    reference = np.vstack([-np.ones((1, dim)), np.eye(dim)])
-    return np.einsum("ie,ced->cid", reference, inverses)
-
-
-def _laplacians(space, u_h, inverses) -> np.ndarray:
-    r""":math:`\Delta u_h` on every cell, shape (n_cells, 1): zero for P1, constant for P2.
-
-    With :math:`G_i = \nabla\lambda_i`: :math:`\Delta[\lambda_i(2\lambda_i - 1)] =
-    4 |G_i|^2` and :math:`\Delta[4 \lambda_i \lambda_j] = 8\, G_i \cdot G_j`.
-    """
-    if space.degree == 1:
-        return np.zeros((space.mesh.num_cells, 1))
-    gradients = _barycentric_gradients(space, inverses)
-    dim = space.mesh.dim
-    pairs = [(0, 1)] if dim == 1 else [(0, 1), (1, 2), (2, 0)]  # the element's edge DOFs
-    local = u_h[space.cell_dofs]
-    laplacian = 4.0 * np.einsum("ci,cid,cid->c", local[:, : dim + 1], gradients, gradients)
-    for offset, (i, j) in enumerate(pairs):
-        laplacian += 8.0 * local[:, dim + 1 + offset] * np.einsum(
-            "cd,cd->c", gradients[:, i], gradients[:, j])
-    return laplacian[:, None]
 
 
 def _central_differences(kappa, points: np.ndarray) -> np.ndarray:
@@ -194,10 +286,8 @@ def _central_differences(kappa, points: np.ndarray) -> np.ndarray:
     return gradient
 
 
-def _cell_residuals(space, u_h, determinants, inverses, degree, *, kappa, reaction, velocity,
-                    f, kappa_gradient) -> np.ndarray:
-    from fem.norms import _gradients, _values
-
+def _cell_residuals(space, u_h, degree, *, kappa, reaction, velocity, f,
+                    kappa_gradient) -> np.ndarray:
     points, weights = quadrature_rule(space.element.cell_type, degree)
     dim = space.mesh.dim
     cached = []
@@ -207,26 +297,25 @@ def _cell_residuals(space, u_h, determinants, inverses, degree, *, kappa, reacti
             cached.append(cell_quadrature_points(space, points))
         return cached[0]
 
-    gradient = _gradients(space, u_h, points, inverses)
-    residual = coefficient_values(f, points_of, "f") + np.zeros(gradient.shape[:2])
-    kappa_values = coefficient_values(kappa, points_of, "kappa")
-    if space.degree > 1:
-        residual += kappa_values * _laplacians(space, u_h, inverses)
-    if callable(kappa):
-        if kappa_gradient is None:
-            kappa_derivative = _central_differences(kappa, points_of())
-        else:
-            kappa_derivative = vector_coefficient_values(kappa_gradient, points_of, dim,
-                                                         "kappa_gradient")
-        residual += (kappa_derivative * gradient).sum(axis=2)
-    reaction_values = coefficient_values(reaction, points_of, "reaction")
-    if np.any(reaction_values != 0.0):
-        residual -= reaction_values * _values(space, u_h, points)
-    if velocity is not None:
-        residual -= (vector_coefficient_values(velocity, points_of, dim, "velocity")
-                     * gradient).sum(axis=2)
-    integral = np.abs(determinants) * (residual**2 @ weights)
-    return cell_diameters(space.mesh) ** 2 * integral
+    zero = np.zeros((1, 1, dim))
+    if not callable(kappa):
+        kappa_derivative = zero
+    elif kappa_gradient is None:
+        kappa_derivative = _central_differences(kappa, points_of())
+    else:
+        kappa_derivative = vector_coefficient_values(kappa_gradient, points_of, dim,
+                                                     "kappa_gradient")
+    velocity_values = zero if velocity is None else vector_coefficient_values(
+        velocity, points_of, dim, "velocity")
+    mesh = space.mesh
+    out = np.empty(mesh.num_cells)
+    _cell_kernel(mesh.points, mesh.cells, space.cell_dofs, u_h, space.element.values(points),
+                 space.element.gradients(points), weights, space.degree > 1,
+                 coefficient_values(f, points_of, "f"),
+                 coefficient_values(kappa, points_of, "kappa"), kappa_derivative,
+                 coefficient_values(reaction, points_of, "reaction"), velocity_values, out,
+                 np.empty((dim, dim)), np.empty((dim + 1, dim)))
+    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -237,20 +326,18 @@ def _cell_residuals(space, u_h, determinants, inverses, degree, *, kappa, reacti
 class _Facets:
     """Every (cell, local facet) pair and the facets' quadrature.
 
-    ``of_cell[c, k]`` is the facet of local facet ``k`` of cell ``c``; ``reference[k]``
-    and ``reversed_reference[k]`` its quadrature points in the reference cell, traversed
-    from the facet's first to its second vertex (``reversed_`` says which cells run
-    against that direction); ``points`` (n_facets, q, dim) the physical points, ``scale``
-    (n_cells, k) the factor :math:`h_E \\cdot |E|` before the quadrature weights.
+    ``of_cell[c, k]`` is the facet of local facet ``k`` of cell ``c``; ``reference[o, k]``
+    its quadrature points in the reference cell, traversed from the facet's first to its
+    second vertex (``o = 0``) or back (``o = 1``, the cells that ``backward`` flags);
+    ``points(ids)`` the physical points of facets ``ids`` (k, q, dim), ``scale`` (n_cells, k) the factor
+    :math:`h_E |E|` in front of the quadrature weights (1D: :math:`h_T`).
     """
 
     vertices: np.ndarray
     of_cell: np.ndarray
-    reversed_: np.ndarray
+    backward: np.ndarray
     reference: np.ndarray
-    reversed_reference: np.ndarray
-    normals: np.ndarray
-    points: np.ndarray
+    points: Callable
     weights: np.ndarray
     scale: np.ndarray
 
@@ -258,56 +345,29 @@ class _Facets:
 def _facets(space, degree) -> _Facets:
     mesh = space.mesh
     if mesh.dim == 1:
-        of_cell = mesh.cells
         lengths = np.abs(mesh.points[mesh.cells[:, 1], 0] - mesh.points[mesh.cells[:, 0], 0])
-        reference = np.array([[[0.0]], [[1.0]]])  # (facet, q, dim)
-        normals = np.empty((mesh.num_cells, 2, 1))
-        normals[:, 0, 0], normals[:, 1, 0] = -1.0, 1.0
-        vertices = np.arange(mesh.num_points)[:, None]
-        return _Facets(vertices, of_cell, np.zeros(of_cell.shape, dtype=bool), reference,
-                       reference, normals, mesh.points[:, None, :], np.ones(1),
+        reference = np.array([[[[0.0]], [[1.0]]]] * 2)  # (o, facet, q, dim)
+        return _Facets(np.arange(mesh.num_points)[:, None], mesh.cells,
+                       np.zeros(mesh.cells.shape, dtype=bool), reference,
+                       lambda ids=slice(None): mesh.points[ids, None, :], np.ones(1),
                        np.repeat(lengths[:, None], 2, axis=1))
     edges, cell_edges = mesh.edges
     rule, weights = quadrature_rule("interval", degree)
     t = rule[:, 0]
     corners = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
     start, end = corners, np.roll(corners, -1, axis=0)
-    reference = start[:, None, :] + t[None, :, None] * (end - start)[:, None, :]
-    reversed_reference = end[:, None, :] - t[None, :, None] * (end - start)[:, None, :]
-    reversed_ = mesh.cells > np.roll(mesh.cells, -1, axis=1)  # edges run low -> high
+    reference = np.stack([start[:, None, :] + t[None, :, None] * (end - start)[:, None, :],
+                          end[:, None, :] - t[None, :, None] * (end - start)[:, None, :]])
+    backward = mesh.cells > np.roll(mesh.cells, -1, axis=1)  # edges run low -> high
     first, second = mesh.points[edges[:, 0]], mesh.points[edges[:, 1]]
-    points = first[:, None, :] + t[None, :, None] * (second - first)[:, None, :]
-    lengths = np.sqrt(((second - first) ** 2).sum(axis=1))
-    corners_of = mesh.points[mesh.cells]
-    tangents = np.roll(corners_of, -1, axis=1) - corners_of
-    # counterclockwise cells: the outward normal is the tangent turned clockwise
-    normals = np.stack([tangents[..., 1], -tangents[..., 0]], axis=2)
-    normals /= np.sqrt((normals**2).sum(axis=2))[..., None]
-    return _Facets(edges, cell_edges, reversed_, reference, reversed_reference, normals,
-                   points, weights, lengths[cell_edges] ** 2)
+    squared_lengths = ((second - first) ** 2).sum(axis=1)
 
+    def points(ids=slice(None)):
+        return (first[ids, None, :]
+                + t[None, :, None] * (second[ids] - first[ids])[:, None, :])
 
-def _facet_values(space, u_h, facets, k, inverses, derivative: bool) -> np.ndarray:
-    """``u_h`` (or its gradient) at the points of local facet ``k`` of every cell."""
-    local = u_h[space.cell_dofs]
-    element = space.element
-    results = []
-    for reference in (facets.reference[k], facets.reversed_reference[k]):
-        if derivative:
-            table = element.gradients(reference)  # (q, dofs, dim)
-            values = np.einsum("ci,qie->cqe", local, table)
-            results.append(np.matmul(values, inverses))
-        else:
-            results.append(local @ element.values(reference).T)
-    forward, backward = results
-    flip = facets.reversed_[:, k].reshape((-1,) + (1,) * (forward.ndim - 1))
-    return np.where(flip, backward, forward)
-
-
-def _scatter(facet_ids, values, num_facets) -> np.ndarray:
-    """Sum per facet of per-cell values (n_cells, q) -> (num_facets, q)."""
-    return np.stack([np.bincount(facet_ids, weights=values[:, q], minlength=num_facets)
-                     for q in range(values.shape[1])], axis=1)
+    return _Facets(edges, cell_edges, backward, reference, points, weights,
+                   squared_lengths[cell_edges])
 
 
 def _boundary_facets(space, facets, name) -> np.ndarray:
@@ -330,61 +390,59 @@ def _mapping(data, label) -> dict:
     return dict(data)
 
 
-def _facet_residuals(space, u_h, inverses, degree, *, kappa, dirichlet, neumann,
-                     robin) -> np.ndarray:
-    mesh = space.mesh
+def _fluxes(space, u_h, facets, kappa):
+    """Summed outward fluxes and traces of ``u_h``, both (n_facets, q)."""
+    element, mesh = space.element, space.mesh
+    shape = facets.reference.shape  # (o, facet, q, dim)
+    flat = facets.reference.reshape(-1, mesh.dim)
+    value_tables = element.values(flat).reshape(*shape[:3], -1).transpose(1, 0, 2, 3)
+    gradient_tables = element.gradients(flat).reshape(*shape[:3], -1, mesh.dim)
+    gradient_tables = gradient_tables.transpose(1, 0, 2, 3, 4)
+    kappa_values = coefficient_values(kappa, facets.points, "kappa", where="facet")
+    num_facets, num_quadrature = facets.vertices.shape[0], facets.weights.size
+    flux = np.zeros((num_facets, num_quadrature))
+    trace = np.zeros((num_facets, num_quadrature))
+    _facet_kernel(mesh.points, mesh.cells, space.cell_dofs, u_h, facets.of_cell,
+                  facets.backward, np.ascontiguousarray(value_tables),
+                  np.ascontiguousarray(gradient_tables), kappa_values, flux, trace,
+                  np.empty((mesh.dim, mesh.dim)))
+    return flux, trace
+
+
+def _facet_residuals(space, u_h, degree, *, kappa, dirichlet, neumann, robin) -> np.ndarray:
     facets = _facets(space, degree)
     num_facets = facets.vertices.shape[0]
     count = np.bincount(facets.of_cell.ravel(), minlength=num_facets)
-    kappa_values = coefficient_values(kappa, lambda: facets.points, "kappa", where="facet")
-    kappa_values = np.broadcast_to(kappa_values, (num_facets, facets.weights.size))
-    flux = np.zeros((num_facets, facets.weights.size))
-    for k in range(facets.of_cell.shape[1]):
-        ids = facets.of_cell[:, k]
-        gradient = _facet_values(space, u_h, facets, k, inverses, derivative=True)
-        normal_derivative = (gradient * facets.normals[:, k, None, :]).sum(axis=2)
-        flux += _scatter(ids, kappa_values[ids] * normal_derivative, num_facets)
+    flux, trace = _fluxes(space, u_h, facets, kappa)
     # inside, the two outward fluxes add up to the jump; on the boundary the data enter
     residual = np.where((count == 2)[:, None], flux, 0.0)
     factor = np.where(count == 2, 0.5, 0.0)
-    on_boundary = np.flatnonzero(count == 1)
-    natural = np.zeros(num_facets, dtype=bool)
-    natural[on_boundary] = True
+    natural = count == 1
     dirichlet = {"boundary": 0.0} if dirichlet is None else _mapping(dirichlet, "dirichlet")
     for name in dirichlet:
         natural[_boundary_facets(space, facets, name)] = False
     residual[natural] = -flux[natural]
     factor[natural] = 1.0
-    robin = _mapping(robin, "robin")
-    u_on_facets = None
-    for kind, data in (("neumann", _mapping(neumann, "neumann")), ("robin", robin)):
+    for kind, data in (("neumann", _mapping(neumann, "neumann")),
+                       ("robin", _mapping(robin, "robin"))):
         for name, value in data.items():
             ids = _boundary_facets(space, facets, name)
             ids = ids[natural[ids]]
+
+            def points_of(ids=ids):
+                return facets.points(ids)
+
             if kind == "robin":
                 if not (isinstance(value, (tuple, list)) and len(value) == 2):
                     raise ValueError(f"robin data on '{name}' must be a pair (alpha, g)")
                 alpha, g = value
-                if u_on_facets is None:
-                    u_on_facets = _boundary_values(space, u_h, facets, inverses, num_facets)
-                alpha_values = coefficient_values(alpha, lambda ids=ids: facets.points[ids],
-                                                  "alpha", where="facet")
-                residual[ids] -= alpha_values * u_on_facets[ids]
+                residual[ids] -= coefficient_values(alpha, points_of, "alpha",
+                                                    where="facet") * trace[ids]
             else:
                 g = value
-            residual[ids] += coefficient_values(g, lambda ids=ids: facets.points[ids], "g",
-                                                where="facet")
+            residual[ids] += coefficient_values(g, points_of, "g", where="facet")
     squares = factor * (residual**2 @ facets.weights)
     return (facets.scale * squares[facets.of_cell]).sum(axis=1)
-
-
-def _boundary_values(space, u_h, facets, inverses, num_facets) -> np.ndarray:
-    """``u_h`` at the points of each facet, from one of its cells."""
-    values = np.zeros((num_facets, facets.weights.size))
-    for k in range(facets.of_cell.shape[1]):
-        values[facets.of_cell[:, k]] = _facet_values(space, u_h, facets, k, inverses,
-                                                     derivative=False)
-    return values
 
 
 # --------------------------------------------------------------------------------------
