@@ -50,7 +50,12 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from fem.assembly import _inverse_jacobian, cell_quadrature_points, coefficient_values, vector_coefficient_values
+from fem.assembly import (
+    _inverse_jacobian,
+    cell_quadrature_points,
+    coefficient_values,
+    vector_coefficient_values,
+)
 from fem.element import FunctionSpace, dof_vector
 from fem.mesh import find_edges
 from fem.quadrature import quadrature_rule
@@ -149,7 +154,7 @@ def residual_estimate(space: FunctionSpace, u_h, *, kappa=1.0, reaction=0.0, vel
 @njit(cache=True)
 def _cell_kernel(points, cells, cell_dofs, u, values, gradients, weights, second_order, f,
                  kappa, kappa_gradient, reaction, velocity, out, inverse, physical):
-    """``out[c] = h_T^2 ||f + div(kappa grad u_h) - c u_h - b . grad u_h||^2_T``.
+    r"""``out[c] = h_T^2 ||f + div(kappa grad u_h) - c u_h - b . grad u_h||^2_T``.
 
     ``second_order``: P2, whose Laplacian is constant per cell:
     :math:`4 \sum_i u_i |G_i|^2 + 8 \sum_{(i, j)} u_{ij} G_i \cdot G_j` with
@@ -218,7 +223,7 @@ def _at3(values, c, q, d):
 @njit(cache=True)
 def _facet_kernel(points, cells, cell_dofs, u, facet_of, backward, value_tables,
                   gradient_tables, kappa, flux, trace, inverse):
-    """Outward fluxes :math:`\kappa\nabla u_h\cdot n` summed per facet, and traces of u_h.
+    r"""Outward fluxes :math:`\kappa\nabla u_h\cdot n` summed per facet, and traces of u_h.
 
     ``value_tables[k, o, q, i]`` and ``gradient_tables[k, o, q, i, e]``: the basis at
     the points of local facet ``k`` in direction ``o`` (0 forward, 1 backward), so that
@@ -329,8 +334,9 @@ class _Facets:
     ``of_cell[c, k]`` is the facet of local facet ``k`` of cell ``c``; ``reference[o, k]``
     its quadrature points in the reference cell, traversed from the facet's first to its
     second vertex (``o = 0``) or back (``o = 1``, the cells that ``backward`` flags);
-    ``points(ids)`` the physical points of facets ``ids`` (k, q, dim), ``scale`` (n_cells, k) the factor
-    :math:`h_E |E|` in front of the quadrature weights (1D: :math:`h_T`).
+    ``points(ids)`` the physical points of facets ``ids`` (k, q, dim), ``scale``
+    (n_cells, k) the factor :math:`h_E |E|` in front of the quadrature weights (1D:
+    :math:`h_T`).
     """
 
     vertices: np.ndarray

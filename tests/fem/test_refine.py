@@ -218,7 +218,7 @@ def test_bad_marks_are_refused_with_the_allowed_shape():
     mesh = unit_square(2)
     with pytest.raises(ValueError, match=r"marked must have shape \(8,\)"):
         bisect(mesh, np.ones(3, dtype=bool))
-    with pytest.raises(ValueError, match="0..7"):
+    with pytest.raises(ValueError, match=r"0\.\.7"):
         bisect(mesh, [9])
     with pytest.raises(ValueError, match="booleans per cell or cell indices"):
         bisect(mesh, [0.5])
