@@ -25,7 +25,7 @@ Examples
 >>> marked[0] = True
 >>> refinement = bisect(mesh, marked)
 >>> refinement.mesh.num_cells, refinement.parents[:6].tolist()
-(14, [0, 0, 0, 0, 1, 1])
+(15, [0, 0, 0, 0, 1, 1])
 """
 
 from __future__ import annotations

@@ -313,6 +313,12 @@ OUTPUT_FILES = (
      "the rates figure with plots"),
     ("compare.json, compare.png", "`krylovfem compare`: one entry per solver; the residual "
      "histories figure with plots"),
+    ("adapt.json, solution.npz, solution.vtu", "`krylovfem adapt`: one entry per step and "
+     "per uniform level (DOFs, estimate, errors, effectivity, iterations, times); the final "
+     "mesh's solution and indicators"),
+    ("convergence.png, mesh.png, solution.png", "`krylovfem adapt` with plots: estimate and "
+     "error against DOFs beside the uniform levels; the final mesh coloured by the "
+     "estimator; the solution"),
 )
 
 
@@ -501,9 +507,9 @@ def _output_markdown() -> str:
 ## The output folder
 
 `run` writes into one folder: `--out DIR` if given, else `[output] dir`, which defaults
-to `results/<name>` (relative to the working directory); `study` and `compare` write
-beside it, into the same name with `.study` or `.compare` appended, since each folder
-holds one record and is replaced whole.  A run with
+to `results/<name>` (relative to the working directory); `study`, `compare` and `adapt`
+write beside it, into the same name with `.study`, `.compare` or `.adapt` appended,
+since each folder holds one record and is replaced whole.  A run with
 `--set` overrides and without `--out` is another run than the file's, so it gets a
 folder of its own: the folder name gets `--<section.key>=<value>` for each override, in
 order, with every character of the value other than letters, digits and `. _ + = -`
@@ -552,6 +558,15 @@ def _commands_markdown() -> str:
 `krylovfem study` needs `[problem] exact`: it solves on the case's mesh and on
 `--levels - 1` uniform refinements of it (each halves h; for heat, dt halves too) and
 fits the convergence rates of the L2 and H1 errors.
+
+`krylovfem adapt` takes a stationary case (not heat, not matrix): each step solves,
+computes the residual estimator eta_T of every cell, marks cells (Dörfler: the fewest
+holding a fraction theta of eta^2; maximum: those with eta_T^2 >= theta max eta_T^2),
+bisects them by newest-vertex bisection and starts the next solve from the previous
+solution.  It stops after `--steps` solves, once the estimate is at most `--target`, or
+before a mesh with more than `--max-dofs` unknowns; the case is then solved on uniform
+refinements of its mesh up to as many unknowns, for comparison.  Errors and the
+effectivity index eta / |u - u_h|_H1 are recorded when `[problem] exact` is given.
 
 `--set section.key=value` (repeatable) replaces one value of the case file before it is
 checked, as if it were written there: the value is read as a TOML value (`1e-10`,

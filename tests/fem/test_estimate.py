@@ -222,7 +222,7 @@ def dofs_for_error(dofs, errors, target):
 
 
 def test_p1_adaptive_rate_is_n_to_the_minus_half_and_uniform_n_to_the_minus_third():
-    dofs, errors = adaptive_errors(1, 12_000)
+    dofs, errors = adaptive_errors(1, 2_000)
     # an error ~ N^-s is an error ~ h^(2s) in the rates' sense of fitted_rate
     adaptive_slope = -fitted_rate(1 / dofs[-5:], errors[-5:])
     assert adaptive_slope == pytest.approx(-0.5, abs=0.1)
@@ -234,7 +234,7 @@ def test_p1_adaptive_rate_is_n_to_the_minus_half_and_uniform_n_to_the_minus_thir
 
 
 def test_p2_adaptive_rate_is_n_to_the_minus_one():
-    dofs, errors = adaptive_errors(2, 6_000)
+    dofs, errors = adaptive_errors(2, 2_500)
     assert -fitted_rate(1 / dofs[-5:], errors[-5:]) == pytest.approx(-1.0, abs=0.1)
 
 
