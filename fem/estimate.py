@@ -60,8 +60,8 @@ from fem.element import FunctionSpace, dof_vector
 from fem.mesh import find_edges
 from fem.quadrature import quadrature_rule
 
-__all__ = ["MARKINGS", "Estimate", "dorfler_marking", "mark", "maximum_marking",
-           "residual_estimate"]
+__all__ = ["MARKINGS", "Estimate", "check_theta", "dorfler_marking", "mark",
+           "maximum_marking", "residual_estimate"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -152,10 +152,12 @@ def residual_estimate(space: FunctionSpace, u_h, *, kappa=1.0, reaction=0.0, vel
 
 
 @njit(cache=True)
-def _cell_kernel(points, cells, cell_dofs, u, values, gradients, weights, second_order, f,
-                 kappa, kappa_gradient, reaction, velocity, out, inverse, physical):
+def _cell_kernel(points, cells, cell_dofs, u, values, gradients, weights, second_order,
+                 first_order, f, kappa, kappa_gradient, reaction, velocity, out, inverse,
+                 physical):
     r"""``out[c] = h_T^2 ||f + div(kappa grad u_h) - c u_h - b . grad u_h||^2_T``.
 
+    ``first_order``: whether :math:`(\nabla\kappa - b)\cdot\nabla u_h` enters.
     ``second_order``: P2, whose Laplacian is constant per cell:
     :math:`4 \sum_i u_i |G_i|^2 + 8 \sum_{(i, j)} u_{ij} G_i \cdot G_j` with
     :math:`G_i = \nabla\lambda_i`.  Work space: ``inverse`` (dim, dim), ``physical``
@@ -197,7 +199,7 @@ def _cell_kernel(points, cells, cell_dofs, u, values, gradients, weights, second
             for i in range(k):
                 value += u[cell_dofs[c, i]] * values[q, i]
             residual = _at(f, c, q) + _at(kappa, c, q) * laplacian - _at(reaction, c, q) * value
-            for d in range(dim):
+            for d in range(dim if first_order else 0):
                 derivative = 0.0
                 for i in range(k):
                     g = 0.0
@@ -221,24 +223,31 @@ def _at3(values, c, q, d):
 
 
 @njit(cache=True)
-def _facet_kernel(points, cells, cell_dofs, u, facet_of, backward, value_tables,
-                  gradient_tables, kappa, flux, trace, inverse):
+def _facet_kernel(points, cells, cell_dofs, u, facet_of, value_tables, gradient_tables,
+                  kappa, flux, trace, count, inverse):
     r"""Outward fluxes :math:`\kappa\nabla u_h\cdot n` summed per facet, and traces of u_h.
 
     ``value_tables[k, o, q, i]`` and ``gradient_tables[k, o, q, i, e]``: the basis at
-    the points of local facet ``k`` in direction ``o`` (0 forward, 1 backward), so that
-    point ``q`` is the same physical point seen from both cells of a facet.  Adds to
-    ``flux`` (n_facets, q) and writes ``trace`` (n_facets, q).  Work space: ``inverse``.
+    the points of local facet ``k`` in direction ``o`` (0 forward, 1 backward: a cell
+    whose edge runs from its higher vertex to its lower), so that point ``q`` is the
+    same physical point seen from both cells of a facet.  Adds to ``flux`` (n_facets,
+    q) and ``count`` (cells per facet) and writes ``trace`` (n_facets, q; skipped when
+    it has no rows).  Work space: ``inverse``.
     """
     num_quadrature = gradient_tables.shape[2]
     k = gradient_tables.shape[3]
     dim = gradient_tables.shape[4]
     normal = np.zeros(2)
+    mapped = np.zeros(2)
+    traces = trace.shape[0] > 0
     for c in range(cells.shape[0]):
         _inverse_jacobian(points, cells, c, inverse)
         for f in range(facet_of.shape[1]):
             facet = facet_of[c, f]
-            o = 1 if backward[c, f] else 0
+            count[facet] += 1
+            o = 0
+            if dim == 2 and cells[c, f] > cells[c, (f + 1) % 3]:
+                o = 1
             if dim == 1:
                 normal[0] = -1.0 if f == 0 else 1.0
             else:
@@ -249,19 +258,44 @@ def _facet_kernel(points, cells, cell_dofs, u, facet_of, backward, value_tables,
                 length = np.sqrt(tx * tx + ty * ty)
                 normal[0] = ty / length
                 normal[1] = -tx / length
+            # grad u . n = sum_i u_i (G_i J^-1) . n = sum_i u_i G_i . (J^-1 n)
+            for e in range(dim):
+                s = 0.0
+                for d in range(dim):
+                    s += inverse[e, d] * normal[d]
+                mapped[e] = s
             for q in range(num_quadrature):
-                value = 0.0
                 derivative = 0.0
                 for i in range(k):
-                    coefficient = u[cell_dofs[c, i]]
-                    value += coefficient * value_tables[f, o, q, i]
-                    for d in range(dim):
-                        g = 0.0
-                        for e in range(dim):
-                            g += gradient_tables[f, o, q, i, e] * inverse[e, d]
-                        derivative += coefficient * g * normal[d]
+                    g = 0.0
+                    for e in range(dim):
+                        g += gradient_tables[f, o, q, i, e] * mapped[e]
+                    derivative += u[cell_dofs[c, i]] * g
                 flux[facet, q] += _at(kappa, facet, q) * derivative
-                trace[facet, q] = value
+                if traces:
+                    value = 0.0
+                    for i in range(k):
+                        value += u[cell_dofs[c, i]] * value_tables[f, o, q, i]
+                    trace[facet, q] = value
+
+
+@njit(cache=True)
+def _gather_kernel(points, cells, facet_of, squares, out):
+    """``out[c] = sum_k h_E |E| squares[facet_of[c, k]]`` (1D: ``h_T squares``)."""
+    dim = points.shape[1]
+    for c in range(cells.shape[0]):
+        s = 0.0
+        for f in range(facet_of.shape[1]):
+            if dim == 1:
+                scale = abs(points[cells[c, 1], 0] - points[cells[c, 0], 0])
+            else:
+                a = cells[c, f]
+                b = cells[c, (f + 1) % 3]
+                tx = points[b, 0] - points[a, 0]
+                ty = points[b, 1] - points[a, 1]
+                scale = tx * tx + ty * ty
+            s += scale * squares[facet_of[c, f]]
+        out[c] = s
 
 
 # --------------------------------------------------------------------------------------
@@ -316,7 +350,7 @@ def _cell_residuals(space, u_h, degree, *, kappa, reaction, velocity, f,
     out = np.empty(mesh.num_cells)
     _cell_kernel(mesh.points, mesh.cells, space.cell_dofs, u_h, space.element.values(points),
                  space.element.gradients(points), weights, space.degree > 1,
-                 coefficient_values(f, points_of, "f"),
+                 callable(kappa) or velocity is not None, coefficient_values(f, points_of, "f"),
                  coefficient_values(kappa, points_of, "kappa"), kappa_derivative,
                  coefficient_values(reaction, points_of, "reaction"), velocity_values, out,
                  np.empty((dim, dim)), np.empty((dim + 1, dim)))
@@ -333,30 +367,23 @@ class _Facets:
 
     ``of_cell[c, k]`` is the facet of local facet ``k`` of cell ``c``; ``reference[o, k]``
     its quadrature points in the reference cell, traversed from the facet's first to its
-    second vertex (``o = 0``) or back (``o = 1``, the cells that ``backward`` flags);
-    ``points(ids)`` the physical points of facets ``ids`` (k, q, dim), ``scale``
-    (n_cells, k) the factor :math:`h_E |E|` in front of the quadrature weights (1D:
-    :math:`h_T`).
+    second vertex (``o = 0``) or back (``o = 1``); ``points(ids)`` the physical points of
+    facets ``ids`` (k, q, dim).
     """
 
     vertices: np.ndarray
     of_cell: np.ndarray
-    backward: np.ndarray
     reference: np.ndarray
     points: Callable
     weights: np.ndarray
-    scale: np.ndarray
 
 
 def _facets(space, degree) -> _Facets:
     mesh = space.mesh
     if mesh.dim == 1:
-        lengths = np.abs(mesh.points[mesh.cells[:, 1], 0] - mesh.points[mesh.cells[:, 0], 0])
         reference = np.array([[[[0.0]], [[1.0]]]] * 2)  # (o, facet, q, dim)
-        return _Facets(np.arange(mesh.num_points)[:, None], mesh.cells,
-                       np.zeros(mesh.cells.shape, dtype=bool), reference,
-                       lambda ids=slice(None): mesh.points[ids, None, :], np.ones(1),
-                       np.repeat(lengths[:, None], 2, axis=1))
+        return _Facets(np.arange(mesh.num_points)[:, None], mesh.cells, reference,
+                       lambda ids=slice(None): mesh.points[ids, None, :], np.ones(1))
     edges, cell_edges = mesh.edges
     rule, weights = quadrature_rule("interval", degree)
     t = rule[:, 0]
@@ -364,16 +391,12 @@ def _facets(space, degree) -> _Facets:
     start, end = corners, np.roll(corners, -1, axis=0)
     reference = np.stack([start[:, None, :] + t[None, :, None] * (end - start)[:, None, :],
                           end[:, None, :] - t[None, :, None] * (end - start)[:, None, :]])
-    backward = mesh.cells > np.roll(mesh.cells, -1, axis=1)  # edges run low -> high
-    first, second = mesh.points[edges[:, 0]], mesh.points[edges[:, 1]]
-    squared_lengths = ((second - first) ** 2).sum(axis=1)
 
     def points(ids=slice(None)):
-        return (first[ids, None, :]
-                + t[None, :, None] * (second[ids] - first[ids])[:, None, :])
+        first, second = mesh.points[edges[ids, 0]], mesh.points[edges[ids, 1]]
+        return first[:, None, :] + t[None, :, None] * (second - first)[:, None, :]
 
-    return _Facets(edges, cell_edges, backward, reference, points, weights,
-                   squared_lengths[cell_edges])
+    return _Facets(edges, cell_edges, reference, points, weights)
 
 
 def _boundary_facets(space, facets, name) -> np.ndarray:
@@ -396,8 +419,9 @@ def _mapping(data, label) -> dict:
     return dict(data)
 
 
-def _fluxes(space, u_h, facets, kappa):
-    """Summed outward fluxes and traces of ``u_h``, both (n_facets, q)."""
+def _fluxes(space, u_h, facets, kappa, traces: bool):
+    """Summed outward fluxes and (with ``traces``) traces of ``u_h``, both (n_facets, q),
+    and the number of cells of each facet."""
     element, mesh = space.element, space.mesh
     shape = facets.reference.shape  # (o, facet, q, dim)
     flat = facets.reference.reshape(-1, mesh.dim)
@@ -407,19 +431,18 @@ def _fluxes(space, u_h, facets, kappa):
     kappa_values = coefficient_values(kappa, facets.points, "kappa", where="facet")
     num_facets, num_quadrature = facets.vertices.shape[0], facets.weights.size
     flux = np.zeros((num_facets, num_quadrature))
-    trace = np.zeros((num_facets, num_quadrature))
+    trace = np.zeros((num_facets if traces else 0, num_quadrature))
+    count = np.zeros(num_facets, dtype=np.int64)
     _facet_kernel(mesh.points, mesh.cells, space.cell_dofs, u_h, facets.of_cell,
-                  facets.backward, np.ascontiguousarray(value_tables),
-                  np.ascontiguousarray(gradient_tables), kappa_values, flux, trace,
-                  np.empty((mesh.dim, mesh.dim)))
-    return flux, trace
+                  np.ascontiguousarray(value_tables), np.ascontiguousarray(gradient_tables),
+                  kappa_values, flux, trace, count, np.empty((mesh.dim, mesh.dim)))
+    return flux, trace, count
 
 
 def _facet_residuals(space, u_h, degree, *, kappa, dirichlet, neumann, robin) -> np.ndarray:
     facets = _facets(space, degree)
-    num_facets = facets.vertices.shape[0]
-    count = np.bincount(facets.of_cell.ravel(), minlength=num_facets)
-    flux, trace = _fluxes(space, u_h, facets, kappa)
+    robin = _mapping(robin, "robin")
+    flux, trace, count = _fluxes(space, u_h, facets, kappa, traces=bool(robin))
     # inside, the two outward fluxes add up to the jump; on the boundary the data enter
     residual = np.where((count == 2)[:, None], flux, 0.0)
     factor = np.where(count == 2, 0.5, 0.0)
@@ -430,7 +453,7 @@ def _facet_residuals(space, u_h, degree, *, kappa, dirichlet, neumann, robin) ->
     residual[natural] = -flux[natural]
     factor[natural] = 1.0
     for kind, data in (("neumann", _mapping(neumann, "neumann")),
-                       ("robin", _mapping(robin, "robin"))):
+                       ("robin", robin)):
         for name, value in data.items():
             ids = _boundary_facets(space, facets, name)
             ids = ids[natural[ids]]
@@ -448,7 +471,9 @@ def _facet_residuals(space, u_h, degree, *, kappa, dirichlet, neumann, robin) ->
                 g = value
             residual[ids] += coefficient_values(g, points_of, "g", where="facet")
     squares = factor * (residual**2 @ facets.weights)
-    return (facets.scale * squares[facets.of_cell]).sum(axis=1)
+    out = np.empty(space.mesh.num_cells)
+    _gather_kernel(space.mesh.points, space.mesh.cells, facets.of_cell, squares, out)
+    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -464,7 +489,8 @@ def _indicators(indicators) -> np.ndarray:
     return values
 
 
-def _theta(theta) -> float:
+def check_theta(theta) -> float:
+    """``theta`` as a float, or a ValueError unless it is a number in (0, 1]."""
     if isinstance(theta, bool) or not isinstance(theta, (int, float, np.floating)) \
             or not 0.0 < float(theta) <= 1.0:
         raise ValueError(f"theta must be a number in (0, 1], got {theta!r}")
@@ -494,7 +520,7 @@ def dorfler_marking(indicators, theta: float = 0.5) -> np.ndarray:
     [False, True, False, True]
     """
     values = _indicators(indicators)
-    theta = _theta(theta)
+    theta = check_theta(theta)
     order = np.argsort(values, kind="stable")[::-1]
     running = np.cumsum(values[order])
     # the first k whose partial sum reaches the bulk (within rounding of the sum)
@@ -513,7 +539,7 @@ def maximum_marking(indicators, theta: float = 0.5) -> np.ndarray:
     [False, True, True, True]
     """
     values = _indicators(indicators)
-    return values >= _theta(theta) * values.max()
+    return values >= check_theta(theta) * values.max()
 
 
 #: The marking strategies by name.

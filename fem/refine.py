@@ -33,7 +33,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
+from fem.assembly import _inverse_jacobian
 from fem.element import FunctionSpace, dof_vector
 from fem.mesh import Mesh, find_edges, number_edges
 
@@ -215,6 +217,39 @@ def longest_edge_first(mesh: Mesh) -> Mesh:
     return Mesh(mesh.points, cells, dict(mesh.boundaries))
 
 
+@njit(cache=True)
+def _prolongate_kernel(coarse_points, coarse_cells, coarse_dofs, parents, u, dof_points,
+                       fine_dofs, degree, out, inverse, barycentric):
+    """``out[fine_dofs[c, i]]`` = the coarse function at that DOF's point, in cell
+    ``parents[c]``.  Work space: ``inverse`` (dim, dim), ``barycentric`` (dim + 1)."""
+    dim = coarse_points.shape[1]
+    for c in range(fine_dofs.shape[0]):
+        p = parents[c]
+        _inverse_jacobian(coarse_points, coarse_cells, p, inverse)
+        origin = coarse_cells[p, 0]
+        for i in range(fine_dofs.shape[1]):
+            dof = fine_dofs[c, i]
+            barycentric[0] = 1.0
+            for e in range(dim):
+                s = 0.0
+                for d in range(dim):
+                    s += inverse[e, d] * (dof_points[dof, d] - coarse_points[origin, d])
+                barycentric[e + 1] = s
+                barycentric[0] -= s
+            value = 0.0
+            if degree == 1:
+                for j in range(dim + 1):
+                    value += u[coarse_dofs[p, j]] * barycentric[j]
+            else:
+                for j in range(dim + 1):
+                    value += u[coarse_dofs[p, j]] * barycentric[j] * (2.0 * barycentric[j] - 1.0)
+                for m in range(coarse_dofs.shape[1] - dim - 1):
+                    a = m
+                    b = (m + 1) % (dim + 1)
+                    value += u[coarse_dofs[p, dim + 1 + m]] * 4.0 * barycentric[a] * barycentric[b]
+            out[dof] = value
+
+
 def prolongate(coarse_space: FunctionSpace, u, space: FunctionSpace,
                parents: np.ndarray) -> np.ndarray:
     """The function ``u`` of ``coarse_space`` as a vector of the finer, nested ``space``.
@@ -247,19 +282,14 @@ def prolongate(coarse_space: FunctionSpace, u, space: FunctionSpace,
     if parents.shape != (space.mesh.num_cells,):
         raise ValueError(f"parents must have shape ({space.mesh.num_cells},), got "
                          f"{parents.shape}")
+    if parents.size and (parents.min() < 0 or parents.max() >= coarse_space.mesh.num_cells):
+        raise ValueError(f"parents must lie in 0..{coarse_space.mesh.num_cells - 1}")
     if coarse_space.degree != space.degree:
         raise ValueError(f"the spaces differ in degree: P{coarse_space.degree} and "
                          f"P{space.degree}")
     coarse = coarse_space.mesh
-    corner = coarse.points[coarse.cells[parents, 0]]
-    jacobians = np.stack([coarse.points[coarse.cells[parents, e + 1]] - corner
-                          for e in range(coarse.dim)], axis=2)
-    points = space.dof_points[space.cell_dofs]  # (cells, k, dim)
-    reference = np.linalg.solve(jacobians[:, None], (points - corner[:, None, :])[..., None])
-    reference = reference[..., 0]
-    cells, k = space.cell_dofs.shape
-    basis = coarse_space.element.values(reference.reshape(-1, coarse.dim)).reshape(cells, k, -1)
-    values = np.einsum("cki,ci->ck", basis, u[coarse_space.cell_dofs[parents]])
     result = np.empty(space.num_dofs)
-    result[space.cell_dofs.ravel()] = values.ravel()
+    _prolongate_kernel(coarse.points, coarse.cells, coarse_space.cell_dofs, parents, u,
+                       space.dof_points, space.cell_dofs, space.degree, result,
+                       np.empty((coarse.dim, coarse.dim)), np.empty(coarse.dim + 1))
     return result

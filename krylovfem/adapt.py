@@ -64,13 +64,14 @@ class AdaptSettings:
     max_dofs: int | None = None
 
     def __post_init__(self):
-        from fem.estimate import MARKINGS
+        from fem.estimate import MARKINGS, check_theta
 
         if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
             raise CaseError(f"--steps {self.steps!r}: expected a positive integer")
-        if isinstance(self.theta, bool) or not isinstance(self.theta, (int, float)) \
-                or not 0.0 < self.theta <= 1.0:
-            raise CaseError(f"--theta {self.theta!r}: expected a number in (0, 1]")
+        try:
+            check_theta(self.theta)
+        except ValueError:
+            raise CaseError(f"--theta {self.theta!r}: expected a number in (0, 1]") from None
         if self.marking not in MARKINGS:
             raise CaseError(f"--marking {self.marking!r}: unknown; allowed: "
                             f"{' | '.join(MARKINGS)}")

@@ -61,28 +61,10 @@ def _levels(text: str) -> int:
     return value
 
 
-def _theta(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], given {text!r}") from None
-    if not 0.0 < value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], given {text!r}")
-    return value
-
-
-def _positive_number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, given {text!r}") from None
-    if not (value > 0.0 and value < float("inf")):
-        raise argparse.ArgumentTypeError(f"expected a number > 0, given {text!r}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``krylovfem`` (subcommands run, study, compare, plot)."""
+    """The argument parser of ``krylovfem`` (subcommands run, study, compare, adapt, plot)."""
+    from fem.estimate import MARKINGS
+
     parser = _Parser(prog="krylovfem", description="Finite elements and Krylov solvers from "
                      "TOML case files; every run leaves a record (summary.json) and plots.")
     parser.add_argument("--version", action="version", version=f"krylovfem {__version__}")
@@ -111,11 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
                          "a uniform study beside it")
     adapt.add_argument("--steps", type=_positive_int, default=10,
                        help="the most solves (default 10)")
-    adapt.add_argument("--theta", type=_theta, default=0.5,
+    adapt.add_argument("--theta", type=float, default=0.5,
                        help="marking parameter in (0, 1] (default 0.5)")
-    adapt.add_argument("--marking", choices=("dorfler", "maximum"), default="dorfler",
+    adapt.add_argument("--marking", choices=tuple(MARKINGS), default="dorfler",
                        help="Dörfler (bulk) or maximum marking (default dorfler)")
-    adapt.add_argument("--target", type=_positive_number, metavar="ETA",
+    adapt.add_argument("--target", type=float, metavar="ETA",
                        help="stop once the estimate is at most ETA")
     adapt.add_argument("--max-dofs", type=_positive_int, metavar="N", dest="max_dofs",
                        help="never solve on a mesh with more than N unknowns")

@@ -106,12 +106,14 @@ def test_a_target_estimate_ends_the_loop(tmp_path, cli):
 
 
 @pytest.mark.parametrize(("arguments", "words"), [
-    (["--theta", "0"], "expected a number in (0, 1], given '0'"),
-    (["--theta", "1.5"], "expected a number in (0, 1], given '1.5'"),
+    (["--theta", "0"], "--theta 0.0: expected a number in (0, 1]"),
+    (["--theta", "1.5"], "--theta 1.5: expected a number in (0, 1]"),
+    (["--theta", "half"], "invalid float value: 'half'"),
     (["--steps", "0"], "expected a positive integer, given '0'"),
     (["--max-dofs", "100"], "--max-dofs 100: below the 225 DOFs of the case's mesh"),
     (["--marking", "largest"], "invalid choice: 'largest'"),
-    (["--target", "-1"], "expected a number > 0, given '-1'"),
+    (["--target", "-1"], "--target -1.0: expected a number > 0"),
+    (["--target", "inf"], "--target inf: expected a number > 0"),
 ])
 def test_bad_settings_are_one_line_and_write_nothing(arguments, words, tmp_path, cli):
     out = tmp_path / "never"
