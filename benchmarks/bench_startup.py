@@ -24,6 +24,10 @@ Run::
     python benchmarks/bench_startup.py            # 3 cold, 5 warm, 5 import; quiet and loaded
     python benchmarks/bench_startup.py --no-load --cold 1 --warm 3
     python benchmarks/bench_startup.py --root /path/to/other/checkout  # same Python, other tree
+    python benchmarks/bench_startup.py --baseline /path/to/older/checkout  # both, interleaved
+
+With ``--baseline``, the two trees are measured in the same run, round by round (one
+cold run of each, then its warm and import runs), and the medians are compared as ratios.
 """
 
 from __future__ import annotations
@@ -107,6 +111,21 @@ def measure(root: Path, case: Path, cold_repeats: int, warm_repeats: int,
             "warm_inner": warm_inner}
 
 
+def measure_rounds(roots: list[Path], case: Path, rounds: int, warm_repeats: int,
+                   import_repeats: int) -> list[dict[str, list]]:
+    """:func:`measure` for every tree of ``roots``, interleaved round by round, so that a
+    change of the machine's load falls on all of them alike."""
+    merged = [{} for _ in roots]
+    per_round = (max(1, -(-warm_repeats // rounds)), max(1, -(-import_repeats // rounds)))
+    for _ in range(rounds):
+        for root, results in zip(roots, merged, strict=True):
+            if len(roots) > 1:
+                print(f"  {root}:", flush=True)
+            for key, values in measure(root, case, 1, *per_round).items():
+                results.setdefault(key, []).extend(values)
+    return merged
+
+
 def _busy_process() -> subprocess.Popen:
     """One CPU-bound process (a pure-Python loop) until terminated."""
     return subprocess.Popen([sys.executable, "-c", "while True: pass"],
@@ -151,11 +170,19 @@ def report(title: str, results: dict[str, list], timings: bool) -> None:
                 print(line)
 
 
+def _ratio_line(this: dict[str, list], baseline: dict[str, list]) -> str:
+    parts = [f"{key} {statistics.median(this[key]) / statistics.median(baseline[key]):.2f}x"
+             for key in ("cold", "warm", "import") if this[key] and baseline[key]]
+    return "  this tree / baseline (medians): " + "   ".join(parts)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", type=Path, default=ROOT / "cases" / "poisson-2d.toml")
     parser.add_argument("--root", type=Path, default=ROOT,
                         help="source tree to run (put first on PYTHONPATH); default this one")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="another source tree measured in the same run, for ratios")
     parser.add_argument("--cold", type=int, default=3, help="cold runs, each on an empty cache")
     parser.add_argument("--warm", type=int, default=5, help="warm runs on the last cold cache")
     parser.add_argument("--imports", type=int, default=5, help="import-only runs")
@@ -169,25 +196,34 @@ def main(argv=None) -> None:
     print(f"sources {root}; case {case}")
     print(f"Python {sys.version.split()[0]} ({sys.executable}); {os.cpu_count()} logical CPUs;"
           f" load average at start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    if args.baseline:
+        print(f"baseline {args.baseline.resolve()}")
     print(f"{args.cold} cold (own empty NUMBA_CACHE_DIR each), {args.warm} warm, "
           f"{args.imports} import runs; wall time of each fresh process")
     print()
+    roots = [root] + ([args.baseline.resolve()] if args.baseline else [])
+    rounds = (args.cold, args.warm, args.imports)
     print("quiet (no load of ours):", flush=True)
-    quiet = measure(root, case, args.cold, args.warm, args.imports)
+    quiet = measure_rounds(roots, case, *rounds)
     loaded = None
     if not args.no_load:
         print("under load (one busy-loop process beside):", flush=True)
         busy = _busy_process()
         try:
             time.sleep(0.5)
-            loaded = measure(root, case, args.cold, args.warm, args.imports)
+            loaded = measure_rounds(roots, case, *rounds)
         finally:
             busy.terminate()
             busy.wait()
     print()
-    report("quiet:", quiet, args.timings)
-    if loaded is not None:
-        report("under load (1 busy process):", loaded, args.timings)
+    for condition, results in (("quiet", quiet), ("under load (1 busy process)", loaded)):
+        if results is None:
+            continue
+        for tree, tree_results in zip(roots, results, strict=True):
+            label = "" if len(roots) == 1 else f" [{'this tree' if tree == root else 'baseline'}]"
+            report(f"{condition}{label}:", tree_results, args.timings)
+        if len(roots) > 1:
+            print(_ratio_line(results[0], results[1]))
     load = os.getloadavg()
     print(f"\nload average at end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 

@@ -302,15 +302,6 @@ def _gather_kernel(points, cells, facet_of, squares, out):
 # The cell residual h_T^2 ||f + div(kappa grad u_h) - c u_h - b . grad u_h||^2
 
 
-def cell_diameters(mesh) -> np.ndarray:
-    """The diameter :math:`h_T` of every cell (its length, or its longest edge)."""
-    corners = mesh.points[mesh.cells]
-    if mesh.dim == 1:
-        return np.abs(corners[:, 1, 0] - corners[:, 0, 0])
-    sides = corners - np.roll(corners, -1, axis=1)
-    return np.sqrt((sides**2).sum(axis=2)).max(axis=1)
-
-
 def _central_differences(kappa, points: np.ndarray) -> np.ndarray:
     """Central-difference gradient of a callable at ``points`` (n, q, dim)."""
     gradient = np.empty(points.shape)

@@ -33,51 +33,38 @@ _DEGENERACY_TOLERANCE = 1e-12
 _TRIANGLE_EDGES = np.array([[0, 1], [1, 2], [2, 0]], dtype=np.int64)
 
 
-@njit(cache=True)
 def _first_bad_cell(points, cells, tolerance):
     """Index of the first cell with non-positive or tiny measure, with its signed measure.
 
-    Returns ``(-1, 0.0)`` when every cell is fine.
+    Returns ``(-1, 0.0)`` when every cell is fine.  A triangle is tiny when twice its
+    area is at most ``tolerance`` times its longest edge squared.  Plain NumPy: it runs
+    once per mesh, and a kernel would cost every first run its compilation.
     """
-    dim = points.shape[1]
-    for c in range(cells.shape[0]):
-        if dim == 1:
-            measure = points[cells[c, 1], 0] - points[cells[c, 0], 0]
-            if measure <= 0.0:
-                return c, measure
-        else:
-            a = cells[c, 0]
-            b = cells[c, 1]
-            d = cells[c, 2]
-            e1x = points[b, 0] - points[a, 0]
-            e1y = points[b, 1] - points[a, 1]
-            e2x = points[d, 0] - points[a, 0]
-            e2y = points[d, 1] - points[a, 1]
-            twice_area = e1x * e2y - e1y * e2x
-            e3x = points[d, 0] - points[b, 0]
-            e3y = points[d, 1] - points[b, 1]
-            diameter_squared = max(e1x * e1x + e1y * e1y, e2x * e2x + e2y * e2y,
-                                   e3x * e3x + e3y * e3y)
-            if twice_area <= tolerance * diameter_squared:
-                return c, 0.5 * twice_area
-    return -1, 0.0
+    corners = points[cells]
+    if points.shape[1] == 1:
+        measures = corners[:, 1, 0] - corners[:, 0, 0]
+        bad = measures <= 0.0
+    else:
+        first, second = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]
+        twice_area = first[:, 0] * second[:, 1] - first[:, 1] * second[:, 0]
+        measures = 0.5 * twice_area
+        bad = twice_area <= tolerance * _edge_lengths_squared(corners).max(axis=1)
+    if not bad.any():
+        return -1, 0.0
+    cell = int(np.argmax(bad))
+    return cell, float(measures[cell])
 
 
-@njit(cache=True)
+def _edge_lengths_squared(corners):
+    """Squared lengths of every edge of every cell, ``corners`` shaped (cells, k, dim)."""
+    k = corners.shape[1]
+    pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
+    return np.stack([((corners[:, i] - corners[:, j]) ** 2).sum(axis=1) for i, j in pairs],
+                    axis=1)
+
+
 def _max_cell_diameter(points, cells):
-    dim = points.shape[1]
-    largest = 0.0
-    k = cells.shape[1]
-    for c in range(cells.shape[0]):
-        for i in range(k):
-            for j in range(i + 1, k):
-                s = 0.0
-                for d in range(dim):
-                    t = points[cells[c, i], d] - points[cells[c, j], d]
-                    s += t * t
-                if s > largest:
-                    largest = s
-    return np.sqrt(largest)
+    return np.sqrt(_edge_lengths_squared(points[cells]).max())
 
 
 @njit(cache=True)

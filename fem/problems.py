@@ -59,8 +59,8 @@ from fem.boundary import LinearSystem, dirichlet_values, eliminate_dirichlet, re
 from fem.element import FunctionSpace, dof_vector, interpolate
 from solvers import cg, gmres, preconditioner
 
-__all__ = ["SCHEMES", "HeatSolution", "StationarySolution", "assemble_system", "solve_heat",
-           "solve_linear_system", "solve_stationary"]
+__all__ = ["SCHEMES", "HeatSolution", "NonFiniteSystem", "StationarySolution",
+           "assemble_system", "solve_heat", "solve_linear_system", "solve_stationary"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -140,6 +140,24 @@ def _is_zero(coefficient) -> bool:
         and not isinstance(coefficient, (str, bool)) and float(coefficient) == 0.0
 
 
+class NonFiniteSystem(ValueError):
+    """An assembled matrix or load vector with a NaN or infinite entry.
+
+    The data were finite where they were given, but a product overflowed (say
+    ``kappa = 1e308`` times a gradient); solving would give NaN, so it is refused here.
+    """
+
+
+def _finite(assembled, what: str, data: str):
+    values = assembled.data if hasattr(assembled, "tocsr") else assembled
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        raise NonFiniteSystem(f"the assembled {what} has {bad.size} NaN or infinite "
+                              f"entries (first value {values[bad[0]]}): {data} too large "
+                              f"or not finite at a quadrature point")
+    return assembled
+
+
 def _operator(space, pattern, *, kappa, reaction, velocity, robin, out=None):
     """:math:`K_\\kappa + C_b + M_c + R_\\alpha` accumulated in one matrix on ``pattern``."""
     matrix = assemble_stiffness(space, kappa, pattern=pattern, out=out)
@@ -149,7 +167,7 @@ def _operator(space, pattern, *, kappa, reaction, velocity, robin, out=None):
         assemble_convection(space, velocity, pattern=pattern, out=matrix, accumulate=True)
     for name, (alpha, _) in robin.items():
         assemble_boundary_mass(space, name, alpha, pattern=pattern, out=matrix, accumulate=True)
-    return matrix
+    return _finite(matrix, "matrix", "kappa, reaction, velocity or a Robin alpha")
 
 
 def _load(space, *, f, neumann, robin, time=None, out=None):
@@ -159,7 +177,7 @@ def _load(space, *, f, neumann, robin, time=None, out=None):
         assemble_boundary_load(space, name, g, time=time, out=vector, accumulate=True)
     for name, (_, g) in robin.items():
         assemble_boundary_load(space, name, g, time=time, out=vector, accumulate=True)
-    return vector
+    return _finite(vector, "load vector", "f, or Neumann or Robin data")
 
 
 def assemble_system(space: FunctionSpace, *, kappa=1.0, reaction=0.0, velocity=None, f=0.0,

@@ -8,8 +8,13 @@ The layers, each importing only those below it::
 
 The modules of this package, in the order data flows through them:
 
-* :mod:`krylovfem.expr` -- the whitelisted expression compiler;
-* :mod:`krylovfem.casefile` -- the case-file schema and reader (TOML to :class:`Case`);
+* :mod:`krylovfem.expr` -- the whitelisted expression compiler (a package: the tree,
+  the parser, simplification and differentiation);
+* :mod:`krylovfem.schema` -- the table of every case-file key, and the reference page;
+* :mod:`krylovfem.casefile` -- the case-file reader (TOML to :class:`Case`), with
+  :mod:`krylovfem.section` (typed reading of one table), :mod:`krylovfem.settings`
+  (the validated dataclasses), :mod:`krylovfem.meshes` (the ``[mesh]`` section and the
+  mesh) and :mod:`krylovfem.expression_checks` (every expression evaluated on the mesh);
 * :mod:`krylovfem.build` -- a case turned into the library's arguments;
 * :mod:`krylovfem.run` -- run, study and compare, returning frozen results;
 * :mod:`krylovfem.record` -- results written to a folder, whole or not at all;

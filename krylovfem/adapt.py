@@ -24,7 +24,8 @@ import numpy as np
 
 from krylovfem import report as printout
 from krylovfem.build import estimator_data
-from krylovfem.casefile import MAX_CELLS, Case, CaseError
+from krylovfem.casefile import Case, CaseError
+from krylovfem.meshes import MAX_CELLS
 
 __all__ = ["STOP_REASONS", "AdaptResult", "AdaptSettings", "AdaptStep", "check_adaptable",
            "run_adapt"]

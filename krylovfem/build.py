@@ -1,6 +1,6 @@
 """A validated case turned into what the libraries take: coefficients, data, systems.
 
-Nothing here solves or writes: each function maps part of a :class:`~krylovfem.casefile.Case`
+Nothing here solves or writes: each function maps part of a :class:`~krylovfem.settings.Case`
 onto the arguments of :mod:`fem.problems`, :mod:`fem.norms` or :mod:`solvers`.
 """
 
@@ -10,8 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from krylovfem.casefile import Case, CaseError, SolverSettings
+from krylovfem.casefile import check_solver_memory
 from krylovfem.expr import ExpressionError
+from krylovfem.section import CaseError
+from krylovfem.settings import Case, SolverSettings
 
 __all__ = ["bad_expression", "boundary_data", "coefficients", "estimator_data", "exact_solution",
            "read_system", "solver_options"]
@@ -116,9 +118,11 @@ def read_system(case: Case):
         matrix = read_matrix(settings.matrix)
     except (OSError, ValueError) as error:
         raise CaseError(f"{case.source}: [system] matrix: {first_line(error)}") from None
+    _check_finite(case, "matrix", settings.matrix.name, matrix.data)
     if matrix.shape[0] != matrix.shape[1]:
         raise CaseError(f"{case.source}: [system] matrix: {settings.matrix.name} is "
                         f"{matrix.shape[0]} x {matrix.shape[1]}; a square matrix is needed")
+    check_solver_memory(case.source, case.solver, matrix.shape[0])
     if settings.rhs is None:
         return matrix, matrix @ np.ones(matrix.shape[0]), True
     try:
@@ -126,10 +130,18 @@ def read_system(case: Case):
     except (OSError, ValueError) as error:
         raise CaseError(f"{case.source}: [system] rhs: {first_line(error)}") from None
     rhs = rhs[:, 0] if rhs.ndim == 2 else rhs
+    _check_finite(case, "rhs", settings.rhs.name, rhs)
     if rhs.shape != (matrix.shape[0],):
         raise CaseError(f"{case.source}: [system] rhs: {rhs.size} entries for a matrix of "
                         f"order {matrix.shape[0]}")
     return matrix, rhs, False
+
+
+def _check_finite(case: Case, key: str, name: str, values: np.ndarray) -> None:
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        raise CaseError(f"{case.source}: [system] {key}: {name} has {bad.size} NaN or "
+                        f"infinite entries (first: {values[bad[0]]}); all must be finite")
 
 
 def first_line(error: BaseException) -> str:
@@ -139,12 +151,18 @@ def first_line(error: BaseException) -> str:
 
 
 def bad_expression(case: Case, error: BaseException) -> CaseError | None:
-    """A case error when ``error`` comes from an expression evaluated at quadrature points.
+    """A case error when ``error`` comes from the case's data where they are used.
 
     Coefficients are checked at vertices and midpoints when the case is read; one that
     fails only at a quadrature point surfaces inside assembly, wrapped in the
-    assembler's ``ValueError``.  That is bad input, not a failure of the library.
+    assembler's ``ValueError``, and finite data whose products overflow make a
+    :class:`fem.problems.NonFiniteSystem`.  That is bad input, not a failure of the
+    library.
     """
+    from fem.problems import NonFiniteSystem
+
+    if isinstance(error, NonFiniteSystem):
+        return CaseError(f"{case.source}: [problem] or [boundary]: {error}")
     cause = error
     while cause is not None and not isinstance(cause, ExpressionError):
         cause = cause.__cause__ or cause.__context__

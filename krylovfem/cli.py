@@ -8,28 +8,54 @@
     krylovfem adapt CASE.toml --steps K [--theta T] [--marking M] [--target ETA] [...]
     krylovfem plot RUN_DIR_OR_SUMMARY ... -o FIG.png
 
-Exit status: 0 done and every solve converged; 1 done but a solve did not
-converge (the record is still written and the reason printed); 2 bad input or
-usage (one line on stderr, no traceback, nothing written).
+Exit status (one line on stderr for every failure, never a traceback):
+
+===  =====================================================================
+0    done, and every solve converged
+1    done, but a solve did not converge: the record is written, the reason printed
+2    bad input or usage (case file, ``--set``, arguments): nothing written
+3    the system refused a file (cannot read or write it, disk full, another run
+     writing the same folder): no record, or the earlier one unchanged
+4    out of memory
+70   an internal error (``KRYLOVFEM_TRACEBACK=1`` shows the traceback)
+130  interrupted (Ctrl-C)
+143  terminated (SIGTERM)
+===  =====================================================================
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+import numpy as np
 
 from krylovfem import __version__
 from krylovfem import report as printout
 from krylovfem.casefile import Case, CaseError, load_case
 from krylovfem.expr import ExpressionError
-from krylovfem.record import check_destination
+from krylovfem.record import RecordError, check_destination, record_lock
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_NOT_CONVERGED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_NOT_CONVERGED, EXIT_BAD_INPUT, EXIT_SYSTEM, EXIT_OUT_OF_MEMORY = 0, 1, 2, 3, 4
+EXIT_INTERNAL_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED = 70, 130, 143
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is, so that ``finally`` blocks clean up.
+
+    A ``BaseException``, like ``KeyboardInterrupt``, so that no ``except Exception``
+    on the way swallows it.
+    """
+
+
+def _terminate(signum, frame):
+    raise Terminated
 
 
 class UsageError(Exception):
@@ -203,12 +229,13 @@ def _command_run(arguments) -> int:
     from krylovfem.run import run_case
 
     case, directory = _prepare(arguments)
-    report = _report(arguments.quiet)
-    _emit_all(report_lines(arguments, printout.run_header(case)))
-    monitor = _monitor(arguments.monitor, arguments.quiet)
-    run = run_case(case, monitor=monitor, report=report)
-    _flush(monitor)
-    write_run(run, directory)
+    with record_lock(directory):
+        report = _report(arguments.quiet)
+        _emit_all(report_lines(arguments, printout.run_header(case)))
+        monitor = _monitor(arguments.monitor, arguments.quiet)
+        run = run_case(case, monitor=monitor, report=report)
+        _flush(monitor)
+        write_run(run, directory)
     _emit_all(report_lines(arguments, printout.run_summary(run, directory)))
     return _finish(run.converged, run.reason, directory)
 
@@ -218,10 +245,12 @@ def _command_study(arguments) -> int:
     from krylovfem.run import run_study
 
     case, directory = _prepare(arguments)
-    monitor = _monitor(arguments.monitor, arguments.quiet)
-    result = run_study(case, arguments.levels, monitor=monitor, report=_report(arguments.quiet))
-    _flush(monitor)
-    files = write_study(result, directory)
+    with record_lock(directory):
+        monitor = _monitor(arguments.monitor, arguments.quiet)
+        result = run_study(case, arguments.levels, monitor=monitor,
+                           report=_report(arguments.quiet))
+        _flush(monitor)
+        files = write_study(result, directory)
     _emit_all(report_lines(arguments, printout.study_table(result, directory, files)))
     failed = sorted({run.reason for run in result.runs if not run.converged})
     return _finish(result.converged, ", ".join(failed), directory)
@@ -233,10 +262,11 @@ def _command_compare(arguments) -> int:
 
     pairs = parse_solver_list(arguments.solvers)
     case, directory = _prepare(arguments)
-    monitor = _monitor(arguments.monitor, arguments.quiet)
-    result = run_compare(case, pairs, monitor=monitor, report=_report(arguments.quiet))
-    _flush(monitor)
-    files = write_compare(result, directory)
+    with record_lock(directory):
+        monitor = _monitor(arguments.monitor, arguments.quiet)
+        result = run_compare(case, pairs, monitor=monitor, report=_report(arguments.quiet))
+        _flush(monitor)
+        files = write_compare(result, directory)
     _emit_all(report_lines(arguments, printout.compare_table(result, directory, files)))
     failed = sorted({str(solve.reason) for solve in result.solves if not solve.converged})
     return _finish(result.converged, ", ".join(failed), directory)
@@ -250,11 +280,12 @@ def _command_adapt(arguments) -> int:
                              arguments.target, arguments.max_dofs)
     case, directory = _prepare(arguments)
     check_adaptable(case, settings)
-    _emit_all(report_lines(arguments, printout.run_header(case)))
-    monitor = _monitor(arguments.monitor, arguments.quiet)
-    result = run_adapt(case, settings, report=_report(arguments.quiet), monitor=monitor)
-    _flush(monitor)
-    files = write_adapt(result, directory)
+    with record_lock(directory):
+        _emit_all(report_lines(arguments, printout.run_header(case)))
+        monitor = _monitor(arguments.monitor, arguments.quiet)
+        result = run_adapt(case, settings, report=_report(arguments.quiet), monitor=monitor)
+        _flush(monitor)
+        files = write_adapt(result, directory)
     _emit_all(report_lines(arguments, printout.adapt_table(result, directory, files)))
     failed = sorted({step.reason for step in result.steps if not step.converged})
     return _finish(result.converged, ", ".join(failed) or str(result.failure), directory)
@@ -297,18 +328,41 @@ COMMANDS = {"run": _command_run, "study": _command_study, "compare": _command_co
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``krylovfem`` console script; returns the exit status."""
     parser = build_parser()
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         arguments = parser.parse_args(argv)
-        return COMMANDS[arguments.command](arguments)
+        # an overflow or NaN in the data ends in the solve's reason (diverged_nan, say)
+        # and nulls in the record, not in NumPy's warnings on the way there
+        with np.errstate(all="ignore"):
+            return COMMANDS[arguments.command](arguments)
     except UsageError as error:
-        print(str(error), file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _fail(str(error), EXIT_BAD_INPUT, prefix=False)
     except (CaseError, ExpressionError) as error:
-        print(f"krylovfem: {_one_line(str(error))}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _fail(str(error), EXIT_BAD_INPUT)
+    except RecordError as error:
+        return _fail(str(error), EXIT_SYSTEM)
+    except OSError as error:
+        where = f"{error.filename}: " if error.filename else ""
+        return _fail(f"{where}{error.strerror or error}", EXIT_SYSTEM)
+    except MemoryError:
+        return _fail("out of memory; try a coarser mesh, a smaller GMRES restart or fewer "
+                     "steps", EXIT_OUT_OF_MEMORY)
     except KeyboardInterrupt:
-        print("krylovfem: interrupted", file=sys.stderr)
-        return 130
+        return _fail("interrupted", EXIT_INTERRUPTED)
+    except Terminated:
+        return _fail("terminated", EXIT_TERMINATED)
+    except Exception as error:
+        if os.environ.get("KRYLOVFEM_TRACEBACK"):
+            raise
+        return _fail(f"internal error: {type(error).__name__}: {error} (set "
+                     f"KRYLOVFEM_TRACEBACK=1 to see where)", EXIT_INTERNAL_ERROR)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _fail(message: str, status: int, *, prefix: bool = True) -> int:
+    print(("krylovfem: " if prefix else "") + _one_line(message), file=sys.stderr)
+    return status
 
 
 def _one_line(text: str) -> str:

@@ -35,22 +35,25 @@ adaptive loop: ``adapt.json``, ``solution.npz`` and ``solution.vtu`` of the fina
 from __future__ import annotations
 
 import contextlib
+import glob
 import io
 import json
 import math
 import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from krylovfem.casefile import Case, CaseError
+from krylovfem.section import CaseError
+from krylovfem.settings import Case
 
-__all__ = ["SCHEMA_VERSION", "load_solve_records", "summary_document", "write_adapt",
-           "write_compare", "write_run", "write_study"]
+__all__ = ["SCHEMA_VERSION", "RecordError", "load_solve_records", "record_lock",
+           "summary_document", "write_adapt", "write_compare", "write_run", "write_study"]
 
 SCHEMA_VERSION = 1
 #: The main document of each kind of record folder.
@@ -63,14 +66,20 @@ Writer = Callable[[Path], None]
 # --------------------------------------------------------------------------------------
 # The folder, whole or not at all
 # --------------------------------------------------------------------------------------
+class RecordError(Exception):
+    """The environment refused the record: a path that cannot be written, a full disk,
+    another run writing to the same folder.  One line, naming the path."""
+
+
 def check_destination(directory: Path, case: Case | None = None) -> None:
     """Refuse, before any work, a destination that could not take a record folder.
 
     Raises
     ------
     CaseError
-        When ``directory`` is a file, is not writable, holds something that is not a
-        record (a record folder is replaced whole), or holds the case file itself.
+        When ``directory`` or the folder it would be made in cannot be written, holds
+        something that is not a record (a record folder is replaced whole), or holds
+        the case file itself.
     """
     directory = Path(directory)
     check_writable(directory)
@@ -88,16 +97,93 @@ def check_destination(directory: Path, case: Case | None = None) -> None:
 
 
 def check_writable(directory: Path) -> None:
-    """Refuse a directory that is a file, or that could not be made or written."""
+    """Refuse a directory that could not be made or written, before any work.
+
+    The nearest existing ancestor must be a directory in which a folder can really be
+    made (a probe folder is made and removed): permissions alone do not tell a
+    read-only file system, ``/proc`` or a dangling symbolic link.
+    """
     directory = Path(directory)
     existing = directory
     while not existing.exists() and existing.parent != existing:
+        if existing.is_symlink():
+            raise CaseError(f"output directory {str(directory)!r}: {str(existing)!r} is a "
+                              f"symbolic link to {os.readlink(existing)!r}, which does not "
+                              f"exist")
         existing = existing.parent
-    if existing.exists() and not existing.is_dir():
+    if not existing.is_dir():
         raise CaseError(f"output directory {str(directory)!r}: {str(existing)!r} is a file")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise CaseError(f"output directory {str(directory)!r}: {str(existing)!r} is not "
-                        f"writable")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".krylovfem-probe-", dir=existing))
+    except OSError as error:
+        raise CaseError(f"output directory {str(directory)!r}: cannot write in "
+                          f"{str(existing)!r} ({error.strerror or error})") from None
+
+
+@contextlib.contextmanager
+def record_lock(directory: Path):
+    """Hold the exclusive right to write the record folder ``directory``.
+
+    A second run into the same folder is refused at once (with the first one's process
+    id) instead of interleaving with it.  The lock is an advisory ``flock`` on the file
+    ``.<name>.lock`` beside the folder, removed when the run is done; the kernel drops
+    the lock when the process ends, however it ends, so a killed run never leaves the
+    folder locked.
+
+    Raises
+    ------
+    RecordError
+        When another run holds the lock, or the lock file cannot be made.
+    """
+    directory = Path(directory).absolute()
+    path = directory.with_name(f".{directory.name}.lock")
+    try:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        handle = _locked_file(path)
+    except OSError as error:
+        raise RecordError(f"output directory {str(directory)!r}: cannot lock it "
+                          f"({error.strerror or error})") from None
+    if handle is None:
+        holder = _lock_holder(path)
+        raise RecordError(f"output directory {str(directory)!r}: another krylovfem run "
+                          f"(pid {holder}) is writing there; wait for it or choose "
+                          f"another --out")
+    with handle:
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            # unlinked while still locked: a run that opened this file meanwhile finds
+            # it is no longer the one at the path, and takes a new one (below)
+            path.unlink(missing_ok=True)
+
+
+def _locked_file(path: Path):
+    """The lock file at ``path``, opened and locked; None when another process holds it."""
+    import fcntl
+
+    while True:
+        handle = open(path, "a+")  # kept open for as long as the lock
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return None
+        try:
+            current = os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
+        except FileNotFoundError:
+            current = False
+        if current:
+            handle.truncate(0)
+            return handle
+        handle.close()  # the holder removed it between our open and our lock
+
+
+def _lock_holder(path: Path) -> str:
+    with contextlib.suppress(OSError):
+        return path.read_text().strip() or "?"
+    return "?"
 
 
 def _is_record_folder(directory: Path) -> bool:
@@ -111,23 +197,53 @@ def _is_record_folder(directory: Path) -> bool:
 
 
 def write_folder(directory: Path, writers: dict[str, Writer]) -> list[Path]:
-    """Write each ``name -> writer(path)`` into a new folder, then swap it into place."""
+    """Write each ``name -> writer(path)`` into a new folder, then swap it into place.
+
+    Raises
+    ------
+    RecordError
+        When a file cannot be written (a full disk, say): nothing of the new record is
+        left, and an earlier record in ``directory`` is unchanged.
+    """
     directory = Path(directory).absolute()
-    directory.parent.mkdir(parents=True, exist_ok=True)
     stamp = f"{os.getpid()}"
     building = directory.with_name(f".{directory.name}.partial-{stamp}")
     retired = directory.with_name(f".{directory.name}.old-{stamp}")
     try:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        _remove_abandoned(directory)
         building.mkdir()
         for name, writer in writers.items():
             writer(building / name)
         if directory.exists():
             os.replace(directory, retired)
         os.replace(building, directory)
+    except OSError as error:
+        kept = " (the earlier record there is unchanged)" if directory.exists() else ""
+        raise RecordError(f"cannot write the record {str(directory)!r}: "
+                          f"{error.strerror or error}; nothing was written{kept}") from None
     finally:
         for leftover in (building, retired):
             shutil.rmtree(leftover, ignore_errors=True)
     return [directory / name for name in writers]
+
+
+def _remove_abandoned(directory: Path) -> None:
+    """Folders that a killed run was building or retiring beside ``directory``.
+
+    Only those of processes that no longer exist; the caller holds
+    :func:`record_lock`, so no live run of ours is writing them.
+    """
+    for leftover in directory.parent.glob(f".{glob.escape(directory.name)}.*-*"):
+        kind, _, pid = leftover.name.rpartition("-")
+        if not (kind.endswith((".partial", ".old")) and pid.isdigit()):
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(leftover, ignore_errors=True)
+        except OSError:
+            pass
 
 
 def _json_writer(document: dict) -> Writer:
@@ -444,6 +560,8 @@ def load_solve_records(paths: list[Path]) -> list[tuple[str, dict]]:
             document = json.loads(file.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise CaseError(f"{file}: not a run record ({error})") from None
+        except RecursionError:
+            raise CaseError(f"{file}: not a run record (JSON nested too deeply)") from None
         solves += _solves_of(file, document)
     return solves
 

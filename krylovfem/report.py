@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from krylovfem.casefile import Case
+from krylovfem.settings import Case
 
 __all__ = ["adapt_step_line", "adapt_table", "compare_table", "run_header", "run_summary",
            "study_table"]

@@ -24,8 +24,10 @@ from krylovfem.build import (
     read_system,
     solver_options,
 )
-from krylovfem.casefile import MAX_CELLS, Case, CaseError, SolverSettings
 from krylovfem.expr import ExpressionError
+from krylovfem.meshes import MAX_CELLS
+from krylovfem.section import CaseError
+from krylovfem.settings import Case, SolverSettings
 
 __all__ = ["CompareResult", "RunResult", "StudyResult", "Timings", "parse_solver_list",
            "run_case", "run_compare", "run_study"]

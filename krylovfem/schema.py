@@ -575,10 +575,21 @@ one, so that expressions need no quotes: `--set "problem.f=sin(pi*x)"`.  A top-l
 key is set with its name alone: `--set name=other`.  A mistake in an override is
 reported with `(from --set)` after the key.
 
-Exit status: 0 every solve converged, 1 a solve did not converge (the record is still
-written), 2 bad input or usage (one line on stderr, nothing written).
+""" + EXIT_STATUS_TEXT + """
 """, ""]
     return "\n".join(lines)
+
+
+#: The exit statuses of the command, as the reference and the README state them
+#: (:mod:`krylovfem.cli` defines the numbers).
+EXIT_STATUS_TEXT = """\
+Exit status (every failure is one line on stderr, never a traceback): 0 every solve
+converged; 1 a solve did not converge or a preconditioner broke down (the record is
+still written, with the reason); 2 bad input or usage (naming the file, the key and what
+is allowed; nothing written); 3 the system refused a file (one that cannot be read or
+written, a full disk, another run writing to the same folder: no new record, an earlier
+one unchanged); 4 out of memory; 70 an internal error (`KRYLOVFEM_TRACEBACK=1` shows the
+traceback); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM)."""
 
 
 _THREADS_TEXT = """\

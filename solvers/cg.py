@@ -39,7 +39,6 @@ from .result import (
 )
 
 _PAUSED = -1
-_TINY = float(np.finfo(np.float64).tiny)
 # scalars: r.z of the current residual, ||r_0||, true residual norm at the last replacement
 _RZ, _R0, _LAST_TRUE = 0, 1, 2
 # counters: products with A, preconditioner applications, residual replacements,
@@ -323,61 +322,20 @@ def _ritz_extremes(alphas: np.ndarray, betas: np.ndarray) -> tuple[float, float]
 def _tridiagonal_extremes(diagonal, off_diagonal):
     """Smallest and largest eigenvalue of a symmetric tridiagonal matrix.
 
-    Bisection on Sturm counts (Golub & Van Loan, section 8.4.1) from the Gershgorin
-    interval to a relative 1e-10, the two searches interleaved so that their division
-    chains overlap: microseconds, where LAPACK's full eigenvalue solve costs a hundred.
+    Bisection on Sturm counts (LAPACK ``?stebz``, Golub & Van Loan, section 8.4.1) for
+    the two extreme indices only: O(m) each, and nothing to compile, which a kernel of
+    our own would add to every first run.
     """
-    return _sturm_bisection(diagonal, off_diagonal, np.zeros(diagonal.size))
+    from scipy.linalg import eigvalsh_tridiagonal
 
-
-@njit(cache=True)
-def _sturm_bisection(diagonal, off_diagonal, radius):
-    """:func:`_tridiagonal_extremes` with ``radius`` (zeros, size m) as work space, which
-    is allocated by the caller: allocating here would compile NumPy's allocator too."""
     m = diagonal.size
-    for i in range(m - 1):
-        radius[i] += abs(off_diagonal[i])
-        radius[i + 1] += abs(off_diagonal[i])
-    # [low, high] brackets the smallest eigenvalue, [low2, high2] the largest: the
-    # Gershgorin interval, by loops that keep NumPy's min/max (a NaN wins) without
-    # compiling NumPy's reductions.
-    low = diagonal[0] - radius[0]
-    high = diagonal[0] + radius[0]
-    for i in range(1, m):
-        lower, upper = diagonal[i] - radius[i], diagonal[i] + radius[i]
-        if lower < low or lower != lower:
-            low = lower
-        if upper > high or upper != upper:
-            high = upper
-    low2, high2 = low, high
-    tiny = _TINY
-    for _ in range(200):
-        width = max(high - low, high2 - low2)
-        if width <= 1e-10 * max(abs(low), abs(high2)):
-            break
-        shift, shift2 = 0.5 * (low + high), 0.5 * (low2 + high2)
-        # Sturm counts: negative pivots of T - shift I = eigenvalues below shift
-        below = below2 = 0
-        pivot = pivot2 = 1.0
-        for i in range(m):
-            coupling = off_diagonal[i - 1] ** 2 if i > 0 else 0.0
-            pivot = diagonal[i] - shift - coupling / pivot
-            pivot2 = diagonal[i] - shift2 - coupling / pivot2
-            if pivot == 0.0:
-                pivot = -tiny
-            if pivot2 == 0.0:
-                pivot2 = -tiny
-            below += pivot < 0.0
-            below2 += pivot2 < 0.0
-        if below >= 1:
-            high = shift
-        else:
-            low = shift
-        if below2 >= m:
-            high2 = shift2
-        else:
-            low2 = shift2
-    return 0.5 * (low + high), 0.5 * (low2 + high2)
+    if not (np.all(np.isfinite(diagonal)) and np.all(np.isfinite(off_diagonal))):
+        return np.nan, np.nan
+    smallest, largest = (
+        eigvalsh_tridiagonal(diagonal, off_diagonal, select="i", select_range=(index, index),
+                             lapack_driver="stebz")[0]
+        for index in (0, m - 1))
+    return smallest, largest
 
 
 def _cg_operator(problem: Problem) -> SolveResult:

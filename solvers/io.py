@@ -224,13 +224,44 @@ def _mmread(path):
         raise ValueError(f"{str(path)!r}: cannot read Matrix Market data ({error})") from error
 
 
+#: Bytes a Matrix Market line may take, comments included: a line of the coordinate
+#: format holds two indices and a value in at most about 60 characters.
+_BYTES_PER_LINE = 256
+
+
+def _check_inflated_size(path, rows, entries):
+    """Refuse a compressed file that inflates to far more than its header announces.
+
+    A few kilobytes of gzip can hold gigabytes of blanks or comments that the reader
+    would take into memory; the stream is counted (never kept) up to the bound.
+    """
+    if path.suffix != ".gz":
+        return
+    import gzip
+
+    limit = _BYTES_PER_LINE * (entries + rows + 64)
+    size = 0
+    try:
+        with gzip.open(path, "rb") as stream:
+            while chunk := stream.read(1 << 20):
+                size += len(chunk)
+                if size > limit:
+                    raise ValueError(
+                        f"{str(path)!r}: decompresses to more than {limit:,} bytes, far "
+                        f"more than its header's {entries:,} entries need (at most "
+                        f"{_BYTES_PER_LINE} bytes a line); refused")
+    except (OSError, EOFError) as error:
+        raise ValueError(f"{str(path)!r}: not a readable gzip file ({error})") from None
+
+
 def _read_matrix_market_matrix(path):
-    rows, columns, _, layout, _ = _matrix_market_info(path)
+    rows, columns, entries, layout, _ = _matrix_market_info(path)
     if layout != "coordinate":
         raise ValueError(
             f"{str(path)!r}: Matrix Market '{layout}' (dense) file; read_matrix expects a "
             "'coordinate' (sparse) file, use read_rhs for dense vectors"
         )
+    _check_inflated_size(path, rows, entries)
     coordinates = _mmread(path)
     matrix = scipy.sparse.csr_array(coordinates, dtype=np.float64)
     matrix.sum_duplicates()

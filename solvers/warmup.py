@@ -31,7 +31,7 @@ from . import _csr, precond
 from ._common import prepare
 from ._inputs import CSR, check_matrix, working_dtype
 from .cg import LOOPS as _CG_LOOPS
-from .cg import _cg_arguments, _cg_workspace, _sturm_bisection
+from .cg import _cg_arguments, _cg_workspace
 from .cg import cg as _cg
 from .gmres import LOOPS as _GMRES_LOOPS
 from .gmres import _givens, _gmres_arguments, _start_cycle, _workspace, rows_per_chunk
@@ -157,7 +157,6 @@ def _planned_calls(setting: _Setting) -> list[tuple[object, tuple]]:
         if problem.compiled:
             work = _cg_workspace(problem)
             calls.append((_CG_LOOPS[problem.M.kind], _cg_arguments(problem, work, 0, 2)))
-        calls.append((_sturm_bisection, (np.ones(2), np.ones(1), np.zeros(2))))
     else:
         space = _workspace(n, restart, 2, problem.b.dtype)
         if problem.compiled:

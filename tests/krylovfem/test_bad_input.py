@@ -128,6 +128,21 @@ BAD_FILES = {
     "bounds decreasing": ('[mesh]\ndomain = "interval"\nbounds = [1.0, 0.0]\n'
                           '[problem]\ntype = "poisson"\n', ["[mesh] bounds", "a < b"]),
     "section as value": ('problem = 3\n', ["problem must be a section"]),
+    "arrays nested 5000 deep": (VALID + "[output]\ndir = " + "[" * 5000 + "]" * 5000 + "\n",
+                                ["nested too deeply"]),
+    "coefficient overflowing in assembly": (
+        _replace('f = "2*pi^2*sin(pi*x)*sin(pi*y)"', 'f = "1"\nkappa = "1e308"'),
+        ["[problem]", "matrix has", "NaN or infinite", "kappa"]),
+    "cells too small for floating point": (
+        '[mesh]\ndomain = "rectangle"\nbounds = [0, 1e-300, 0, 1e-300]\n'
+        '[problem]\ntype = "poisson"\n', ["[mesh] bounds", "no valid mesh", "degenerate"]),
+    "gmres basis beyond memory": (
+        _replace("n = 4", "n = 340").replace('method = "cg"', 'method = "gmres"\nrestart = 10000'),
+        ["[solver] restart = 10000", "GiB", "at most 8 GiB"]),
+    "heat beyond an hour of steps": (
+        _replace("n = 4", "n = 100").replace('"poisson"', '"heat"').replace("exact", "# exact")
+        + "[time]\nt_end = 1.0\ndt = 1e-6\ninitial = \"0\"\n",  # 2e10
+        ["[time] dt", "cell-steps", "at most 1e+10"]),
 }
 
 
@@ -189,6 +204,7 @@ def test_missing_case_file(tmp_path, cli):
         ("solver.rtl=1", ["unknown key 'rtl'"]),
         ("problem.f=import os", ["[problem] f (from --set)", "syntax error"]),
         ("no-equals-sign", ["expected section.key=value"]),
+        ("problem.f=" + "[" * 5000 + "]" * 5000, ["--set 'problem.f=[[[", "nested too deeply"]),
     ],
 )
 def test_bad_override(override, words, tmp_path, cli):
@@ -249,6 +265,27 @@ def test_malformed_matrix_file(tmp_path, cli):
     out = tmp_path / "out"
     _check_refused(cli("run", case, "--out", out), out, "case.toml: [system] matrix:",
                    "broken.mtx")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "words"),
+    [
+        ("nan.mtx", "%%MatrixMarket matrix coordinate real general\n2 2 2\n1 1 nan\n2 2 1\n",
+         ["[system] matrix: nan.mtx has 1 NaN or infinite entries"]),
+        # a few hundred bytes of gzip that would inflate to 5 MB of blanks
+        ("bomb.mtx.gz", None, ["[system] matrix", "decompresses to more than", "refused"]),
+    ],
+)
+def test_matrix_file_refused_before_the_solve(name, content, words, tmp_path, cli):
+    import gzip
+
+    header = b"%%MatrixMarket matrix coordinate real general\n2 2 2\n1 1 1\n2 2 1\n"
+    data = content.encode() if content else gzip.compress(header + b"%" + b" " * 5_000_000)
+    (tmp_path / name).write_bytes(data)
+    case = tmp_path / "case.toml"
+    case.write_text(f'[problem]\ntype = "matrix"\n[system]\nmatrix = "{name}"\n')
+    out = tmp_path / "out"
+    _check_refused(cli("run", case, "--out", out), out, "case.toml", *words)
 
 
 def test_rhs_of_the_wrong_length(tmp_path, cli):
