@@ -296,3 +296,60 @@ def test_the_prolongated_coarse_solution_starts_the_next_solve_closer():
                             M="jacobi", x0=guess)
     assert warm.result.residual_norms[0] < 0.2 * cold.result.residual_norms[0]
     assert np.allclose(warm.u, cold.u, atol=1e-8)
+
+
+# --------------------------------------------------------------------------------------
+# An independent reference: the same terms integrated by scikit-fem's cell and facet bases
+
+
+@pytest.mark.parametrize("degree", [1, 2])
+def test_jumps_and_cell_residuals_agree_with_scikit_fem(degree):
+    skfem = pytest.importorskip("skfem")
+    from skfem.helpers import grad
+
+    mesh = longest_edge_first(l_shape(2))
+    for _ in range(3):
+        mesh = mesh.refined((np.linalg.norm(mesh.points[mesh.cells], axis=2) < 0.6).any(1))
+    space = function_space(mesh, degree)
+
+    def f(x, y):
+        return 1.0 + x * y
+
+    solution = solve_stationary(space, f=f, rtol=1e-12)
+    # a rule exact for (1 + x y)^2, so that both sides integrate exactly
+    ours = residual_estimate(space, solution.u, f=f, quadrature_degree=6)
+
+    reference = skfem.MeshTri(mesh.points.T.copy(), mesh.cells.T.copy())
+    # scikit-fem sorts the vertices of each cell but keeps the cells in order
+    assert np.array_equal(np.sort(reference.t, axis=0), np.sort(mesh.cells.T, axis=0))
+    element = skfem.ElementTriP1() if degree == 1 else skfem.ElementTriP2()
+    basis = skfem.Basis(reference, element, intorder=6)
+    # the same function: its values at scikit-fem's DOF locations (vertices, midpoints)
+    locations = basis.doflocs.T
+    ours_at = {tuple(np.round(point, 12)): value
+               for point, value in zip(space.dof_points, solution.u, strict=True)}
+    u = np.array([ours_at[tuple(np.round(point, 12))] for point in locations])
+    sides = [skfem.InteriorFacetBasis(reference, element, side=i, intorder=6) for i in (0, 1)]
+
+    @skfem.Functional
+    def squared_jump(w):
+        return ((grad(w["u0"]) - grad(w["u1"])) * w.n).sum(axis=0) ** 2
+
+    per_facet = squared_jump.elemental(sides[0], u0=sides[0].interpolate(u),
+                                       u1=sides[1].interpolate(u))
+    ends = reference.p[:, reference.facets[:, sides[0].find]]
+    lengths = np.linalg.norm(ends[:, 0] - ends[:, 1], axis=0)
+    jumps = np.zeros(reference.facets.shape[1])
+    jumps[sides[0].find] = lengths * per_facet
+    expected_facets = 0.5 * jumps[reference.t2f].sum(axis=0)
+    assert np.allclose(ours.facet_residuals, expected_facets, rtol=1e-10, atol=1e-14)
+
+    if degree == 1:  # no Laplacian: the cell residual is h_T^2 ||f||^2
+        @skfem.Functional
+        def squared_load(w):
+            return f(*w.x) ** 2
+
+        corners = mesh.points[mesh.cells]
+        diameters = np.linalg.norm(corners - np.roll(corners, -1, axis=1), axis=2).max(axis=1)
+        expected_cells = diameters**2 * squared_load.elemental(basis)
+        assert np.allclose(ours.cell_residuals, expected_cells, rtol=1e-12)
