@@ -23,6 +23,11 @@ Run::
 
     python benchmarks/bench_adapt.py                      # up to ~1e6 DOFs, 3 repeats
     python benchmarks/bench_adapt.py --max-dofs 2e5 --repeats 5
+    NUMBA_NUM_THREADS=1 python benchmarks/bench_adapt.py  # on a busy shared machine
+
+Past 4096 rows the Krylov kernels run on Numba's threads; when the cores are busy with
+other work, a parallel region waits for its descheduled threads and a solve can take
+ten times longer, so on a shared machine the serial figures are the ones to compare.
 """
 
 from __future__ import annotations
