@@ -8,7 +8,9 @@ The modules, each with one job:
 * :mod:`fem.assembly` -- sparsity pattern and Numba element loops;
 * :mod:`fem.boundary` -- Dirichlet lifting and elimination;
 * :mod:`fem.problems` -- stationary problems and the heat equation (uses :mod:`solvers`);
-* :mod:`fem.norms` -- error and residual norms, refinement studies.
+* :mod:`fem.norms` -- error and residual norms, refinement studies;
+* :mod:`fem.estimate` -- the a-posteriori residual estimator and marking;
+* :mod:`fem.refine` -- newest-vertex bisection and prolongation to the refined space.
 
 Examples
 --------
@@ -33,6 +35,7 @@ from fem.assembly import (
 )
 from fem.boundary import LinearSystem, dirichlet_values, eliminate_dirichlet
 from fem.element import FunctionSpace, LagrangeElement, dof_vector, function_space, interpolate
+from fem.estimate import Estimate, dorfler_marking, mark, maximum_marking, residual_estimate
 from fem.mesh import Mesh, interval, l_shape, rectangle, unit_square
 from fem.norms import (
     RefinementStudy,
@@ -47,6 +50,7 @@ from fem.norms import (
     residual_norm,
 )
 from fem.quadrature import quadrature_rule
+from fem.refine import Refinement, bisect, longest_edge_first, prolongate
 
 _PROBLEMS = ("HeatSolution", "StationarySolution", "assemble_system", "solve_heat",
              "solve_stationary")
@@ -77,11 +81,13 @@ def __dir__():
 
 
 __all__ = [
+    "Estimate",
     "FunctionSpace",
     "HeatSolution",
     "LagrangeElement",
     "LinearSystem",
     "Mesh",
+    "Refinement",
     "RefinementStudy",
     "SparsityPattern",
     "StationarySolution",
@@ -92,8 +98,10 @@ __all__ = [
     "assemble_mass",
     "assemble_stiffness",
     "assemble_system",
+    "bisect",
     "dirichlet_values",
     "dof_vector",
+    "dorfler_marking",
     "eliminate_dirichlet",
     "energy_error",
     "energy_norm",
@@ -105,13 +113,18 @@ __all__ = [
     "l2_error",
     "l2_norm",
     "l_shape",
+    "longest_edge_first",
+    "mark",
+    "maximum_marking",
     "observed_rates",
     "plot_function",
     "plot_rates",
+    "prolongate",
     "quadrature_rule",
     "read_mesh",
     "rectangle",
     "refinement_study",
+    "residual_estimate",
     "residual_norm",
     "solve_heat",
     "solve_stationary",

@@ -417,24 +417,36 @@ class Mesh:
                 f"unknown boundary name {name!r}; this mesh has {sorted(self.boundaries)}"
             ) from None
 
-    def refined(self) -> Mesh:
-        """Uniform refinement: every interval into two, every triangle into four.
+    def refined(self, marked=None) -> Mesh:
+        """Uniform refinement, or local refinement of the ``marked`` cells.
 
-        New vertices are the edge midpoints, appended after the old points, so a vertex
-        keeps its index.  The children of cell ``c`` are cells ``2c, 2c+1`` (1D) or
-        ``4c..4c+3`` (2D); named boundary parts are refined with the mesh.
+        Without ``marked``: every interval into two, every triangle into four (at its
+        edge midpoints).  New vertices are the edge midpoints, appended after the old
+        points, so a vertex keeps its index.  The children of cell ``c`` are cells
+        ``2c, 2c+1`` (1D) or ``4c..4c+3`` (2D); named boundary parts are refined with
+        the mesh.
+
+        With ``marked`` (booleans per cell, or cell indices): conforming newest-vertex
+        bisection of those cells (:func:`fem.refine.bisect`, which also gives each new
+        cell's parent).
 
         Returns
         -------
         Mesh
-            A new mesh with half the mesh size.
+            A new mesh (uniformly: with half the mesh size).
 
         Examples
         --------
         >>> mesh = interval(0.0, 1.0, 2).refined()
         >>> mesh.points[:, 0].tolist(), mesh.cells.tolist()
         ([0.0, 0.5, 1.0, 0.25, 0.75], [[0, 3], [3, 1], [1, 4], [4, 2]])
+        >>> interval(0.0, 1.0, 2).refined([False, True]).cells.tolist()
+        [[0, 1], [1, 3], [3, 2]]
         """
+        if marked is not None:
+            from fem.refine import bisect
+
+            return bisect(self, marked).mesh
         num_points = self.num_points
         if self.dim == 1:
             midpoints = 0.5 * (self.points[self.cells[:, 0]] + self.points[self.cells[:, 1]])

@@ -56,7 +56,7 @@ from fem.assembly import (
     sparsity_pattern,
 )
 from fem.boundary import LinearSystem, dirichlet_values, eliminate_dirichlet, restrict
-from fem.element import FunctionSpace, interpolate
+from fem.element import FunctionSpace, dof_vector, interpolate
 from solvers import cg, gmres, preconditioner
 
 __all__ = ["SCHEMES", "HeatSolution", "NonFiniteSystem", "StationarySolution",
@@ -226,7 +226,7 @@ def solve_stationary(space: FunctionSpace, *, kappa=1.0, reaction=0.0, velocity=
                      dirichlet=None, neumann=None, robin=None, method: str | None = None,
                      M=None, rtol: float = 1e-8, atol: float = 0.0, maxiter: int | None = None,
                      restart: int = 30, callback: Callable | None = None,
-                     monitor: Callable | None = None) -> StationarySolution:
+                     monitor: Callable | None = None, x0=None) -> StationarySolution:
     r"""Solve :math:`-\nabla\cdot(\kappa\nabla u) + b\cdot\nabla u + c u = f` with boundary data.
 
     Parameters
@@ -250,6 +250,9 @@ def solve_stationary(space: FunctionSpace, *, kappa=1.0, reaction=0.0, velocity=
     M, rtol, atol, maxiter, restart, callback, monitor
         Passed to ``solvers.cg`` / ``solvers.gmres`` (``restart`` to GMRES only); ``M``
         may name a preconditioner (``"ic0"``, ``"amg"``, ...).
+    x0 : ndarray, shape (num_dofs,), optional
+        A first guess of all DOF values (its free ones start the Krylov solve), such as
+        the solution on a coarser mesh prolongated by :func:`fem.refine.prolongate`.
 
     Returns
     -------
@@ -279,7 +282,8 @@ def solve_stationary(space: FunctionSpace, *, kappa=1.0, reaction=0.0, velocity=
         result = None
         u = system.lifting.copy()
     else:
-        result = solve_linear_system(method, system.reduced_matrix, system.reduced_rhs, None, M=M,
+        guess = None if x0 is None else dof_vector(space, x0, "x0")[system.free_dofs]
+        result = solve_linear_system(method, system.reduced_matrix, system.reduced_rhs, guess, M=M,
                          rtol=rtol, atol=atol, maxiter=maxiter, restart=restart,
                          callback=callback, monitor=monitor)
         u = system.expand(result.x)

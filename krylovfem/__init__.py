@@ -3,7 +3,8 @@
 The layers, each importing only those below it::
 
     solvers    Krylov methods and preconditioners (numpy, scipy, numba)
-    fem        the finite-element library (meshes, spaces, assembly, problems, norms)
+    fem        the finite-element library (meshes, spaces, assembly, problems, norms,
+               the residual estimator and bisection)
     krylovfem  this package: expressions, case files, runs, records, figures, the command
 
 The modules of this package, in the order data flows through them:
@@ -17,6 +18,7 @@ The modules of this package, in the order data flows through them:
   mesh) and :mod:`krylovfem.expression_checks` (every expression evaluated on the mesh);
 * :mod:`krylovfem.build` -- a case turned into the library's arguments;
 * :mod:`krylovfem.run` -- run, study and compare, returning frozen results;
+* :mod:`krylovfem.adapt` -- the adaptive loop (solve, estimate, mark, refine);
 * :mod:`krylovfem.record` -- results written to a folder, whole or not at all;
 * :mod:`krylovfem.figures` -- the figures of a run;
 * :mod:`krylovfem.cli` -- the ``krylovfem`` command.

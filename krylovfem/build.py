@@ -15,8 +15,8 @@ from krylovfem.expr import ExpressionError
 from krylovfem.section import CaseError
 from krylovfem.settings import Case, SolverSettings
 
-__all__ = ["bad_expression", "boundary_data", "coefficients", "exact_solution", "read_system",
-           "solver_options"]
+__all__ = ["bad_expression", "boundary_data", "coefficients", "estimator_data", "exact_solution",
+           "read_system", "solver_options"]
 
 
 def solver_options(settings: SolverSettings) -> dict[str, Any]:
@@ -63,6 +63,18 @@ def coefficients(case: Case) -> dict[str, Any]:
             "velocity": _velocity(case),
             "f": problem.f.coefficient(dim),
             **boundary_data(case)}
+
+
+def estimator_data(case: Case) -> dict[str, Any]:
+    """:func:`coefficients` and the symbolic gradient of kappa, as
+    :func:`fem.estimate.residual_estimate` takes them."""
+    data = coefficients(case)
+    kappa = case.problem.kappa
+    if not kappa.is_constant:
+        gradient = kappa.gradient[: case.dim]
+        data["kappa_gradient"] = lambda *coordinates: tuple(part(*coordinates)
+                                                            for part in gradient)
+    return data
 
 
 def heat_data(case: Case) -> dict[str, Any]:

@@ -5,6 +5,7 @@
     krylovfem run CASE.toml [--out DIR] [--set section.key=value ...] [--monitor [K]] [--quiet]
     krylovfem study CASE.toml --levels K [...]
     krylovfem compare CASE.toml --solvers cg:none,cg:jacobi,gmres:ilu0 [...]
+    krylovfem adapt CASE.toml --steps K [--theta T] [--marking M] [--target ETA] [...]
     krylovfem plot RUN_DIR_OR_SUMMARY ... -o FIG.png
 
 Exit status (one line on stderr for every failure, never a traceback):
@@ -89,7 +90,9 @@ def _levels(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``krylovfem`` (subcommands run, study, compare, plot)."""
+    """The argument parser of ``krylovfem`` (subcommands run, study, compare, adapt, plot)."""
+    from fem.estimate import MARKINGS
+
     parser = _Parser(prog="krylovfem", description="Finite elements and Krylov solvers from "
                      "TOML case files; every run leaves a record (summary.json) and plots.")
     parser.add_argument("--version", action="version", version=f"krylovfem {__version__}")
@@ -114,6 +117,18 @@ def build_parser() -> argparse.ArgumentParser:
     compare = case_command("compare", "solve one system with several solvers")
     compare.add_argument("--solvers", default="cg:none,cg:jacobi,cg:ic0,gmres:ilu0",
                          help="comma-separated method:preconditioner pairs")
+    adapt = case_command("adapt", "solve, estimate, mark and refine, step after step; "
+                         "a uniform study beside it")
+    adapt.add_argument("--steps", type=_positive_int, default=10,
+                       help="the most solves (default 10)")
+    adapt.add_argument("--theta", type=float, default=0.5,
+                       help="marking parameter in (0, 1] (default 0.5)")
+    adapt.add_argument("--marking", choices=tuple(MARKINGS), default="dorfler",
+                       help="Dörfler (bulk) or maximum marking (default dorfler)")
+    adapt.add_argument("--target", type=float, metavar="ETA",
+                       help="stop once the estimate is at most ETA")
+    adapt.add_argument("--max-dofs", type=_positive_int, metavar="N", dest="max_dofs",
+                       help="never solve on a mesh with more than N unknowns")
     plot = commands.add_parser("plot", help="residual histories of earlier runs in one figure",
                                description="residual histories of earlier runs in one figure")
     plot.add_argument("records", nargs="+", type=Path,
@@ -262,6 +277,25 @@ def _command_compare(arguments) -> int:
     return _finish(result.converged, ", ".join(failed), directory)
 
 
+def _command_adapt(arguments) -> int:
+    from krylovfem.adapt import AdaptSettings, check_adaptable, run_adapt
+    from krylovfem.record import write_adapt
+
+    settings = AdaptSettings(arguments.steps, arguments.theta, arguments.marking,
+                             arguments.target, arguments.max_dofs)
+    case, directory = _prepare(arguments)
+    check_adaptable(case, settings)
+    with record_lock(directory):
+        _emit_all(report_lines(arguments, printout.run_header(case)))
+        monitor = _monitor(arguments.monitor, arguments.quiet)
+        result = run_adapt(case, settings, report=_report(arguments.quiet), monitor=monitor)
+        _flush(monitor)
+        files = write_adapt(result, directory)
+    _emit_all(report_lines(arguments, printout.adapt_table(result, directory, files)))
+    failed = sorted({step.reason for step in result.steps if not step.converged})
+    return _finish(result.converged, ", ".join(failed) or str(result.failure), directory)
+
+
 def _command_plot(arguments) -> int:
     from krylovfem.figures import residual_figure, save_figure
     from krylovfem.record import check_writable, load_solve_records
@@ -293,7 +327,7 @@ def _finish(converged: bool, reason: str, directory: Path) -> int:
 
 
 COMMANDS = {"run": _command_run, "study": _command_study, "compare": _command_compare,
-            "plot": _command_plot}
+            "adapt": _command_adapt, "plot": _command_plot}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

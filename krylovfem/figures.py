@@ -25,9 +25,10 @@ from fem.element import interpolate, values_at
 from fem.plot import line_samples, plot_function, plot_rates, plot_triangulation, reference_slope
 from solvers.plot import plot_residuals, residual_plot_data
 
-__all__ = ["FIGURE_DATA_KEY", "compare_figures", "error_figure", "iterations_figure",
-           "rates_figure", "read_figure_data", "residual_figure", "run_figures",
-           "save_figure", "solution_figure", "study_figures"]
+__all__ = ["FIGURE_DATA_KEY", "adapt_figures", "compare_figures", "convergence_figure",
+           "error_figure", "estimator_figure", "iterations_figure", "rates_figure",
+           "read_figure_data", "residual_figure", "run_figures", "save_figure",
+           "solution_figure", "study_figures"]
 
 FIGURE_DATA_KEY = "krylovfem"
 
@@ -245,6 +246,87 @@ def iterations_figure(times, iterations, *, title: str = "",
                     "solver": solver_label}
 
 
+def convergence_figure(steps, uniform, *, order: float, title: str = "") -> tuple[Figure, dict]:
+    r"""Estimate and :math:`H^1` error against the DOFs (log-log), adaptive and uniform.
+
+    ``steps`` and ``uniform`` are :class:`~krylovfem.adapt.AdaptStep` sequences;
+    ``order`` the optimal exponent :math:`p / d`, drawn dashed as :math:`N^{-p/d}`
+    (:func:`fem.plot.reference_slope`) beside the adaptive error (or estimate).
+    ``data``: per sequence ``dofs``, ``estimate``, ``h1`` (or None); ``reference``
+    (``order`` and ``values``).
+    """
+    figure = _new_figure(7.0, 4.8)
+    axes = figure.add_subplot()
+    data = {}
+    for name, sequence, marker in (("adaptive", steps, "o"), ("uniform", uniform, "s")):
+        dofs = [step.dofs for step in sequence]
+        estimate = [step.estimate for step in sequence]
+        h1 = [step.errors["h1"] for step in sequence] if sequence and all(
+            step.errors for step in sequence) else None
+        data[name] = {"dofs": dofs, "estimate": estimate, "h1": h1}
+        if not sequence:
+            continue
+        (line,) = axes.loglog(dofs, estimate, marker=marker, linestyle="--",
+                              label=f"estimate $\\eta$, {name}")
+        if h1 is not None:
+            axes.loglog(dofs, h1, marker=marker, color=line.get_color(),
+                        label=f"$|u - u_h|_{{H^1}}$, {name}")
+    adaptive = data["adaptive"]
+    values = adaptive["h1"] or adaptive["estimate"]
+    inverse = 1.0 / np.asarray(adaptive["dofs"], dtype=np.float64)
+    slope = reference_slope(inverse, values, order)
+    axes.loglog(adaptive["dofs"], slope, ":", color="0.3",
+                label=f"$N^{{-{order:g}}}$ (optimal)")
+    axes.set_xlabel("degrees of freedom $N$")
+    axes.set_ylabel("estimate and error")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize="small", loc="lower left")
+    if title:
+        axes.set_title(title)
+    data["reference"] = {"order": order, "values": slope.tolist()}
+    return figure, data
+
+
+def estimator_figure(space, indicators, *, title: str = "") -> tuple[Figure, dict]:
+    r"""The mesh coloured by :math:`\log_{10} \eta_T` (2D), or :math:`\eta_T` per cell (1D).
+
+    ``data``: ``cells``, ``min`` and ``max`` of :math:`\eta_T`.
+    """
+    from matplotlib.colors import LogNorm
+
+    eta = np.sqrt(np.asarray(indicators, dtype=np.float64))
+    positive = eta[eta > 0]
+    floor = float(positive.min()) if positive.size else 1.0
+    shown = np.maximum(eta, floor)
+    figure = _domain_figure(space)
+    axes = figure.add_subplot()
+    mesh = space.mesh
+    if mesh.dim == 1:
+        ends = mesh.points[mesh.cells, 0]
+        order = np.argsort(ends[:, 0])
+        axes.stairs(shown[order], np.append(ends[order, 0], ends[order[-1], 1]))
+        axes.set_yscale("log")
+        axes.set_xlabel("$x$")
+        axes.set_ylabel(r"$\eta_T$")
+        axes.grid(True, alpha=0.3)
+    else:
+        from matplotlib.tri import Triangulation
+
+        triangulation = Triangulation(mesh.points[:, 0], mesh.points[:, 1], mesh.cells)
+        image = axes.tripcolor(triangulation, facecolors=shown, cmap="magma",
+                               norm=LogNorm(vmin=floor, vmax=max(float(shown.max()), floor)),
+                               # past a few thousand cells the edges would hide the colours
+                               edgecolors="0.6" if mesh.num_cells <= 4000 else "face",
+                               linewidth=0.3)
+        axes.set_aspect("equal")
+        axes.set_xlabel("$x$")
+        axes.set_ylabel("$y$")
+        figure.colorbar(image, ax=axes, label=r"$\eta_T$")
+    axes.set_title(title or f"{mesh.num_cells} cells")
+    return figure, {"cells": int(mesh.num_cells), "min": float(eta.min()),
+                    "max": float(eta.max())}
+
+
 # --------------------------------------------------------------------------------------
 # The figures of a record folder (krylovfem.record): name -> writer(path)
 # --------------------------------------------------------------------------------------
@@ -302,3 +384,25 @@ def compare_figures(result) -> dict:
     return {"compare.png": _writer(lambda: residual_figure(
         [solve.to_dict() for solve in result.solves],
         title=f"{result.case.name}: {result.dofs} unknowns"))}
+
+
+def adapt_figures(result) -> dict:
+    """``convergence.png`` (estimate and error against DOFs, adaptive and uniform),
+    ``mesh.png`` (the final mesh coloured by the estimator) and ``solution.png``."""
+    from krylovfem.build import exact_solution
+
+    case = result.case
+    degree = case.mesh_settings.degree
+    exact, _ = exact_solution(case)
+    last = result.steps[-1]
+    return {
+        "convergence.png": _writer(lambda: convergence_figure(
+            result.steps, result.uniform, order=degree / case.dim,
+            title=f"{case.name}: {case.mesh_settings.element}, {result.settings.marking} "
+                  f"marking, theta {result.settings.theta:g}")),
+        "mesh.png": _writer(lambda: estimator_figure(
+            result.space, result.indicators,
+            title=f"{case.name}: step {last.step}, {last.dofs} DOFs")),
+        "solution.png": _writer(lambda: solution_figure(
+            result.space, result.u, title=f"{case.name}: $u_h$", exact=exact)),
+    }

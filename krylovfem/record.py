@@ -12,7 +12,9 @@ and the solution)::
     summary.json   solution.npz   solution.vtu (mesh cases)   system.mtx, rhs.mtx
     residuals.png  solution.png  error.png (exact known)  iterations.png (heat)
 
-Study: ``study.json``, ``rates.png``; comparison: ``compare.json``, ``compare.png``.
+Study: ``study.json``, ``rates.png``; comparison: ``compare.json``, ``compare.png``;
+adaptive loop: ``adapt.json``, ``solution.npz`` and ``solution.vtu`` of the final mesh,
+``convergence.png``, ``mesh.png``, ``solution.png``.
 
 ``summary.json`` (``"schema": "krylovfem.run"``, ``"schema_version": 1``) holds:
 
@@ -51,12 +53,12 @@ from krylovfem.section import CaseError
 from krylovfem.settings import Case
 
 __all__ = ["SCHEMA_VERSION", "RecordError", "load_solve_records", "record_lock",
-           "summary_document", "write_compare", "write_run", "write_study"]
+           "summary_document", "write_adapt", "write_compare", "write_run", "write_study"]
 
 SCHEMA_VERSION = 1
 #: The main document of each kind of record folder.
 DOCUMENTS = {"krylovfem.run": "summary.json", "krylovfem.study": "study.json",
-             "krylovfem.compare": "compare.json"}
+             "krylovfem.compare": "compare.json", "krylovfem.adapt": "adapt.json"}
 
 Writer = Callable[[Path], None]
 
@@ -491,6 +493,44 @@ def write_compare(result, directory: Path) -> list[Path]:
     names = ["compare.json", *writers]
     document = compare_document(result, names)
     return write_folder(directory, {"compare.json": _json_writer(document), **writers})
+
+
+def adapt_document(result, files: list[str]) -> dict[str, Any]:
+    """The ``adapt.json`` of a :class:`~krylovfem.adapt.AdaptResult`: one entry per step
+    (DOFs, estimate, errors, effectivity, iterations, times) and per uniform level."""
+    from krylovfem.report import dofs_rates
+
+    case = result.case
+    return {"schema": "krylovfem.adapt", "schema_version": SCHEMA_VERSION,
+            "case": _case_entry(case), "problem": case.problem.type,
+            "element": case.mesh_settings.element, "solver": resolved_case(case)["solver"],
+            "adapt": result.settings.as_record(), "stop": result.stop,
+            "failure": result.failure,
+            "steps": [step.as_record() for step in result.steps],
+            "uniform": [step.as_record() for step in result.uniform],
+            "rates": {"adaptive": dofs_rates(result.steps),
+                      "uniform": dofs_rates(result.uniform)},
+            "converged": result.converged, "versions": versions(), "files": files}
+
+
+def write_adapt(result, directory: Path) -> list[Path]:
+    """The record folder of an adaptive loop; ``adapt.json`` first in the list returned."""
+    from fem.meshio_io import write_solution
+
+    space = result.space
+    arrays = {"u": result.u, "points": space.mesh.points, "cells": space.mesh.cells,
+              "dof_points": space.dof_points, "cell_dofs": space.cell_dofs,
+              "indicators": result.indicators}
+    writers: dict[str, Writer] = {
+        "solution.npz": _bytes_writer(lambda buffer: np.savez_compressed(buffer, **arrays)),
+        "solution.vtu": lambda path: write_solution(path, space, result.u, name="u")}
+    if result.case.output.plots:
+        from krylovfem import figures
+
+        writers.update(figures.adapt_figures(result))
+    names = ["adapt.json", *writers]
+    document = adapt_document(result, names)
+    return write_folder(directory, {"adapt.json": _json_writer(document), **writers})
 
 
 # --------------------------------------------------------------------------------------

@@ -17,7 +17,8 @@ import numpy as np
 
 from krylovfem.settings import Case
 
-__all__ = ["compare_table", "run_header", "run_summary", "study_table"]
+__all__ = ["adapt_step_line", "adapt_table", "compare_table", "run_header", "run_summary",
+           "study_table"]
 
 _WIDTH = 12
 
@@ -95,6 +96,18 @@ def study_level_line(study) -> str:
             f"iterations {run.iterations}{rates}")
 
 
+def adapt_step_line(step, *, uniform: bool = False) -> str:
+    """One step of an adaptive loop (or one uniform level): DOFs, estimate, errors."""
+    errors = step.errors or {}
+    effectivity = step.effectivity
+    label = f"uniform {step.step:>2}" if uniform else f"step {step.step:>2}"
+    marked = "" if step.marked is None else f"  marked {step.marked}"
+    return (f"{label}: dofs {step.dofs:>8}  estimate {step.estimate:.3e}"
+            + (f"  H1 {errors['h1']:.3e}" if "h1" in errors else "")
+            + (f"  effectivity {effectivity:.2f}" if effectivity is not None else "")
+            + f"  iterations {step.iterations}{marked}")
+
+
 def compare_line(method: str, preconditioner: str, result) -> str:
     return f"{solver_label(method, preconditioner):<16} iterations {result.iterations:>6}  " \
            f"{result.reason}"
@@ -160,6 +173,39 @@ def study_table(result, directory: Path, files: list[Path]) -> list[str]:
                  f"H1 {_number(fitted['h1'], '.2f')}")
     lines += _files_lines(files)
     return lines
+
+
+def adapt_table(result, directory: Path, files: list[Path]) -> list[str]:
+    """The lines after an adaptive loop: why it stopped, the fitted rates, the files."""
+    settings = result.settings
+    last = result.steps[-1]
+    lines = [_line("adapt", f"{len(result.steps)} steps, {settings.marking} marking, theta "
+                            f"{settings.theta:g}; stopped: {result.stop}"),
+             _line("final", f"{last.dofs} DOFs, estimate {last.estimate:.3e}"
+                   + (f", H1 error {last.errors['h1']:.3e}" if last.errors else ""))]
+    for label, steps in (("rate", result.steps), ("uniform", result.uniform)):
+        rates = dofs_rates(steps)
+        if rates:
+            lines.append(_line(label, "   ".join(f"{name} N^{rate:.2f}"
+                                                 for name, rate in rates.items())
+                               + f"  (fitted over the last {min(len(steps), 5)} steps)"))
+    lines += _files_lines(files)
+    return lines
+
+
+def dofs_rates(steps) -> dict[str, float]:
+    """Fitted exponents of the estimate and the H1 error against the DOFs, over the last
+    five steps (none for fewer than two)."""
+    from fem.norms import fitted_rate
+
+    steps = list(steps)[-5:]
+    if len(steps) < 2:
+        return {}
+    dofs = np.array([1.0 / step.dofs for step in steps])
+    rates = {"estimate": -fitted_rate(dofs, [step.estimate for step in steps])}
+    if all(step.errors for step in steps):
+        rates["H1"] = -fitted_rate(dofs, [step.errors["h1"] for step in steps])
+    return {name: rate for name, rate in rates.items() if np.isfinite(rate)}
 
 
 def compare_table(result, directory: Path, files: list[Path]) -> list[str]:

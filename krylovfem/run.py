@@ -230,7 +230,7 @@ def _failed(case, error, **fields) -> RunResult:
 
 
 def _solve_system(case: Case, matrix, rhs, monitor, report: Report, started: float,
-                  setup: float, fields: dict):
+                  setup: float, fields: dict, x0=None):
     """Warn, compile, solve: the solve, or a failed run when the preconditioner broke down.
 
     Returns ``(result, compile_seconds, None)`` or ``(None, compile_seconds, failed_run)``;
@@ -242,7 +242,7 @@ def _solve_system(case: Case, matrix, rhs, monitor, report: Report, started: flo
     fields["warnings"] = tuple(warnings)
     compile_seconds = _warm_up(case.solver, matrix, report)
     try:
-        return _solve(matrix, rhs, case.solver, monitor), compile_seconds, None
+        return _solve(matrix, rhs, case.solver, monitor, x0), compile_seconds, None
     except SolveInterrupted as interrupted:
         # Ctrl-C: the solve so far is the run's result, recorded as interrupted
         return interrupted.result, compile_seconds, None
@@ -257,7 +257,7 @@ def _solve_system(case: Case, matrix, rhs, monitor, report: Report, started: flo
 # run
 # --------------------------------------------------------------------------------------
 def run_case(case: Case, *, monitor: Monitor | None = None, report: Report = _quiet,
-             mesh=None, dt: float | None = None) -> RunResult:
+             mesh=None, dt: float | None = None, x0=None) -> RunResult:
     """Assemble (or read), solve and measure one case.
 
     Parameters
@@ -270,6 +270,9 @@ def run_case(case: Case, *, monitor: Monitor | None = None, report: Report = _qu
         Receives each line of progress as soon as it is known.
     mesh, dt : optional
         Solve on this mesh with this time step instead of the case's (a study level).
+    x0 : ndarray, optional
+        Stationary problems: a first guess of all DOF values (an adaptive step starts
+        from the previous solution).
 
     Returns
     -------
@@ -291,7 +294,7 @@ def run_case(case: Case, *, monitor: Monitor | None = None, report: Report = _qu
             return _matrix_run(case, monitor, report, started)
         if case.problem.type == "heat":
             return _heat_run(case, monitor, report, started)
-        return _stationary_run(case, monitor, report, started)
+        return _stationary_run(case, monitor, report, started, x0)
     except (ExpressionError, ValueError) as error:
         bad = bad_expression(case, error)
         if bad is not None:
@@ -306,7 +309,8 @@ def _finish(case, started, setup, compile_seconds, result_fields) -> RunResult:
     return RunResult(case, timings=timings, **result_fields)
 
 
-def _stationary_run(case: Case, monitor, report: Report, started: float) -> RunResult:
+def _stationary_run(case: Case, monitor, report: Report, started: float,
+                    x0=None) -> RunResult:
     from fem import norms
     from fem.element import function_space
     from fem.problems import assemble_system
@@ -322,8 +326,9 @@ def _stationary_run(case: Case, monitor, report: Report, started: float) -> RunR
     matrix, rhs = system.reduced_matrix, system.reduced_rhs
     fields = {"u": system.lifting.copy(), "dofs": int(space.num_dofs), "free_dofs": free,
               "space": space, "matrix": matrix, "rhs": rhs}
+    guess = None if x0 is None else np.asarray(x0, dtype=np.float64)[system.free_dofs]
     result, compile_seconds, failed = _solve_system(case, matrix, rhs, monitor, report,
-                                                    started, setup, fields)
+                                                    started, setup, fields, guess)
     if failed is not None:
         return failed
     u = system.expand(result.x)

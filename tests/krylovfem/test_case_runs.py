@@ -40,6 +40,9 @@ ERROR_BOUNDS = {
     "convection-diffusion": (3e-3, 0.2),
     "heat": (5e-3, 0.1),
     "plate-mesh-file": (5e-4, 2e-2),
+    # the front of width 1/60 is not resolved by the coarse starting mesh of this case
+    # (errors O(1) by design); tests/krylovfem/test_adapt.py checks that adapt resolves it
+    "interior-layer": (0.7, 15.0),
 }
 
 SUMMARY_KEYS = {
