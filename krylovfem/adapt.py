@@ -176,6 +176,8 @@ def _solve_and_estimate(case: Case, mesh, step: int, x0, report: Report, monitor
     from krylovfem.run import run_case
 
     run = run_case(case, mesh=mesh, x0=x0, report=report, monitor=monitor)
+    if run.interrupted:  # Ctrl-C ends the whole loop, not just this step's solve
+        raise KeyboardInterrupt
     times = {"assemble": run.timings.setup, "compile": run.timings.compile,
              "solve": run.timings.solve, "estimate": 0.0, "mark": 0.0, "refine": 0.0}
     if run.failure is not None:
