@@ -11,6 +11,7 @@
 # Registers the package-wide cache stamp; must run before any kernel is defined.
 from . import _cache  # noqa: F401
 from ._inputs import check_tolerances
+from .multigrid import Hierarchy, amg
 from .cg import cg
 from .gmres import gmres
 from .io import read_matrix, read_rhs
@@ -35,11 +36,13 @@ METHODS = ("cg", "gmres")
 __all__ = [
     "METHODS",
     "PRECONDITIONERS",
+    "Hierarchy",
     "PivotError",
     "Preconditioner",
     "Reason",
     "SolveResult",
     "WarmUp",
+    "amg",
     "cg",
     "check_tolerances",
     "gmres",

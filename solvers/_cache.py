@@ -24,8 +24,8 @@ _PACKAGE = Path(__file__).resolve().parent
 
 def _package_hash() -> bytes:
     digest = hashlib.sha256()
-    for path in sorted(_PACKAGE.glob("*.py")):
-        digest.update(path.name.encode())
+    for path in sorted(_PACKAGE.rglob("*.py")):
+        digest.update(str(path.relative_to(_PACKAGE)).encode())
         digest.update(path.read_bytes())
     return digest.digest()
 
@@ -34,11 +34,12 @@ _STAMP = _package_hash()
 
 
 class _PackageStamp:
-    """Locator mixin: only for this package's files, stamped with the package hash."""
+    """Locator mixin: only for this package's files (subpackages too), stamped with the
+    package hash."""
 
     @classmethod
     def from_function(cls, py_func, py_file):
-        if Path(py_file).resolve().parent != _PACKAGE:
+        if _PACKAGE not in Path(py_file).resolve().parents:
             return None
         return super().from_function(py_func, py_file)
 
