@@ -11,10 +11,10 @@
 # Registers the package-wide cache stamp; must run before any kernel is defined.
 from . import _cache  # noqa: F401
 from ._inputs import check_tolerances
-from .multigrid import Hierarchy, amg
 from .cg import cg
 from .gmres import gmres
 from .io import read_matrix, read_rhs
+from .multigrid import Hierarchy, amg
 from .plot import plot_residuals
 from .precond import NAMES as PRECONDITIONERS
 from .precond import (

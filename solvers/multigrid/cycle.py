@@ -14,123 +14,175 @@ positive definite operator and CG may use it (Gauss-Seidel converges in the ener
 norm of any such matrix).
 
 The packed arrays, as the Krylov loops pass a preconditioner: ``pointers`` (the row
-pointers of every :math:`A_\ell` and :math:`P_\ell`, each starting at 0), ``indices``
-and ``data`` (their columns and values, and the dense coarse inverse at the end of
-``data``), ``work`` (the inverted diagonals, then :math:`x_\ell, b_\ell` of the levels
+pointers of every :math:`A_\ell`, :math:`P_\ell` and of the coarse factors, each
+starting at 0, and the coarse permutations), ``indices`` and ``data`` (their columns and
+values), ``work`` (the inverted diagonals, and :math:`x_\ell, b_\ell` of the levels
 below the finest: the cycle's only mutable state) and ``layout``, the offsets.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, uint64
+
+from .coarse import LU, PSEUDO_INVERSE, CoarseSolver
 
 # layout: a header, then FIELDS entries per level
-LEVELS, SWEEPS, COARSE, HEADER = 0, 1, 2, 4
+(LEVELS, SWEEPS, COARSE_KIND, DENSE, L_POINTERS, L_OFFSET, U_POINTERS, U_OFFSET, ROW_ORDER,
+ COLUMN_ORDER, TEMPORARY, HEADER) = range(12)
 N, A_POINTERS, A_OFFSET, P_POINTERS, P_OFFSET, DIAGONAL, X, B, FIELDS = range(9)
 
 
-def pack(operators, prolongators, inverse_diagonals, coarse_inverse, sweeps: int):
+def pack(operators, prolongators, inverse_diagonals, coarse: CoarseSolver, sweeps: int):
     """The five arrays of the cycle from the levels' CSR triples (finest first).
 
     ``operators`` holds every level's matrix, the coarsest last (only its size is
-    used); ``prolongators`` and ``inverse_diagonals`` one fewer.
+    used: ``coarse`` solves on it); ``prolongators`` and ``inverse_diagonals`` one fewer.
     """
     levels = len(operators)
     layout = np.zeros(HEADER + FIELDS * levels, dtype=np.int64)
-    layout[LEVELS], layout[SWEEPS] = levels, sweeps
-    pointers, indices, data, work = [], [], [], []
-    used = {"pointers": 0, "entries": 0, "work": 0}
+    layout[LEVELS], layout[SWEEPS], layout[COARSE_KIND] = levels, sweeps, coarse.kind
+    pieces = {"pointers": [], "entries": [], "data": [], "work": []}
+    used = dict.fromkeys(pieces, 0)
 
-    def place(triple, field_pointers, field_offset, base):
-        layout[base + field_pointers] = used["pointers"]
-        layout[base + field_offset] = used["entries"]
-        pointers.append(triple[0])
-        indices.append(triple[1])
-        data.append(triple[2])
-        used["pointers"] += triple[0].size
-        used["entries"] += triple[1].size
+    def put(array, kind, where):
+        layout[where] = used[kind]
+        pieces[kind].append(array)
+        used[kind] += array.size
 
-    for level, operator in enumerate(operators):
+    def put_matrix(triple, where_pointers, where_offset):
+        put(triple[0], "pointers", where_pointers)
+        put(triple[1], "entries", where_offset)
+        pieces["data"].append(triple[2])
+        used["data"] += triple[2].size
+
+    for level in range(levels):
         base = HEADER + FIELDS * level
-        layout[base + N] = operator[0].size - 1
+        n = operators[level][0].size - 1
+        layout[base + N] = n
         if level < levels - 1:
-            place(operator, A_POINTERS, A_OFFSET, base)
-            place(prolongators[level], P_POINTERS, P_OFFSET, base)
-            layout[base + DIAGONAL] = used["work"]
-            work.append(inverse_diagonals[level])
-            used["work"] += inverse_diagonals[level].size
-    layout[COARSE] = used["entries"]
-    data.append(coarse_inverse.ravel())
-    indices.append(np.zeros(0, dtype=np.uint32))
-    for level in range(1, levels):
-        base = HEADER + FIELDS * level
-        n = layout[base + N]
-        layout[base + X], layout[base + B] = used["work"], used["work"] + n
-        work.append(np.zeros(2 * n))
-        used["work"] += 2 * n
-    return (np.concatenate(pointers or [np.zeros(0, np.int64)]).astype(np.int64),
-            np.concatenate(indices).astype(np.uint32), np.concatenate(data),
-            np.concatenate(work) if work else np.zeros(0), layout)
+            put_matrix(operators[level], base + A_POINTERS, base + A_OFFSET)
+            put_matrix(prolongators[level], base + P_POINTERS, base + P_OFFSET)
+            put(inverse_diagonals[level], "work", base + DIAGONAL)
+        if level > 0:
+            put(np.zeros(n), "work", base + X)
+            put(np.zeros(n), "work", base + B)
+    if coarse.kind == LU:
+        put_matrix(coarse.lower, L_POINTERS, L_OFFSET)
+        put_matrix(coarse.upper, U_POINTERS, U_OFFSET)
+        put(coarse.row_order, "pointers", ROW_ORDER)
+        put(coarse.column_order, "pointers", COLUMN_ORDER)
+    else:
+        layout[DENSE] = used["data"]
+        pieces["data"].append(coarse.dense)
+    put(np.zeros(operators[-1][0].size - 1), "work", TEMPORARY)
+
+    def joined(kind, dtype):
+        return np.concatenate(pieces[kind], dtype=dtype, casting="unsafe") if pieces[kind] \
+            else np.zeros(0, dtype)
+
+    return (joined("pointers", np.int64), joined("entries", np.uint32),
+            joined("data", np.float64), joined("work", np.float64), layout)
+
+
+# The kernels below run over one level's CSR views with unsigned counters: Numba tests a
+# signed index for wrap-around at every load (see ``solvers/_csr.py``).
+
+@njit(cache=True, nogil=True)
+def _row_sum(indptr, indices, data, x, i, s):
+    """s - A[i] x."""
+    for k in range(uint64(indptr[i]), uint64(indptr[i + uint64(1)])):
+        s -= data[k] * x[indices[k]]
+    return s
 
 
 @njit(cache=True, nogil=True)
-def _forward_sweeps(pointers, indices, data, base_pointers, offset, diagonal, n, sweeps, b, x):
+def _forward_sweeps(indptr, indices, data, diagonal, sweeps, b, x):
     """x = 0, then ``sweeps`` forward Gauss-Seidel sweeps on A x = b."""
+    n = uint64(b.size)
     for i in range(n):
         x[i] = 0.0
     for _ in range(sweeps):
         for i in range(n):
-            s = b[i]
-            for k in range(pointers[base_pointers + i] + offset,
-                           pointers[base_pointers + i + 1] + offset):
-                s -= data[k] * x[indices[k]]
-            x[i] += diagonal[i] * s
+            x[i] += diagonal[i] * _row_sum(indptr, indices, data, x, i, b[i])
 
 
 @njit(cache=True, nogil=True)
-def _restrict_residual(pointers, indices, data, a_pointers, a_offset, p_pointers, p_offset, n,
-                       b, x, coarse_b, coarse_n):
+def _restrict_residual(indptr, indices, data, p_indptr, p_indices, p_data, b, x, coarse_b):
     """coarse_b = P^T (b - A x)."""
-    for c in range(coarse_n):
+    for c in range(coarse_b.size):
         coarse_b[c] = 0.0
-    for i in range(n):
-        s = b[i]
-        for k in range(pointers[a_pointers + i] + a_offset,
-                       pointers[a_pointers + i + 1] + a_offset):
-            s -= data[k] * x[indices[k]]
-        for k in range(pointers[p_pointers + i] + p_offset,
-                       pointers[p_pointers + i + 1] + p_offset):
-            coarse_b[indices[k]] += data[k] * s
+    for i in range(uint64(b.size)):
+        s = _row_sum(indptr, indices, data, x, i, b[i])
+        for k in range(uint64(p_indptr[i]), uint64(p_indptr[i + uint64(1)])):
+            coarse_b[p_indices[k]] += p_data[k] * s
 
 
 @njit(cache=True, nogil=True)
-def _correct_backward(pointers, indices, data, a_pointers, a_offset, p_pointers, p_offset,
-                      diagonal, n, sweeps, b, x, coarse_x):
+def _correct_backward(indptr, indices, data, p_indptr, p_indices, p_data, diagonal, sweeps, b,
+                      x, coarse_x):
     """x += P coarse_x, then ``sweeps`` backward Gauss-Seidel sweeps on A x = b."""
-    for i in range(n):
-        s = 0.0
-        for k in range(pointers[p_pointers + i] + p_offset,
-                       pointers[p_pointers + i + 1] + p_offset):
-            s += data[k] * coarse_x[indices[k]]
-        x[i] += s
+    n = b.size
+    for i in range(uint64(n)):
+        x[i] -= _row_sum(p_indptr, p_indices, p_data, coarse_x, i, 0.0)
     for _ in range(sweeps):
-        for i in range(n - 1, -1, -1):
-            s = b[i]
-            for k in range(pointers[a_pointers + i] + a_offset,
-                           pointers[a_pointers + i + 1] + a_offset):
-                s -= data[k] * x[indices[k]]
-            x[i] += diagonal[i] * s
+        for j in range(uint64(n)):
+            i = uint64(n - 1) - j
+            x[i] += diagonal[i] * _row_sum(indptr, indices, data, x, i, b[i])
 
 
 @njit(cache=True, nogil=True)
-def _dense_solve(inverse, offset, n, b, x):
+def _triangular_solve(indptr, indices, data, y, lower):
+    """y = T^{-1} y for a triangular CSR matrix T (lower or upper), diagonal stored."""
+    n = y.size
+    for step in range(n):
+        i = step if lower else n - 1 - step
+        s = y[i]
+        pivot = 1.0
+        for k in range(indptr[i], indptr[i + 1]):
+            j = indices[k]
+            if j == i:
+                pivot = data[k]
+            else:
+                s -= data[k] * y[j]
+        y[i] = s / pivot
+
+
+@njit(cache=True, nogil=True)
+def _coarse_solve(pointers, indices, data, work, layout, b, x):
+    """x = C^{-1} b on the coarsest level (see :mod:`.coarse`)."""
+    n = b.size
+    if layout[COARSE_KIND] == PSEUDO_INVERSE:
+        dense = data[layout[DENSE]:layout[DENSE] + n * n]
+        for i in range(n):
+            s = 0.0
+            for j in range(n):
+                s += dense[i * n + j] * b[j]
+            x[i] = s
+        return
+    y = work[layout[TEMPORARY]:layout[TEMPORARY] + n]
+    row_order = pointers[layout[ROW_ORDER]:layout[ROW_ORDER] + n]
+    column_order = pointers[layout[COLUMN_ORDER]:layout[COLUMN_ORDER] + n]
     for i in range(n):
-        s = 0.0
-        row = offset + i * n
-        for j in range(n):
-            s += inverse[row + j] * b[j]
-        x[i] = s
+        y[i] = b[row_order[i]]
+    for field_pointers, field_offset, lower in ((L_POINTERS, L_OFFSET, True),
+                                                (U_POINTERS, U_OFFSET, False)):
+        first, offset = layout[field_pointers], layout[field_offset]
+        indptr = pointers[first:first + n + 1]
+        entries = indptr[n]
+        _triangular_solve(indptr, indices[offset:offset + entries],
+                          data[offset:offset + entries], y, lower)
+    for i in range(n):
+        x[i] = y[column_order[i]]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _views(pointers, indices, data, layout, base, field_pointers, field_offset, rows):
+    """A level's CSR matrix (A or P) as views of the packed arrays."""
+    first, offset = layout[base + field_pointers], layout[base + field_offset]
+    indptr = pointers[first:first + rows + 1]
+    entries = indptr[rows]
+    return indptr, indices[offset:offset + entries], data[offset:offset + entries]
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -139,13 +191,14 @@ def _down(pointers, indices, data, work, layout, level, sweeps, b, x):
     base = HEADER + FIELDS * level
     below = base + FIELDS
     n, coarse_n = layout[base + N], layout[below + N]
+    a_indptr, a_indices, a_data = _views(pointers, indices, data, layout, base, A_POINTERS,
+                                         A_OFFSET, n)
+    p_indptr, p_indices, p_data = _views(pointers, indices, data, layout, base, P_POINTERS,
+                                         P_OFFSET, n)
     diagonal = work[layout[base + DIAGONAL]:layout[base + DIAGONAL] + n]
-    _forward_sweeps(pointers, indices, data, layout[base + A_POINTERS], layout[base + A_OFFSET],
-                    diagonal, n, sweeps, b, x)
-    _restrict_residual(pointers, indices, data, layout[base + A_POINTERS],
-                       layout[base + A_OFFSET], layout[base + P_POINTERS],
-                       layout[base + P_OFFSET], n, b, x,
-                       work[layout[below + B]:layout[below + B] + coarse_n], coarse_n)
+    _forward_sweeps(a_indptr, a_indices, a_data, diagonal, sweeps, b, x)
+    _restrict_residual(a_indptr, a_indices, a_data, p_indptr, p_indices, p_data, b, x,
+                       work[layout[below + B]:layout[below + B] + coarse_n])
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -154,11 +207,13 @@ def _up(pointers, indices, data, work, layout, level, sweeps, b, x):
     base = HEADER + FIELDS * level
     below = base + FIELDS
     n, coarse_n = layout[base + N], layout[below + N]
+    a_indptr, a_indices, a_data = _views(pointers, indices, data, layout, base, A_POINTERS,
+                                         A_OFFSET, n)
+    p_indptr, p_indices, p_data = _views(pointers, indices, data, layout, base, P_POINTERS,
+                                         P_OFFSET, n)
     diagonal = work[layout[base + DIAGONAL]:layout[base + DIAGONAL] + n]
-    _correct_backward(pointers, indices, data, layout[base + A_POINTERS],
-                      layout[base + A_OFFSET], layout[base + P_POINTERS],
-                      layout[base + P_OFFSET], diagonal, n, sweeps, b, x,
-                      work[layout[below + X]:layout[below + X] + coarse_n])
+    _correct_backward(a_indptr, a_indices, a_data, p_indptr, p_indices, p_data, diagonal,
+                      sweeps, b, x, work[layout[below + X]:layout[below + X] + coarse_n])
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -176,14 +231,14 @@ def vcycle(pointers, indices, data, work, layout, omega, r, z):
     levels = layout[LEVELS]
     sweeps = layout[SWEEPS]
     if levels == 1:
-        _dense_solve(data, layout[COARSE], layout[HEADER + N], r, z)
+        _coarse_solve(pointers, indices, data, work, layout, r, z)
         return
     _down(pointers, indices, data, work, layout, 0, sweeps, r, z)
     for level in range(1, levels - 1):
         b, x = _level_vectors(work, layout, level)
         _down(pointers, indices, data, work, layout, level, sweeps, b, x)
     b, x = _level_vectors(work, layout, levels - 1)
-    _dense_solve(data, layout[COARSE], layout[HEADER + FIELDS * (levels - 1) + N], b, x)
+    _coarse_solve(pointers, indices, data, work, layout, b, x)
     for level in range(levels - 2, 0, -1):
         b, x = _level_vectors(work, layout, level)
         _up(pointers, indices, data, work, layout, level, sweeps, b, x)

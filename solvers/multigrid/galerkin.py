@@ -39,7 +39,7 @@ def transpose(indptr, indices, data, columns: int):
     counts = np.zeros(columns + 1, dtype=np.int64)
     _column_counts(indices, counts)
     t_indptr = np.cumsum(counts)
-    t_indices = np.empty(indices.size, dtype=np.int64)
+    t_indices = np.empty(indices.size, dtype=np.int32)
     t_data = np.empty(indices.size)
     _transpose_fill(indptr, indices, data, t_indptr[:-1].copy(), t_indices, t_data)
     return t_indptr, t_indices, t_data
@@ -89,7 +89,7 @@ def product(a, b, columns: int):
     _product_counts(a_indptr, a_indices, b_indptr, b_indices, np.full(columns, -1, np.int64),
                     counts)
     c_indptr = np.cumsum(counts)
-    c_indices = np.empty(c_indptr[-1], dtype=np.int64)
+    c_indices = np.empty(c_indptr[-1], dtype=np.int32)
     c_data = np.empty(c_indptr[-1])
     _product_values(a_indptr, a_indices, a_data, b_indptr, b_indices, b_data,
                     np.full(columns, -1, np.int64), c_indptr, c_indices, c_data)

@@ -23,19 +23,25 @@ from scipy.sparse.linalg import LinearOperator
 
 from .._errors import PivotError
 from .._inputs import CSR, check_matrix
+from . import aggregation, galerkin, prolongation, strength
 from .aggregation import aggregate
-from .coarse import coarse_inverse
+from .coarse import coarse_solver
 from .cycle import pack, vcycle
 from .galerkin import galerkin_product
-from .prolongation import smooth_prolongator, spectral_radius, tentative_prolongator
+from .prolongation import (
+    relax_candidates,
+    smooth_prolongator,
+    spectral_radius,
+    tentative_prolongator,
+)
 from .strength import strong_connections
 
 #: The prolongator smoothing weight over the spectral radius of D^-1 A (Vaněk et al.).
 _OMEGA = 4.0 / 3.0
 # Power iterations for that spectral radius.
 _POWER_STEPS = 10
-# Largest coarsest level inverted densely when coarsening stops early.
-_DENSE_LIMIT = 5000
+# Symmetric Gauss-Seidel sweeps that improve the near-null space on the finest level.
+_CANDIDATE_SWEEPS = 4
 
 
 @dataclass(frozen=True, eq=False)
@@ -139,9 +145,6 @@ def _check_options(theta, sweeps, max_coarse, max_levels) -> None:
                                 ("max_levels", max_levels, 1)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lowest:
             raise ValueError(f"{name} must be an integer >= {lowest}; got {value!r}")
-    if max_coarse > _DENSE_LIMIT:
-        raise ValueError(f"max_coarse must be at most {_DENSE_LIMIT} (the coarsest level is "
-                         f"inverted densely); got {max_coarse!r}")
 
 
 def _near_null_space(B, n: int) -> np.ndarray:
@@ -162,12 +165,15 @@ def _fine_matrix(A) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if not isinstance(matrix, CSR):
         raise TypeError("A must be a sparse or dense matrix to build a multigrid hierarchy "
                         "from; a LinearOperator has no entries")
+    if matrix.n >= 2**31:
+        raise ValueError(f"A has {matrix.n} rows; amg supports at most 2**31 - 1")
     csr = matrix.matrix
     if not csr.has_canonical_format:
         csr = sp.csr_array(csr, dtype=np.float64, copy=True)
         csr.sum_duplicates()
-    return (csr.indptr.astype(np.int64), csr.indices.astype(np.int64),
-            csr.data.astype(np.float64))
+    # Column indices are int32 in every level (at most 2**31 - 1 columns are supported).
+    return (csr.indptr.astype(np.int64), np.asarray(csr.indices, dtype=np.int32),
+            np.asarray(csr.data, dtype=np.float64))
 
 
 def _inverse_diagonal(operator, level: int) -> np.ndarray:
@@ -187,7 +193,7 @@ def _csr_array(operator) -> sp.csr_array:
     return sp.csr_array((data, indices, indptr), shape=(n, n))
 
 
-def amg(A, *, B=None, theta: float = 0.0, sweeps: int = 1, max_coarse: int = 300,
+def amg(A, *, B=None, theta: float = 0.0, sweeps: int = 2, max_coarse: int = 2000,
         max_levels: int = 25) -> Hierarchy:
     r"""Build a smoothed-aggregation multigrid hierarchy for ``A``.
 
@@ -204,7 +210,8 @@ def amg(A, *, B=None, theta: float = 0.0, sweeps: int = 1, max_coarse: int = 300
     sweeps : int
         Gauss-Seidel sweeps before (forward) and after (backward) the coarse correction.
     max_coarse : int
-        Coarsening stops at this many unknowns or fewer; that level is solved directly.
+        Coarsening stops at this many unknowns or fewer (or where it stalls); that level
+        is solved directly, by sparse LU.
     max_levels : int
         Largest number of levels.
 
@@ -225,8 +232,8 @@ def amg(A, *, B=None, theta: float = 0.0, sweeps: int = 1, max_coarse: int = 300
     >>> T = sp.diags([-np.ones(99), 2 * np.ones(100), -np.ones(99)], [-1, 0, 1])
     >>> A = sp.csr_array(sp.kron(sp.eye(100), T) + sp.kron(T, sp.eye(100)))
     >>> H = amg(A)
-    >>> H.levels, H.sizes[0]
-    (3, 10000)
+    >>> H.levels, H.sizes
+    (2, (10000, 1700))
     >>> result = cg(A, np.ones(10000), M=H, rtol=1e-8)
     >>> result.converged, result.iterations < 15
     (True, True)
@@ -239,10 +246,13 @@ def amg(A, *, B=None, theta: float = 0.0, sweeps: int = 1, max_coarse: int = 300
     operators, prolongators, inverse_diagonals = [operator], [], []
     while operator[0].size - 1 > max_coarse and len(operators) < max_levels:
         inverse_diagonal = _inverse_diagonal(operator, len(operators) - 1)
+        if len(operators) == 1:
+            candidates = relax_candidates(*operator, inverse_diagonal, candidates,
+                                          _CANDIDATE_SWEEPS)
         strong = strong_connections(*operator, 1.0 / inverse_diagonal, float(theta))
         aggregates, count = aggregate(*strong)
         if count == 0 or count * candidates.shape[1] >= operator[0].size - 1:
-            break  # coarsening stalls: this level becomes the coarsest
+            break  # coarsening stalls: this level becomes the coarsest, solved directly
         tentative = tentative_prolongator(aggregates, count, candidates)
         columns = count * candidates.shape[1]
         rho = spectral_radius(*operator, inverse_diagonal, _POWER_STEPS)
@@ -253,14 +263,33 @@ def amg(A, *, B=None, theta: float = 0.0, sweeps: int = 1, max_coarse: int = 300
         operator = galerkin_product(operator, prolongator, columns)
         operators.append(operator)
         candidates = tentative[3]
-    coarsest = operator[0].size - 1
-    if coarsest > _DENSE_LIMIT:
-        raise ValueError(f"amg: coarsening stalled at {coarsest} unknowns on level "
-                         f"{len(operators) - 1} (too few strong connections); lower theta, "
-                         "or use another preconditioner")
     _inverse_diagonal(operator, len(operators) - 1)
-    inverse, _ = coarse_inverse(_csr_array(operator).toarray())
-    packed = pack(operators, prolongators, inverse_diagonals, inverse, int(sweeps))
+    coarse = coarse_solver(_csr_array(operator))
+    packed = pack(operators, prolongators, inverse_diagonals, coarse, int(sweeps))
     return Hierarchy(tuple(op[0].size - 1 for op in operators),
                      tuple(int(op[0][-1]) for op in operators), time.perf_counter() - started,
                      float(theta), int(sweeps), int(max_coarse), candidates.shape[1], *packed)
+
+
+def setup_calls() -> list[tuple[object, tuple]]:
+    """(dispatcher, arguments) of every compiled function of the set-up, with arguments
+    of the types :func:`amg` passes (for ``solvers.is_cached``); calls none of them."""
+    pointers, columns = np.zeros(2, dtype=np.int64), np.zeros(1, dtype=np.int32)
+    reals, block = np.zeros(1), np.zeros((1, 1))
+    return [
+        (strength._count_strong, (pointers, columns, reals, reals, 0.0, pointers)),
+        (strength._fill_strong, (pointers, columns, reals, reals, 0.0, pointers, columns)),
+        (aggregation._aggregate, (pointers, columns, pointers, np.zeros(1, dtype=np.bool_))),
+        (prolongation._relax, (pointers, columns, reals, reals, block, 1)),
+        (prolongation._orthonormalise, (pointers, pointers, block, block, block)),
+        (prolongation._power_iteration, (pointers, columns, reals, reals, reals, reals, 1)),
+        (prolongation._smoothed_counts, (pointers, columns, pointers, columns, pointers,
+                                         pointers)),
+        (prolongation._smoothed_values, (pointers, columns, reals, reals, pointers, columns,
+                                         reals, pointers, pointers, columns, reals)),
+        (galerkin._column_counts, (columns, pointers)),
+        (galerkin._transpose_fill, (pointers, columns, reals, pointers, columns, reals)),
+        (galerkin._product_counts, (pointers, columns, pointers, columns, pointers, pointers)),
+        (galerkin._product_values, (pointers, columns, reals, pointers, columns, reals,
+                                    pointers, pointers, columns, reals)),
+    ]

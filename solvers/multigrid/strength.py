@@ -51,12 +51,12 @@ def strong_connections(indptr, indices, data, diagonal, theta: float):
     >>> import numpy as np
     >>> indptr, indices = np.array([0, 2, 5, 7]), np.array([0, 1, 0, 1, 2, 1, 2])
     >>> data = np.array([2.0, -1.0, -1.0, 2.0, -1e-3, -1.0, 2.0])
-    >>> strong_connections(indptr, indices, data, np.array([2.0, 2.0, 2.0]), 0.25)[1]
-    array([1, 0, 1])
+    >>> strong_connections(indptr, indices, data, np.array([2.0, 2.0, 2.0]), 0.25)[1].tolist()
+    [1, 0, 1]
     """
     counts = np.zeros(indptr.size, dtype=np.int64)
     _count_strong(indptr, indices, data, diagonal, theta, counts)
     strong_indptr = np.cumsum(counts)
-    strong_indices = np.empty(strong_indptr[-1], dtype=np.int64)
+    strong_indices = np.empty(strong_indptr[-1], dtype=np.int32)
     _fill_strong(indptr, indices, data, diagonal, theta, strong_indptr, strong_indices)
     return strong_indptr, strong_indices
