@@ -20,7 +20,14 @@ import numpy as np
 from numba import njit
 
 from . import _csr, precond
-from ._common import Problem, finish, preconditioner_arrays, prepare, zero_rhs_result
+from ._common import (
+    Problem,
+    finish,
+    preconditioner_arrays,
+    prepare,
+    row_bounds,
+    zero_rhs_result,
+)
 from ._inputs import check_positive_int
 from .precond import KINDS, NONE, apply_preconditioner
 from .result import (
@@ -343,7 +350,7 @@ def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=30, maxiter=None, M=Non
         return zero_rhs_result(problem, "gmres")
     left = preconditioning == "left"
     if problem.compiled:
-        problem.bounds = _csr.chunk_bounds(problem.A.indptr, rows_per_chunk(restart))
+        problem.bounds = row_bounds(problem.A, problem.M, rows_per_chunk(restart))
     run = _gmres_compiled if problem.compiled else _gmres_operator
     return run(problem, restart, left, callback_type)
 

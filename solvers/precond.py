@@ -32,6 +32,11 @@ NONE, JACOBI, SSOR, ILU0, IC0, MATRIX, AMG = 0, 1, 2, 3, 4, 5, 6
 KINDS = (NONE, JACOBI, SSOR, ILU0, IC0, MATRIX, AMG)
 NAMES_BY_KIND = {NONE: "none", JACOBI: "jacobi", SSOR: "ssor", ILU0: "ilu0", IC0: "ic0",
                  MATRIX: "matrix", AMG: "amg"}
+#: Kinds applied by serial sweeps: their Krylov loops run serially too.  The vector
+#: kernels around such a sweep gain little from a second thread, and lose much when
+#: the machine's other core is busy (the threads of each parallel region then wait for
+#: one another).
+SERIAL_KINDS = frozenset({AMG})
 #: The preconditioners a solve can name (``M="ic0"``); ``"none"`` is no preconditioner.
 NAMES = ("none", "jacobi", "ssor", "ilu0", "ic0", "amg")
 

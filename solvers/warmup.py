@@ -9,7 +9,8 @@ do, without doing either; :func:`warm_up` does it, so that an application can sa
 What a solve compiles depends on the method, the preconditioner's kind, the working
 precision, the integer type of the CSR indices, and whether the system is large enough
 to be split into parallel row chunks (8192 rows or more for CG; for GMRES fewer, as
-``rows_per_chunk`` in ``solvers/gmres.py`` says).  Pass the matrix as ``A`` to have all of
+``rows_per_chunk`` in ``solvers/gmres.py`` says; never with a preconditioner of
+``precond.SERIAL_KINDS``).  Pass the matrix as ``A`` to have all of
 these taken from it; without it, a single-chunk system with 32-bit indices is assumed,
 which is what the finite-element systems of up to a few thousand unknowns give.
 
@@ -27,7 +28,7 @@ import scipy.sparse as sp
 from numba.core import event
 
 from . import _csr, precond
-from ._common import prepare
+from ._common import prepare, row_bounds
 from ._inputs import CSR, check_matrix, working_dtype
 from .cg import LOOPS as _CG_LOOPS
 from .cg import _cg_arguments, _cg_workspace, _sturm_bisection
@@ -95,7 +96,8 @@ def _setting(method, dtype, preconditioner, A, restart) -> _Setting:
         rows = _csr._ROWS_PER_CHUNK
     else:
         rows = rows_per_chunk(min(int(restart), matrix.n))
-    chunked = _csr.chunk_bounds(matrix.indptr, rows) is not None
+    stand_in = precond.Preconditioner(name, _KINDS[name], matrix.n)
+    chunked = row_bounds(matrix, stand_in, rows) is not None
     return _Setting(method, name, working_dtype(matrix.data.dtype, dtype),
                     np.dtype(matrix.indptr.dtype), chunked, int(restart))
 
@@ -144,7 +146,7 @@ def _planned_calls(setting: _Setting) -> list[tuple[object, tuple]]:
     problem = prepare(A, b, None, 1e-6, 0.0, None, 2, M, None, None)
     restart = min(setting.restart, n)
     if setting.method == "gmres" and problem.compiled:
-        problem.bounds = _csr.chunk_bounds(problem.A.indptr, rows_per_chunk(restart))
+        problem.bounds = row_bounds(problem.A, problem.M, rows_per_chunk(restart))
     x = problem.x
     calls = [(_csr.spmv_dot, (problem.A.indptr, problem.A.indices, problem.A.data, x,
                               np.empty_like(x), problem.bounds))]
