@@ -36,7 +36,7 @@ NAMES_BY_KIND = {NONE: "none", JACOBI: "jacobi", SSOR: "ssor", ILU0: "ilu0", IC0
 #: kernels around such a sweep gain little from a second thread, and lose much when
 #: the machine's other core is busy (the threads of each parallel region then wait for
 #: one another).
-SERIAL_KINDS = frozenset({AMG})
+SERIAL_KINDS = frozenset({SSOR, ILU0, IC0, AMG})
 #: The preconditioners a solve can name (``M="ic0"``); ``"none"`` is no preconditioner.
 NAMES = ("none", "jacobi", "ssor", "ilu0", "ic0", "amg")
 
