@@ -40,25 +40,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from timing import reset_peak, status_mb
 
 RTOL = 1e-8
 SOLVERS = ("ours", "pyamg", "pardiso", "splu", "ic0")
 SPLU_LIMIT = 2_600_000  # unknowns
-
-
-def _status(field: str) -> float:
-    """A VmRSS/VmHWM line of /proc/self/status, in MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024.0
-    return float("nan")
-
-
-def _reset_peak() -> None:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass  # then the peak includes the assembly
 
 
 def _system(cells: int):
@@ -74,7 +60,7 @@ def _ours(A, b):
     from solvers import amg, cg
 
     cg(A[:64, :64], b[:64], M=amg(A[:64, :64], max_coarse=4))  # load the kernels
-    _reset_peak()
+    reset_peak()
 
     def run():
         started = time.perf_counter()
@@ -92,7 +78,7 @@ def _pyamg(A, b):
     import scipy.sparse as sp
 
     matrix = sp.csr_matrix(A)
-    _reset_peak()
+    reset_peak()
 
     def run():
         started = time.perf_counter()
@@ -111,7 +97,7 @@ def _pardiso(A, b):
     import scipy.sparse as sp
 
     upper = sp.csr_matrix(sp.triu(A, format="csr"))
-    _reset_peak()
+    reset_peak()
 
     def run():
         solver = pypardiso.PyPardisoSolver(mtype=2)
@@ -131,7 +117,7 @@ def _splu(A, b):
     from scipy.sparse.linalg import splu
 
     matrix = sp.csc_matrix(A)
-    _reset_peak()
+    reset_peak()
 
     def run():
         started = time.perf_counter()
@@ -168,14 +154,14 @@ def worker(name: str, cells: int, repeats: int) -> dict:
     if name == "ic0":
         return {"per_iteration": _iteration_times(A, b, repeats), "n": A.shape[0]}
     run = {"ours": _ours, "pyamg": _pyamg, "pardiso": _pardiso, "splu": _splu}[name](A, b)
-    before = _status("VmRSS")
+    before = status_mb("VmRSS")
     samples, summary, residual = [], "", 0.0
     for _ in range(repeats):
         setup, solve, iterations, x, summary = run()
         residual = float(np.linalg.norm(b - A @ x) / np.linalg.norm(b))
         samples.append((setup, solve, iterations))
     return {"samples": samples, "residual": residual, "summary": summary, "n": A.shape[0],
-            "nnz": int(A.nnz), "peak_mb": _status("VmHWM"), "before_mb": before}
+            "nnz": int(A.nnz), "peak_mb": status_mb("VmHWM"), "before_mb": before}
 
 
 def _load() -> str:

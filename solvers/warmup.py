@@ -41,8 +41,7 @@ from .multigrid.hierarchy import setup_calls
 
 __all__ = ["WarmUp", "is_cached", "warm_up"]
 
-_KINDS = {"none": precond.NONE, "jacobi": precond.JACOBI, "ssor": precond.SSOR,
-          "ilu0": precond.ILU0, "ic0": precond.IC0, "amg": precond.AMG}
+_KINDS = {name: kind for kind, name in precond.NAMES_BY_KIND.items()}
 _METHODS = ("cg", "gmres")
 
 

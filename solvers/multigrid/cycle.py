@@ -186,34 +186,36 @@ def _views(pointers, indices, data, layout, base, field_pointers, field_offset, 
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _down(pointers, indices, data, work, layout, level, sweeps, b, x):
-    """Pre-smoothing on ``level`` and the restricted residual, in the next level's b."""
+def _level(pointers, indices, data, work, layout, level):
+    """Views of a level's A and P, its inverted diagonal, and the layout base below it."""
     base = HEADER + FIELDS * level
-    below = base + FIELDS
-    n, coarse_n = layout[base + N], layout[below + N]
+    n = layout[base + N]
     a_indptr, a_indices, a_data = _views(pointers, indices, data, layout, base, A_POINTERS,
                                          A_OFFSET, n)
     p_indptr, p_indices, p_data = _views(pointers, indices, data, layout, base, P_POINTERS,
                                          P_OFFSET, n)
     diagonal = work[layout[base + DIAGONAL]:layout[base + DIAGONAL] + n]
+    return a_indptr, a_indices, a_data, p_indptr, p_indices, p_data, diagonal, base + FIELDS
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _down(pointers, indices, data, work, layout, level, sweeps, b, x):
+    """Pre-smoothing on ``level`` and the restricted residual, in the next level's b."""
+    a_indptr, a_indices, a_data, p_indptr, p_indices, p_data, diagonal, below = _level(
+        pointers, indices, data, work, layout, level)
     _forward_sweeps(a_indptr, a_indices, a_data, diagonal, sweeps, b, x)
-    _restrict_residual(a_indptr, a_indices, a_data, p_indptr, p_indices, p_data, b, x,
-                       work[layout[below + B]:layout[below + B] + coarse_n])
+    coarse_b = work[layout[below + B]:layout[below + B] + layout[below + N]]
+    _restrict_residual(a_indptr, a_indices, a_data, p_indptr, p_indices, p_data, b, x, coarse_b)
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _up(pointers, indices, data, work, layout, level, sweeps, b, x):
     """The correction from the next level's x on ``level``, and post-smoothing."""
-    base = HEADER + FIELDS * level
-    below = base + FIELDS
-    n, coarse_n = layout[base + N], layout[below + N]
-    a_indptr, a_indices, a_data = _views(pointers, indices, data, layout, base, A_POINTERS,
-                                         A_OFFSET, n)
-    p_indptr, p_indices, p_data = _views(pointers, indices, data, layout, base, P_POINTERS,
-                                         P_OFFSET, n)
-    diagonal = work[layout[base + DIAGONAL]:layout[base + DIAGONAL] + n]
+    a_indptr, a_indices, a_data, p_indptr, p_indices, p_data, diagonal, below = _level(
+        pointers, indices, data, work, layout, level)
+    coarse_x = work[layout[below + X]:layout[below + X] + layout[below + N]]
     _correct_backward(a_indptr, a_indices, a_data, p_indptr, p_indices, p_data, diagonal,
-                      sweeps, b, x, work[layout[below + X]:layout[below + X] + coarse_n])
+                      sweeps, b, x, coarse_x)
 
 
 @njit(cache=True, nogil=True, inline="always")

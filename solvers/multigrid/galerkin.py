@@ -61,15 +61,17 @@ def _product_counts(a_indptr, a_indices, b_indptr, b_indices, where, counts):
 
 
 @njit(cache=True)
-def _product_values(a_indptr, a_indices, a_data, b_indptr, b_indices, b_data, where,
-                    c_indptr, c_indices, c_data):
+def _product_values(a_indptr, a_indices, a_data, scale, shift, b_indptr, b_indices, b_data,
+                    where, c_indptr, c_indices, c_data):
+    """C = (shift I + diag(scale) A) B, in the pattern counted (A's diagonal stored when
+    ``shift`` is not 0); ``where`` (-1s) maps a column to its slot in the row being formed."""
     n = a_indptr.size - 1
     for i in range(n):
         start = c_indptr[i]
         end = start
         for ka in range(a_indptr[i], a_indptr[i + 1]):
             j = a_indices[ka]
-            value = a_data[ka]
+            value = scale[i] * a_data[ka] + (shift if j == i else 0.0)
             for kb in range(b_indptr[j], b_indptr[j + 1]):
                 column = b_indices[kb]
                 if where[column] < start:
@@ -80,9 +82,10 @@ def _product_values(a_indptr, a_indices, a_data, b_indptr, b_indices, b_data, wh
                 c_data[where[column]] += value * b_data[kb]
 
 
-def product(a, b, columns: int):
-    """``(indptr, indices, data)`` of the product of CSR matrices ``a`` and ``b`` (given as
-    triples), ``b`` having ``columns`` columns."""
+def product(a, b, columns: int, scale=None, shift: float = 0.0):
+    """``(indptr, indices, data)`` of :math:`(s I + \\mathrm{diag}(d) A) B` for CSR matrices
+    ``a`` and ``b`` given as triples, ``b`` having ``columns`` columns: ``scale`` ``d``
+    (default ones) and ``shift`` ``s`` (default 0; if not 0, ``a`` stores its diagonal)."""
     a_indptr, a_indices, a_data = a
     b_indptr, b_indices, b_data = b
     counts = np.zeros(a_indptr.size, dtype=np.int64)
@@ -91,8 +94,10 @@ def product(a, b, columns: int):
     c_indptr = np.cumsum(counts)
     c_indices = np.empty(c_indptr[-1], dtype=np.int32)
     c_data = np.empty(c_indptr[-1])
-    _product_values(a_indptr, a_indices, a_data, b_indptr, b_indices, b_data,
-                    np.full(columns, -1, np.int64), c_indptr, c_indices, c_data)
+    if scale is None:
+        scale = np.ones(a_indptr.size - 1)
+    _product_values(a_indptr, a_indices, a_data, scale, float(shift), b_indptr, b_indices,
+                    b_data, np.full(columns, -1, np.int64), c_indptr, c_indices, c_data)
     return c_indptr, c_indices, c_data
 
 

@@ -24,6 +24,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .galerkin import product
+
 # A column of B whose norm on an aggregate falls below this share of its norm before
 # orthogonalisation is linearly dependent on the others there.
 _DEPENDENT = 1e-10
@@ -185,66 +187,8 @@ def spectral_radius(indptr, indices, data, inverse_diagonal, steps: int = 10) ->
                                   np.empty(n), steps))
 
 
-@njit(cache=True)
-def _smoothed_counts(a_indptr, a_indices, t_indptr, t_indices, where, counts):
-    n = a_indptr.size - 1
-    for i in range(n):
-        c = 0
-        for kt in range(t_indptr[i], t_indptr[i + 1]):
-            column = t_indices[kt]
-            if where[column] != i:
-                where[column] = i
-                c += 1
-        for ka in range(a_indptr[i], a_indptr[i + 1]):
-            j = a_indices[ka]
-            for kt in range(t_indptr[j], t_indptr[j + 1]):
-                column = t_indices[kt]
-                if where[column] != i:
-                    where[column] = i
-                    c += 1
-        counts[i + 1] = c
-
-
-@njit(cache=True)
-def _smoothed_values(a_indptr, a_indices, a_data, scale, t_indptr, t_indices, t_data, where,
-                     p_indptr, p_indices, p_data):
-    """P = T - diag(scale) A T row by row; ``where`` (-1s) maps a column to its slot."""
-    n = a_indptr.size - 1
-    for i in range(n):
-        start = p_indptr[i]
-        end = start
-        for kt in range(t_indptr[i], t_indptr[i + 1]):
-            column = t_indices[kt]
-            if where[column] < start:
-                where[column] = end
-                p_indices[end] = column
-                p_data[end] = 0.0
-                end += 1
-            p_data[where[column]] += t_data[kt]
-        for ka in range(a_indptr[i], a_indptr[i + 1]):
-            j = a_indices[ka]
-            factor = -scale[i] * a_data[ka]
-            for kt in range(t_indptr[j], t_indptr[j + 1]):
-                column = t_indices[kt]
-                if where[column] < start:
-                    where[column] = end
-                    p_indices[end] = column
-                    p_data[end] = 0.0
-                    end += 1
-                p_data[where[column]] += factor * t_data[kt]
-
-
 def smooth_prolongator(indptr, indices, data, inverse_diagonal, weight: float, tentative,
                        columns: int):
     r"""``(indptr, indices, data)`` of :math:`P = (I - w D^{-1} A) T` (CSR, n x columns)."""
-    t_indptr, t_indices, t_data = tentative
-    n = indptr.size - 1
-    counts = np.zeros(n + 1, dtype=np.int64)
-    _smoothed_counts(indptr, indices, t_indptr, t_indices, np.full(columns, -1, np.int64),
-                     counts)
-    p_indptr = np.cumsum(counts)
-    p_indices = np.empty(p_indptr[-1], dtype=np.int32)
-    p_data = np.empty(p_indptr[-1])
-    _smoothed_values(indptr, indices, data, weight * inverse_diagonal, t_indptr, t_indices,
-                     t_data, np.full(columns, -1, np.int64), p_indptr, p_indices, p_data)
-    return p_indptr, p_indices, p_data
+    return product((indptr, indices, data), tentative, columns, -weight * inverse_diagonal,
+                   1.0)
