@@ -193,7 +193,7 @@ def _csr_array(operator) -> sp.csr_array:
     return sp.csr_array((data, indices, indptr), shape=(n, n))
 
 
-def amg(A, *, B=None, theta: float = 0.0, sweeps: int = 2, max_coarse: int = 2000,
+def amg(A, *, B=None, theta: float = 0.0, sweeps: int = 2, max_coarse: int = 10000,
         max_levels: int = 25) -> Hierarchy:
     r"""Build a smoothed-aggregation multigrid hierarchy for ``A``.
 
@@ -229,12 +229,12 @@ def amg(A, *, B=None, theta: float = 0.0, sweeps: int = 2, max_coarse: int = 200
     --------
     >>> import numpy as np, scipy.sparse as sp
     >>> from solvers import amg, cg
-    >>> T = sp.diags([-np.ones(99), 2 * np.ones(100), -np.ones(99)], [-1, 0, 1])
-    >>> A = sp.csr_array(sp.kron(sp.eye(100), T) + sp.kron(T, sp.eye(100)))
+    >>> T = sp.diags([-np.ones(149), 2 * np.ones(150), -np.ones(149)], [-1, 0, 1])
+    >>> A = sp.csr_array(sp.kron(sp.eye(150), T) + sp.kron(T, sp.eye(150)))
     >>> H = amg(A)
     >>> H.levels, H.sizes
-    (2, (10000, 1700))
-    >>> result = cg(A, np.ones(10000), M=H, rtol=1e-8)
+    (2, (22500, 3788))
+    >>> result = cg(A, np.ones(22500), M=H, rtol=1e-8)
     >>> result.converged, result.iterations < 15
     (True, True)
     """

@@ -112,7 +112,9 @@ def test_iterations_within_a_fifth_of_pyamg_on_poisson(cells, degree, kappa):
 def test_iterations_within_a_fifth_of_pyamg_on_real_matrices(name):
     A = sp.csr_array(read_matrix(MATRICES / name), dtype=np.float64)
     b = A @ np.ones(A.shape[0])
-    ours = cg(A, b, M=amg(A), rtol=1e-8, maxiter=5000)
+    # PyAMG's default of at most 10 unknowns on the coarsest level: a multigrid solve
+    # of these small matrices, not a direct one
+    ours = cg(A, b, M=amg(A, max_coarse=10), rtol=1e-8, maxiter=5000)
     assert ours.converged
     assert np.linalg.norm(b - A @ ours.x) <= 1e-8 * np.linalg.norm(b)
     assert ours.iterations <= 1.2 * pyamg_iterations(A, b)
@@ -121,8 +123,8 @@ def test_iterations_within_a_fifth_of_pyamg_on_real_matrices(name):
 REFINEMENTS = (128, 256, 512)  # 1.6e4, 6.5e4 and 2.6e5 unknowns
 
 
-@pytest.mark.xfail(strict=True, reason="the V-cycle's counts grow by about one per mesh "
-                   "doubling (8, 9, 10 here; PyAMG 14, 17, 21): not flat within 20%")
+@pytest.mark.xfail(strict=True, reason="the counts vary with the number of levels (7, 9, 8 "
+                   "here, 2, 3 and 3 levels; PyAMG 14, 17, 21): not flat within 20%")
 def test_iterations_stay_flat_within_a_fifth_as_the_mesh_is_refined():
     counts = [cg(*poisson(cells), M="amg", rtol=1e-8).iterations for cells in REFINEMENTS]
     assert max(counts) <= 1.2 * min(counts), counts
@@ -142,7 +144,7 @@ def test_one_hierarchy_serves_many_right_hand_sides_unchanged(rng):
 
 
 def test_every_heat_step_reuses_one_hierarchy():
-    space = fem.function_space(fem.unit_square(32), 1)
+    space = fem.function_space(fem.unit_square(128), 1)  # more unknowns than max_coarse
     solution = fem.solve_heat(space, f=1.0, t_end=0.05, dt=0.01, dirichlet={"boundary": 0.0},
                               M="amg", rtol=1e-10)
     assert len(solution.steps) == 5
