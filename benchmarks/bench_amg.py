@@ -174,7 +174,8 @@ def _run_worker(name: str, cells: int, repeats: int) -> dict | None:
     load = _load()
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
-        print(f"  {name}: failed ({completed.stderr.strip().splitlines()[-1]})")
+        last = (completed.stderr.strip().splitlines() or ["no message"])[-1]
+        print(f"  {name}: failed, exit status {completed.returncode} ({last})")
         return None
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     result["load"] = f"{load} -> {_load()}"

@@ -5,11 +5,11 @@ right-hand side :math:`b_\ell`, the cycle computes :math:`x_\ell \approx A_\ell^
 
 1. ``sweeps`` forward Gauss-Seidel sweeps from :math:`x_\ell = 0`;
 2. :math:`b_{\ell+1} = P_\ell^T (b_\ell - A_\ell x_\ell)`, the cycle on level
-   :math:`\ell + 1` (a dense product with the inverse on the coarsest level);
+   :math:`\ell + 1` (on the coarsest level, solves with its sparse LU factors);
 3. :math:`x_\ell \mathrel{+}= P_\ell x_{\ell+1}`, then ``sweeps`` backward sweeps.
 
-The backward sweep is the adjoint of the forward one and the coarse solve is
-symmetric, so for symmetric positive definite :math:`A` the cycle is a symmetric
+The backward sweep is the adjoint of the forward one and the coarse solve is exact
+(symmetric to rounding), so for symmetric positive definite :math:`A` the cycle is a symmetric
 positive definite operator and CG may use it (Gauss-Seidel converges in the energy
 norm of any such matrix).
 
