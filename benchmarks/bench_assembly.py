@@ -33,26 +33,10 @@ import sys
 import time
 from pathlib import Path
 
-from timing import best_time
+from timing import best_time, reset_peak, status_mb
 
 # squares per side: 2 n^2 triangles ~ 1e4, 1e5, 1e6, 2.1e6
 DEFAULT_SIZES = (71, 224, 707, 1024)
-
-
-def _status(field: str) -> float:
-    """A VmRSS/VmHWM line of /proc/self/status in MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024.0
-    return float("nan")
-
-
-def _reset_peak() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
 
 
 
@@ -72,12 +56,12 @@ def worker_fem(n: int) -> dict:
     mesh = unit_square(n)
     space = function_space(mesh, 1)
     gc.collect()
-    baseline = _status("VmRSS")
-    reset = _reset_peak()
+    baseline = status_mb("VmRSS")
+    reset = reset_peak()
     start = time.perf_counter()
     pattern, matrix, load = assemble(space)
     elapsed = time.perf_counter() - start
-    peak = _status("VmHWM")
+    peak = status_mb("VmHWM")
     first = elapsed
     for _ in range(2):
         del pattern, matrix, load
@@ -115,12 +99,12 @@ def worker_skfem(n: int) -> dict:
     mesh = MeshTri(ours.points.T.copy(), ours.cells.T.copy())
     del ours
     gc.collect()
-    baseline = _status("VmRSS")
-    reset = _reset_peak()
+    baseline = status_mb("VmRSS")
+    reset = reset_peak()
     start = time.perf_counter()
     matrix, load = assemble(mesh)
     elapsed = time.perf_counter() - start
-    peak = _status("VmHWM")
+    peak = status_mb("VmHWM")
     first = elapsed
     for _ in range(2):
         del matrix, load

@@ -1,6 +1,7 @@
-"""Timing shared by the benchmark scripts."""
+"""Timing and memory readings shared by the benchmark scripts."""
 
 import time
+from pathlib import Path
 
 
 def best_time(function, repeats: int = 3) -> float:
@@ -12,3 +13,20 @@ def best_time(function, repeats: int = 3) -> float:
         function()
         best = min(best, time.perf_counter() - start)
     return best
+
+
+def status_mb(field: str) -> float:
+    """A VmRSS/VmHWM line of /proc/self/status in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def reset_peak() -> bool:
+    """Reset the process's peak resident size (VmHWM); False where Linux does not allow it."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False

@@ -234,8 +234,9 @@ KEYS: tuple[Key, ...] = (
     Key("solver", "method", "string", '"cg"; "gmres" for convection_diffusion',
         _one_of(METHODS), "The Krylov method: conjugate gradients (symmetric positive "
         "definite systems) or restarted GMRES.", '"gmres"'),
-    Key("solver", "preconditioner", "string", '"none"', _one_of(PRECONDITIONERS) + " (amg "
-        "needs pyamg)", "The preconditioner, built once from the matrix.", '"ic0"'),
+    Key("solver", "preconditioner", "string", '"none"', _one_of(PRECONDITIONERS),
+        "The preconditioner, built once from the matrix (amg: smoothed-aggregation "
+        "multigrid, one V-cycle per iteration).", '"amg"'),
     Key("solver", "rtol", "number", "1e-8", "0 <= rtol < 1; rtol and atol not both 0",
         "Relative tolerance: stop when the recomputed \\|\\|b - A x\\|\\| <= max(rtol "
         "\\|\\|b\\|\\|, atol).", "1e-10"),

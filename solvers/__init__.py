@@ -14,6 +14,7 @@ from ._inputs import check_tolerances
 from .cg import cg
 from .gmres import gmres
 from .io import read_matrix, read_rhs
+from .multigrid import Hierarchy, amg
 from .plot import plot_residuals
 from .precond import NAMES as PRECONDITIONERS
 from .precond import (
@@ -36,12 +37,14 @@ __all__ = [
     "METHODS",
     "PRECONDITIONERS",
     "CacheWarning",
+    "Hierarchy",
     "PivotError",
     "Preconditioner",
     "Reason",
     "SolveInterrupted",
     "SolveResult",
     "WarmUp",
+    "amg",
     "cg",
     "check_tolerances",
     "gmres",

@@ -75,8 +75,9 @@ def _warn_once(topic, message: str) -> None:
 
 def _package_hash(folder: Path = _PACKAGE) -> bytes:
     digest = hashlib.sha256()
-    for path in sorted(set(folder.glob("*.py")) | set(_OWN_MODULES)):
-        digest.update(path.name.encode())
+    for path in sorted(set(folder.rglob("*.py")) | set(_OWN_MODULES)):
+        name = path.relative_to(folder) if folder in path.parents else path.name
+        digest.update(str(name).encode())
         digest.update(path.read_bytes())
     return digest.digest()
 
@@ -89,7 +90,11 @@ def register(package_file: str) -> None:
 
 
 def _stamp_of(py_file: str) -> bytes | None:
-    return _STAMPS.get(Path(py_file).resolve().parent)
+    """The stamp of the registered package holding ``py_file`` (in a subpackage too)."""
+    for folder in Path(py_file).resolve().parents:
+        if folder in _STAMPS:
+            return _STAMPS[folder]
+    return None
 
 
 class _PackageStamp:

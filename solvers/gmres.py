@@ -28,6 +28,7 @@ from ._common import (
     preconditioner_arrays,
     prepare,
     reserve,
+    row_bounds,
     zero_rhs_result,
 )
 from ._inputs import check_positive_int
@@ -359,7 +360,7 @@ def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=30, maxiter=None, M=Non
         return zero_rhs_result(problem, "gmres")
     left = preconditioning == "left"
     if problem.compiled:
-        problem.bounds = _csr.chunk_bounds(problem.A.indptr, rows_per_chunk(restart))
+        problem.bounds = row_bounds(problem.A, problem.M, rows_per_chunk(restart))
     run = _gmres_compiled if problem.compiled else _gmres_operator
     return run(problem, restart, left, callback_type)
 

@@ -1,7 +1,8 @@
-"""Preconditioners compiled into the Krylov loops: Jacobi, SSOR, ILU(0) and IC(0).
+"""Preconditioners compiled into the Krylov loops: Jacobi, SSOR, ILU(0), IC(0) and AMG.
 
 Each is set up once (``jacobi(A)``, ``ssor(A, omega)``, ``ilu0(A)``, ``ic0(A)``) and
-can be reused across solves with the same matrix.  All of them are applied by one
+can be reused across solves with the same matrix; the smoothed-aggregation V-cycle of
+:func:`solvers.amg` (``M="amg"``) is one more kind.  All of them are applied by one
 Numba kernel, :func:`apply_preconditioner`, so a CG or GMRES loop on a CSR matrix
 runs without returning to Python.  A user's own ``LinearOperator`` or sparse matrix
 approximating ``A^{-1}`` is accepted by the solvers too (see :func:`as_preconditioner`).
@@ -14,7 +15,6 @@ sections 4.1 (SSOR), 10.3 (ILU(0)) and 10.3.5 (incomplete Cholesky).
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,23 +22,27 @@ import scipy.sparse as sp
 from numba import njit
 from scipy.sparse.linalg import LinearOperator
 
+from ._errors import PivotError
 from ._inputs import CSR, check_matrix
+from .multigrid import Hierarchy, amg
+from .multigrid.cycle import vcycle
 
-NONE, JACOBI, SSOR, ILU0, IC0, MATRIX = 0, 1, 2, 3, 4, 5
+NONE, JACOBI, SSOR, ILU0, IC0, MATRIX, AMG = 0, 1, 2, 3, 4, 5, 6
 #: Every kind of :class:`Preconditioner`.
-KINDS = (NONE, JACOBI, SSOR, ILU0, IC0, MATRIX)
+KINDS = (NONE, JACOBI, SSOR, ILU0, IC0, MATRIX, AMG)
 NAMES_BY_KIND = {NONE: "none", JACOBI: "jacobi", SSOR: "ssor", ILU0: "ilu0", IC0: "ic0",
-                 MATRIX: "matrix"}
+                 MATRIX: "matrix", AMG: "amg"}
+#: Kinds applied by serial sweeps: their Krylov loops run serially too.  The vector
+#: kernels around such a sweep gain little from a second thread, and lose much when
+#: the machine's other core is busy (the threads of each parallel region then wait for
+#: one another).
+SERIAL_KINDS = frozenset({SSOR, ILU0, IC0, AMG})
 #: The preconditioners a solve can name (``M="ic0"``); ``"none"`` is no preconditioner.
 NAMES = ("none", "jacobi", "ssor", "ilu0", "ic0", "amg")
 
 _EMPTY_INT = np.zeros(0, dtype=np.int64)
 _EMPTY_UINT = np.zeros(0, dtype=np.uint32)
 _EMPTY_FLOAT = np.zeros(0, dtype=np.float64)
-
-
-class PivotError(ValueError):
-    """An incomplete factorization met a zero or negative pivot (a ``ValueError``)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,7 +57,8 @@ class Preconditioner:
     matrix itself and its diagonal; ILU(0), the factors ``L`` (unit lower, implied
     ones) and ``U`` in the sparsity pattern of ``A``; IC(0), the lower factor ``L``
     in the pattern of ``tril(A)``; ``diag_positions[i]`` is where row ``i``'s diagonal
-    entry is stored.
+    entry is stored; AMG, the packed arrays of a :class:`solvers.Hierarchy`
+    (``pointers, indices, data, work, layout`` in these five places).
     """
 
     name: str
@@ -363,7 +368,7 @@ def _apply_ic0(indptr, indices, data, diag, diag_positions, omega, r, z):
 
 #: The kernel of each kind, for calls from Python.
 KERNELS = {NONE: _apply_none, JACOBI: _apply_jacobi, MATRIX: _apply_matrix, SSOR: _apply_ssor,
-           ILU0: _apply_ilu0, IC0: _apply_ic0}
+           ILU0: _apply_ilu0, IC0: _apply_ic0, AMG: vcycle}
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -385,6 +390,8 @@ def apply_preconditioner(kind, indptr, indices, data, diag, diag_positions, omeg
         _apply_ilu0(indptr, indices, data, diag, diag_positions, omega, r, z)
     elif kind == IC0:
         _apply_ic0(indptr, indices, data, diag, diag_positions, omega, r, z)
+    elif kind == AMG:
+        vcycle(indptr, indices, data, diag, diag_positions, omega, r, z)
 
 
 def preconditioner(M, A):
@@ -395,9 +402,9 @@ def preconditioner(M, A):
 
     Parameters
     ----------
-    M : None, str, Preconditioner, sparse matrix or LinearOperator
-        ``"none"``, ``"jacobi"``, ``"ssor"``, ``"ilu0"``, ``"ic0"`` or ``"amg"`` (a
-        smoothed-aggregation V-cycle from pyamg, the optional ``amg`` extra); anything
+    M : None, str, Preconditioner, Hierarchy, sparse matrix or LinearOperator
+        ``"none"``, ``"jacobi"``, ``"ssor"``, ``"ilu0"``, ``"ic0"`` or ``"amg"`` (the
+        smoothed-aggregation V-cycle of :func:`solvers.amg` with its defaults); anything
         else is checked and returned as the solvers would take it.
     A : sparse matrix, ndarray or LinearOperator
 
@@ -422,31 +429,29 @@ def preconditioner(M, A):
 def missing_dependency(name: str) -> str | None:
     """What the named preconditioner needs and is not installed, or None when it can run.
 
+    Every preconditioner of :data:`NAMES` is built into the package, so this is None for
+    each of them; callers ask before building one, so that an optional dependency can
+    come back without changing them.
+
     Examples
     --------
-    >>> missing_dependency("ic0") is None
+    >>> missing_dependency("amg") is None
     True
     """
-    if name == "amg" and importlib.util.find_spec("pyamg") is None:
-        return "M='amg' needs pyamg: pip install 'krylovfem[amg]'"
     return None
 
 
-def _amg(matrix: sp.csr_array):
-    missing = missing_dependency("amg")
-    if missing:
-        raise ValueError(missing)
-    import pyamg
-
-    hierarchy = pyamg.smoothed_aggregation_solver(sp.csr_matrix(matrix))
-    return hierarchy.aspreconditioner(cycle="V")
+def _from_hierarchy(hierarchy: Hierarchy) -> Preconditioner:
+    return Preconditioner("amg", AMG, hierarchy.n, hierarchy.pointers, hierarchy.indices,
+                          hierarchy.data, hierarchy.work, hierarchy.layout)
 
 
 def as_preconditioner(M, A_csr: CSR | None, n: int):
     """Turn the ``M`` argument of a solver into a :class:`Preconditioner` or LinearOperator.
 
     The names ``"jacobi"``, ``"ssor"``, ``"ilu0"``, ``"ic0"``, ``"amg"`` need ``A`` as
-    a matrix; a sparse matrix or dense array is taken as ``M^{-1}``
+    a matrix; a :class:`~solvers.Hierarchy` is applied as its V-cycle; a sparse
+    matrix or dense array is taken as ``M^{-1}``
     itself (SciPy's convention) and applied in Numba; anything else with ``matvec``
     is applied through Python.
     """
@@ -462,8 +467,14 @@ def as_preconditioner(M, A_csr: CSR | None, n: int):
             return Preconditioner("none", NONE, n)
         if A_csr is None:
             raise TypeError(f"M={M!r} needs the entries of A; A is a LinearOperator here")
-        builders = {"jacobi": jacobi, "ssor": ssor, "ilu0": ilu0, "ic0": ic0, "amg": _amg}
+        if key == "amg":
+            return _from_hierarchy(amg(A_csr.matrix))
+        builders = {"jacobi": jacobi, "ssor": ssor, "ilu0": ilu0, "ic0": ic0}
         return builders[key](A_csr.matrix)
+    if isinstance(M, Hierarchy):
+        if M.n != n:
+            raise ValueError(f"M is a hierarchy built for n = {M.n}; A has n = {n}")
+        return _from_hierarchy(M)
     if isinstance(M, Preconditioner):
         if M.n != n:
             raise ValueError(f"M was built for n = {M.n}; A has n = {n}")

@@ -9,7 +9,8 @@ do, without doing either; :func:`warm_up` does it, so that an application can sa
 What a solve compiles depends on the method, the preconditioner's kind, the working
 precision, the integer type of the CSR indices, and whether the system is large enough
 to be split into parallel row chunks (8192 rows or more for CG; for GMRES fewer, as
-``rows_per_chunk`` in ``solvers/gmres.py`` says).  Pass the matrix as ``A`` to have all of
+``rows_per_chunk`` in ``solvers/gmres.py`` says; never with a preconditioner of
+``precond.SERIAL_KINDS``).  Pass the matrix as ``A`` to have all of
 these taken from it; without it, a single-chunk system with 32-bit indices is assumed,
 which is what the finite-element systems of up to a few thousand unknowns give.
 
@@ -25,10 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 from numba.core import event
-from scipy.sparse.linalg import LinearOperator
 
 from . import _csr, precond
-from ._common import prepare
+from ._common import prepare, row_bounds
 from ._inputs import CSR, check_matrix, working_dtype
 from .cg import LOOPS as _CG_LOOPS
 from .cg import _cg_arguments, _cg_workspace
@@ -36,11 +36,12 @@ from .cg import cg as _cg
 from .gmres import LOOPS as _GMRES_LOOPS
 from .gmres import _givens, _gmres_arguments, _start_cycle, _workspace, rows_per_chunk
 from .gmres import gmres as _gmres
+from .multigrid import amg
+from .multigrid.hierarchy import setup_calls
 
 __all__ = ["WarmUp", "is_cached", "warm_up"]
 
-_KINDS = {"none": precond.NONE, "jacobi": precond.JACOBI, "ssor": precond.SSOR,
-          "ilu0": precond.ILU0, "ic0": precond.IC0}
+_KINDS = {name: kind for kind, name in precond.NAMES_BY_KIND.items()}
 _METHODS = ("cg", "gmres")
 
 
@@ -94,7 +95,8 @@ def _setting(method, dtype, preconditioner, A, restart) -> _Setting:
         rows = _csr._ROWS_PER_CHUNK
     else:
         rows = rows_per_chunk(min(int(restart), matrix.n))
-    chunked = _csr.chunk_bounds(matrix.indptr, rows) is not None
+    stand_in = precond.Preconditioner(name, _KINDS[name], matrix.n)
+    chunked = row_bounds(matrix, stand_in, rows) is not None
     return _Setting(method, name, working_dtype(matrix.data.dtype, dtype),
                     np.dtype(matrix.indptr.dtype), chunked, int(restart))
 
@@ -118,16 +120,12 @@ def _sample_matrix(setting: _Setting) -> sp.csr_array:
     return matrix
 
 
-def _identity(n: int) -> LinearOperator:
-    """Stands in for pyamg's V-cycle: the same (Python) path through the solver."""
-    return LinearOperator((n, n), matvec=lambda v: v, dtype=np.float64)
-
-
 def _sample_solve(setting: _Setting) -> None:
     A = _sample_matrix(setting)
     n = A.shape[0]
     b = np.ones(n, dtype=setting.dtype)
-    M = _identity(n) if setting.preconditioner == "amg" else setting.preconditioner
+    # A hierarchy of more than one level, so that the whole cycle is compiled.
+    M = amg(A, max_coarse=4) if setting.preconditioner == "amg" else setting.preconditioner
     if setting.method == "cg":
         _cg(A, b, rtol=1e-12, maxiter=2, M=M)
     else:
@@ -143,13 +141,11 @@ def _planned_calls(setting: _Setting) -> list[tuple[object, tuple]]:
     A = _sample_matrix(setting)
     n = A.shape[0]
     b = np.ones(n, dtype=setting.dtype)
-    operator = setting.preconditioner == "amg"
-    M = _identity(n) if operator else precond.Preconditioner(
-        setting.preconditioner, _KINDS[setting.preconditioner], n)
+    M = precond.Preconditioner(setting.preconditioner, _KINDS[setting.preconditioner], n)
     problem = prepare(A, b, None, 1e-6, 0.0, None, 2, M, None, None)
     restart = min(setting.restart, n)
     if setting.method == "gmres" and problem.compiled:
-        problem.bounds = _csr.chunk_bounds(problem.A.indptr, rows_per_chunk(restart))
+        problem.bounds = row_bounds(problem.A, problem.M, rows_per_chunk(restart))
     x = problem.x
     calls = [(_csr.spmv_dot, (problem.A.indptr, problem.A.indices, problem.A.data, x,
                               np.empty_like(x), problem.bounds))]
@@ -174,6 +170,8 @@ def _planned_calls(setting: _Setting) -> list[tuple[object, tuple]]:
         calls.append((precond._ilu0_factor, (integers, integers, reals, integers, integers)))
     if setting.preconditioner == "ic0":
         calls.append((precond._ic0_factor, (integers, integers, reals, integers)))
+    if setting.preconditioner == "amg":
+        calls.extend(setup_calls())
     return calls
 
 
@@ -237,9 +235,8 @@ def warm_up(method: str, dtype=np.float64, preconditioner: str | None = "none", 
 
     Runs a two-iteration solve of a small system with the same properties as the one
     described (same method, preconditioner kind, precision, index type and chunking),
-    so the real solve that follows spends no time in Numba.  The kernels of
-    ``preconditioner="amg"`` are those of a solve with a Python preconditioner; pyamg
-    itself is not needed.
+    so the real solve that follows spends no time in Numba (for ``"amg"``, the set-up of
+    the hierarchy too).
 
     Parameters
     ----------

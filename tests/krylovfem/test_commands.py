@@ -75,6 +75,15 @@ def test_set_overrides_the_case_file(tmp_path, cli):
                                            "solver.preconditioner=none", "problem.kappa=1 + 0*x"]
 
 
+def test_a_case_runs_with_the_multigrid_preconditioner(tmp_path, cli):
+    completed = cli("run", POISSON, "--out", tmp_path, "--quiet", "--set", "mesh.n=64",
+                    "--set", "solver.preconditioner=amg")
+    assert completed.status == 0
+    record = json.loads((tmp_path / "summary.json").read_text())
+    assert record["case"]["resolved"]["solver"]["preconditioner"] == "amg"
+    assert record["reason"] == "converged_rtol" and record["iterations"] < 15
+
+
 def test_no_convergence_gives_exit_status_1_and_a_full_record(tmp_path, cli):
     completed = cli("run", POISSON, "--out", tmp_path, "--set", "solver.maxiter=3",
                     "--set", "solver.preconditioner=none")

@@ -1,0 +1,254 @@
+r"""The V-cycle, one Numba kernel over the whole hierarchy packed into five arrays.
+
+On level :math:`\ell` with matrix :math:`A_\ell`, prolongator :math:`P_\ell` and
+right-hand side :math:`b_\ell`, the cycle computes :math:`x_\ell \approx A_\ell^{-1} b_\ell`:
+
+1. ``sweeps`` forward Gauss-Seidel sweeps from :math:`x_\ell = 0`;
+2. :math:`b_{\ell+1} = P_\ell^T (b_\ell - A_\ell x_\ell)`, the cycle on level
+   :math:`\ell + 1` (on the coarsest level, solves with its sparse LU factors);
+3. :math:`x_\ell \mathrel{+}= P_\ell x_{\ell+1}`, then ``sweeps`` backward sweeps.
+
+The backward sweep is the adjoint of the forward one and the coarse solve is exact
+(symmetric to rounding), so for symmetric positive definite :math:`A` the cycle is a symmetric
+positive definite operator and CG may use it (Gauss-Seidel converges in the energy
+norm of any such matrix).
+
+The packed arrays, as the Krylov loops pass a preconditioner: ``pointers`` (the row
+pointers of every :math:`A_\ell`, :math:`P_\ell` and of the coarse factors, each
+starting at 0, and the coarse permutations), ``indices`` and ``data`` (their columns and
+values), ``work`` (the inverted diagonals, and :math:`x_\ell, b_\ell` of the levels
+below the finest: the cycle's only mutable state) and ``layout``, the offsets.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, uint64
+
+from .coarse import LU, PSEUDO_INVERSE, CoarseSolver
+
+# layout: a header, then FIELDS entries per level
+(LEVELS, SWEEPS, COARSE_KIND, DENSE, L_POINTERS, L_OFFSET, U_POINTERS, U_OFFSET, ROW_ORDER,
+ COLUMN_ORDER, TEMPORARY, HEADER) = range(12)
+N, A_POINTERS, A_OFFSET, P_POINTERS, P_OFFSET, DIAGONAL, X, B, FIELDS = range(9)
+
+
+def pack(operators, prolongators, inverse_diagonals, coarse: CoarseSolver, sweeps: int):
+    """The five arrays of the cycle from the levels' CSR triples (finest first).
+
+    ``operators`` holds every level's matrix, the coarsest last (only its size is
+    used: ``coarse`` solves on it); ``prolongators`` and ``inverse_diagonals`` one fewer.
+    """
+    levels = len(operators)
+    layout = np.zeros(HEADER + FIELDS * levels, dtype=np.int64)
+    layout[LEVELS], layout[SWEEPS], layout[COARSE_KIND] = levels, sweeps, coarse.kind
+    pieces = {"pointers": [], "entries": [], "data": [], "work": []}
+    used = dict.fromkeys(pieces, 0)
+
+    def put(array, kind, where):
+        layout[where] = used[kind]
+        pieces[kind].append(array)
+        used[kind] += array.size
+
+    def put_matrix(triple, where_pointers, where_offset):
+        put(triple[0], "pointers", where_pointers)
+        put(triple[1], "entries", where_offset)
+        pieces["data"].append(triple[2])
+        used["data"] += triple[2].size
+
+    for level in range(levels):
+        base = HEADER + FIELDS * level
+        n = operators[level][0].size - 1
+        layout[base + N] = n
+        if level < levels - 1:
+            put_matrix(operators[level], base + A_POINTERS, base + A_OFFSET)
+            put_matrix(prolongators[level], base + P_POINTERS, base + P_OFFSET)
+            put(inverse_diagonals[level], "work", base + DIAGONAL)
+        if level > 0:
+            put(np.zeros(n), "work", base + X)
+            put(np.zeros(n), "work", base + B)
+    if coarse.kind == LU:
+        put_matrix(coarse.lower, L_POINTERS, L_OFFSET)
+        put_matrix(coarse.upper, U_POINTERS, U_OFFSET)
+        put(coarse.row_order, "pointers", ROW_ORDER)
+        put(coarse.column_order, "pointers", COLUMN_ORDER)
+    else:
+        layout[DENSE] = used["data"]
+        pieces["data"].append(coarse.dense)
+    put(np.zeros(operators[-1][0].size - 1), "work", TEMPORARY)
+
+    def joined(kind, dtype):
+        return np.concatenate(pieces[kind], dtype=dtype, casting="unsafe") if pieces[kind] \
+            else np.zeros(0, dtype)
+
+    return (joined("pointers", np.int64), joined("entries", np.uint32),
+            joined("data", np.float64), joined("work", np.float64), layout)
+
+
+# The kernels below run over one level's CSR views with unsigned counters: Numba tests a
+# signed index for wrap-around at every load (see ``solvers/_csr.py``).
+
+@njit(cache=True, nogil=True)
+def _row_sum(indptr, indices, data, x, i, s):
+    """s - A[i] x."""
+    for k in range(uint64(indptr[i]), uint64(indptr[i + uint64(1)])):
+        s -= data[k] * x[indices[k]]
+    return s
+
+
+@njit(cache=True, nogil=True)
+def _forward_sweeps(indptr, indices, data, diagonal, sweeps, b, x):
+    """x = 0, then ``sweeps`` forward Gauss-Seidel sweeps on A x = b."""
+    n = uint64(b.size)
+    for i in range(n):
+        x[i] = 0.0
+    for _ in range(sweeps):
+        for i in range(n):
+            x[i] += diagonal[i] * _row_sum(indptr, indices, data, x, i, b[i])
+
+
+@njit(cache=True, nogil=True)
+def _restrict_residual(indptr, indices, data, p_indptr, p_indices, p_data, b, x, coarse_b):
+    """coarse_b = P^T (b - A x)."""
+    for c in range(coarse_b.size):
+        coarse_b[c] = 0.0
+    for i in range(uint64(b.size)):
+        s = _row_sum(indptr, indices, data, x, i, b[i])
+        for k in range(uint64(p_indptr[i]), uint64(p_indptr[i + uint64(1)])):
+            coarse_b[p_indices[k]] += p_data[k] * s
+
+
+@njit(cache=True, nogil=True)
+def _correct_backward(indptr, indices, data, p_indptr, p_indices, p_data, diagonal, sweeps, b,
+                      x, coarse_x):
+    """x += P coarse_x, then ``sweeps`` backward Gauss-Seidel sweeps on A x = b."""
+    n = b.size
+    for i in range(uint64(n)):
+        x[i] -= _row_sum(p_indptr, p_indices, p_data, coarse_x, i, 0.0)
+    for _ in range(sweeps):
+        for j in range(uint64(n)):
+            i = uint64(n - 1) - j
+            x[i] += diagonal[i] * _row_sum(indptr, indices, data, x, i, b[i])
+
+
+@njit(cache=True, nogil=True)
+def _triangular_solve(indptr, indices, data, y, lower):
+    """y = T^{-1} y for a triangular CSR matrix T (lower or upper), diagonal stored."""
+    n = y.size
+    for step in range(n):
+        i = step if lower else n - 1 - step
+        s = y[i]
+        pivot = 1.0
+        for k in range(indptr[i], indptr[i + 1]):
+            j = indices[k]
+            if j == i:
+                pivot = data[k]
+            else:
+                s -= data[k] * y[j]
+        y[i] = s / pivot
+
+
+@njit(cache=True, nogil=True)
+def _coarse_solve(pointers, indices, data, work, layout, b, x):
+    """x = C^{-1} b on the coarsest level (see :mod:`.coarse`)."""
+    n = b.size
+    if layout[COARSE_KIND] == PSEUDO_INVERSE:
+        dense = data[layout[DENSE]:layout[DENSE] + n * n]
+        for i in range(n):
+            s = 0.0
+            for j in range(n):
+                s += dense[i * n + j] * b[j]
+            x[i] = s
+        return
+    y = work[layout[TEMPORARY]:layout[TEMPORARY] + n]
+    row_order = pointers[layout[ROW_ORDER]:layout[ROW_ORDER] + n]
+    column_order = pointers[layout[COLUMN_ORDER]:layout[COLUMN_ORDER] + n]
+    for i in range(n):
+        y[i] = b[row_order[i]]
+    for field_pointers, field_offset, lower in ((L_POINTERS, L_OFFSET, True),
+                                                (U_POINTERS, U_OFFSET, False)):
+        first, offset = layout[field_pointers], layout[field_offset]
+        indptr = pointers[first:first + n + 1]
+        entries = indptr[n]
+        _triangular_solve(indptr, indices[offset:offset + entries],
+                          data[offset:offset + entries], y, lower)
+    for i in range(n):
+        x[i] = y[column_order[i]]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _views(pointers, indices, data, layout, base, field_pointers, field_offset, rows):
+    """A level's CSR matrix (A or P) as views of the packed arrays."""
+    first, offset = layout[base + field_pointers], layout[base + field_offset]
+    indptr = pointers[first:first + rows + 1]
+    entries = indptr[rows]
+    return indptr, indices[offset:offset + entries], data[offset:offset + entries]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _level(pointers, indices, data, work, layout, level):
+    """Views of a level's A and P, its inverted diagonal, and the layout base below it."""
+    base = HEADER + FIELDS * level
+    n = layout[base + N]
+    a_indptr, a_indices, a_data = _views(pointers, indices, data, layout, base, A_POINTERS,
+                                         A_OFFSET, n)
+    p_indptr, p_indices, p_data = _views(pointers, indices, data, layout, base, P_POINTERS,
+                                         P_OFFSET, n)
+    diagonal = work[layout[base + DIAGONAL]:layout[base + DIAGONAL] + n]
+    return a_indptr, a_indices, a_data, p_indptr, p_indices, p_data, diagonal, base + FIELDS
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _down(pointers, indices, data, work, layout, level, sweeps, b, x):
+    """Pre-smoothing on ``level`` and the restricted residual, in the next level's b."""
+    a_indptr, a_indices, a_data, p_indptr, p_indices, p_data, diagonal, below = _level(
+        pointers, indices, data, work, layout, level)
+    _forward_sweeps(a_indptr, a_indices, a_data, diagonal, sweeps, b, x)
+    coarse_b = work[layout[below + B]:layout[below + B] + layout[below + N]]
+    _restrict_residual(a_indptr, a_indices, a_data, p_indptr, p_indices, p_data, b, x, coarse_b)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _up(pointers, indices, data, work, layout, level, sweeps, b, x):
+    """The correction from the next level's x on ``level``, and post-smoothing."""
+    a_indptr, a_indices, a_data, p_indptr, p_indices, p_data, diagonal, below = _level(
+        pointers, indices, data, work, layout, level)
+    coarse_x = work[layout[below + X]:layout[below + X] + layout[below + N]]
+    _correct_backward(a_indptr, a_indices, a_data, p_indptr, p_indices, p_data, diagonal,
+                      sweeps, b, x, coarse_x)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _level_vectors(work, layout, level):
+    base = HEADER + FIELDS * level
+    n = layout[base + N]
+    return (work[layout[base + B]:layout[base + B] + n],
+            work[layout[base + X]:layout[base + X] + n])
+
+
+@njit(cache=True, nogil=True)
+def vcycle(pointers, indices, data, work, layout, omega, r, z):
+    """z = V-cycle applied to r (the signature of every preconditioner kernel; ``omega``
+    is unused).  The finest level works in ``r`` and ``z`` themselves."""
+    levels = layout[LEVELS]
+    sweeps = layout[SWEEPS]
+    if levels == 1:
+        _coarse_solve(pointers, indices, data, work, layout, r, z)
+        return
+    _down(pointers, indices, data, work, layout, 0, sweeps, r, z)
+    for level in range(1, levels - 1):
+        b, x = _level_vectors(work, layout, level)
+        _down(pointers, indices, data, work, layout, level, sweeps, b, x)
+    b, x = _level_vectors(work, layout, levels - 1)
+    _coarse_solve(pointers, indices, data, work, layout, b, x)
+    for level in range(levels - 2, 0, -1):
+        b, x = _level_vectors(work, layout, level)
+        _up(pointers, indices, data, work, layout, level, sweeps, b, x)
+    _up(pointers, indices, data, work, layout, 0, sweeps, r, z)
+
+
+def empty_layout() -> np.ndarray:
+    """The layout of a stand-in hierarchy (one level of size 0), with the right types."""
+    layout = np.zeros(HEADER + FIELDS, dtype=np.int64)
+    layout[LEVELS] = 1
+    return layout

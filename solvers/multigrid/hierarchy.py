@@ -1,0 +1,291 @@
+r"""Smoothed-aggregation multigrid: the set-up of a hierarchy, and the hierarchy itself.
+
+From the finest level down, until a level has at most ``max_coarse`` unknowns: strong
+connections (:mod:`.strength`), aggregates (:mod:`.aggregation`), the tentative and the
+smoothed prolongator (:mod:`.prolongation`), and the Galerkin operator
+:math:`A_{\ell+1} = P_\ell^T A_\ell P_\ell` (:mod:`.galerkin`); the coarsest level is
+inverted densely (:mod:`.coarse`).  :mod:`.cycle` applies the V-cycle.
+
+Reference
+---------
+P. Vaněk, J. Mandel and M. Brezina, "Algebraic multigrid by smoothed aggregation for
+second and fourth order elliptic problems", Computing 56 (1996), 179-196.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import LinearOperator
+
+from .._errors import PivotError
+from .._inputs import CSR, check_matrix
+from . import aggregation, galerkin, prolongation, strength
+from .aggregation import aggregate
+from .coarse import coarse_solver
+from .cycle import pack, vcycle
+from .galerkin import galerkin_product
+from .prolongation import (
+    relax_candidates,
+    smooth_prolongator,
+    spectral_radius,
+    tentative_prolongator,
+)
+from .strength import strong_connections
+
+#: The prolongator smoothing weight over the spectral radius of D^-1 A (Vaněk et al.).
+_OMEGA = 4.0 / 3.0
+# Power iterations for that spectral radius.
+_POWER_STEPS = 10
+# Symmetric Gauss-Seidel sweeps that improve the near-null space on the finest level.
+_CANDIDATE_SWEEPS = 4
+
+
+@dataclass(frozen=True, eq=False)
+class Hierarchy:
+    """A smoothed-aggregation hierarchy, built once by :func:`amg` and reused.
+
+    Pass it as ``M=`` to :func:`solvers.cg` or :func:`solvers.gmres` (for every system
+    with the same matrix); ``H(r)`` applies one V-cycle.  ``print(H)`` shows the levels.
+    The packed arrays belong to the compiled V-cycle, whose work vectors live in
+    ``work``: one hierarchy serves one solve at a time.
+
+    Attributes
+    ----------
+    sizes, nonzeros : tuple of int
+        Unknowns and stored entries of each level's matrix, finest first.
+    setup_seconds : float
+        Wall time of the set-up.
+    theta, sweeps, max_coarse, near_null_space : as given to :func:`amg`
+        (``near_null_space`` is the number of vectors).
+    """
+
+    sizes: tuple[int, ...]
+    nonzeros: tuple[int, ...]
+    setup_seconds: float
+    theta: float
+    sweeps: int
+    max_coarse: int
+    near_null_space: int
+    pointers: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    work: np.ndarray
+    layout: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return self.sizes[0]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.n, self.n)
+
+    @property
+    def levels(self) -> int:
+        return len(self.sizes)
+
+    @property
+    def operator_complexity(self) -> float:
+        """Stored entries of all levels over those of the finest."""
+        return sum(self.nonzeros) / self.nonzeros[0]
+
+    @property
+    def grid_complexity(self) -> float:
+        """Unknowns of all levels over those of the finest."""
+        return sum(self.sizes) / self.sizes[0]
+
+    def __repr__(self) -> str:
+        return (f"Hierarchy(levels={self.levels}, n={self.n}, operator_complexity="
+                f"{self.operator_complexity:.3f}, grid_complexity={self.grid_complexity:.3f},"
+                f" setup_seconds={self.setup_seconds:.3g})")
+
+    def __str__(self) -> str:
+        lines = [f"smoothed aggregation: {self.levels} levels, operator complexity "
+                 f"{self.operator_complexity:.3f}, grid complexity {self.grid_complexity:.3f},"
+                 f" setup {self.setup_seconds:.3g} s",
+                 f"{'level':>5} {'unknowns':>10} {'nonzeros':>11} {'per row':>8}"]
+        for level, (size, nonzeros) in enumerate(zip(self.sizes, self.nonzeros, strict=True)):
+            lines.append(f"{level:>5} {size:>10} {nonzeros:>11} {nonzeros / size:>8.1f}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        """The summary as plain JSON types."""
+        return {"levels": self.levels, "sizes": list(self.sizes),
+                "nonzeros": list(self.nonzeros),
+                "operator_complexity": self.operator_complexity,
+                "grid_complexity": self.grid_complexity, "setup_seconds": self.setup_seconds,
+                "theta": self.theta, "sweeps": self.sweeps, "max_coarse": self.max_coarse,
+                "near_null_space": self.near_null_space}
+
+    def apply(self, r) -> np.ndarray:
+        """One V-cycle on ``r``: an approximation of ``A^{-1} r``."""
+        r = np.ascontiguousarray(r, dtype=np.float64).reshape(-1)
+        if r.size != self.n:
+            raise ValueError(f"r must have length {self.n}; got {r.size}")
+        z = np.empty_like(r)
+        vcycle(self.pointers, self.indices, self.data, self.work, self.layout, 1.0, r, z)
+        return z
+
+    __call__ = apply
+
+    def aslinearoperator(self) -> LinearOperator:
+        """The V-cycle as a SciPy ``LinearOperator``."""
+        return LinearOperator(self.shape, matvec=self.apply, dtype=np.float64)
+
+
+def _check_options(theta, sweeps, max_coarse, max_levels) -> None:
+    if isinstance(theta, bool) or not isinstance(theta, (int, float, np.floating)) or \
+            not 0.0 <= theta < 1.0:
+        raise ValueError(f"theta must be a number in [0, 1); got {theta!r}")
+    for name, value, lowest in (("sweeps", sweeps, 1), ("max_coarse", max_coarse, 1),
+                                ("max_levels", max_levels, 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lowest:
+            raise ValueError(f"{name} must be an integer >= {lowest}; got {value!r}")
+
+
+def _near_null_space(B, n: int) -> np.ndarray:
+    if B is None:
+        return np.ones((n, 1))
+    B = np.asarray(B, dtype=np.float64)
+    if B.ndim == 1:
+        B = B[:, None]
+    if B.ndim != 2 or B.shape[0] != n or B.shape[1] < 1:
+        raise ValueError(f"B must have shape ({n},) or ({n}, k) with k >= 1; got {B.shape}")
+    if not np.all(np.isfinite(B)):
+        raise ValueError("B must be finite; it has a NaN or infinite entry")
+    return np.ascontiguousarray(B)
+
+
+def _fine_matrix(A) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    matrix = check_matrix(A)
+    if not isinstance(matrix, CSR):
+        raise TypeError("A must be a sparse or dense matrix to build a multigrid hierarchy "
+                        "from; a LinearOperator has no entries")
+    if matrix.n >= 2**31:
+        raise ValueError(f"A has {matrix.n} rows; amg supports at most 2**31 - 1")
+    csr = matrix.matrix
+    if not csr.has_canonical_format:
+        csr = sp.csr_array(csr, dtype=np.float64, copy=True)
+        csr.sum_duplicates()
+    # Column indices are int32 in every level (at most 2**31 - 1 columns are supported).
+    return (csr.indptr.astype(np.int64), np.asarray(csr.indices, dtype=np.int32),
+            np.asarray(csr.data, dtype=np.float64))
+
+
+def _inverse_diagonal(operator, level: int) -> np.ndarray:
+    diagonal = _csr_array(operator).diagonal()
+    bad = np.flatnonzero(~(diagonal > 0.0))
+    if bad.size:
+        where = "A" if level == 0 else f"the level-{level} matrix"
+        raise PivotError(f"amg: diagonal entry {bad[0]} of {where} is {diagonal[bad[0]]:g}"
+                         f" ({bad.size} nonpositive); smoothed aggregation needs a positive"
+                         " diagonal")
+    return 1.0 / diagonal
+
+
+def _csr_array(operator) -> sp.csr_array:
+    indptr, indices, data = operator
+    n = indptr.size - 1
+    return sp.csr_array((data, indices, indptr), shape=(n, n))
+
+
+def amg(A, *, B=None, theta: float = 0.0, sweeps: int = 2, max_coarse: int = 10000,
+        max_levels: int = 25) -> Hierarchy:
+    r"""Build a smoothed-aggregation multigrid hierarchy for ``A``.
+
+    Parameters
+    ----------
+    A : sparse matrix or ndarray, shape (n, n)
+        With a positive diagonal; symmetric positive definite for CG.
+    B : array_like, shape (n,) or (n, k), optional
+        The near-null space, vectors the coarse levels must represent exactly
+        (default: the constants; rigid-body modes for elasticity, say).
+    theta : float
+        Strength threshold in [0, 1): ``a_ij`` couples ``i`` and ``j`` when
+        :math:`|a_{ij}| \ge \theta \sqrt{|a_{ii} a_{jj}|}`.
+    sweeps : int
+        Gauss-Seidel sweeps before (forward) and after (backward) the coarse correction.
+    max_coarse : int
+        Coarsening stops at this many unknowns or fewer (or where it stalls); that level
+        is solved directly, by sparse LU.
+    max_levels : int
+        Largest number of levels.
+
+    Returns
+    -------
+    Hierarchy
+
+    Raises
+    ------
+    PivotError
+        If a diagonal entry is not positive, or the coarsest matrix is singular or
+        indefinite.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from solvers import amg, cg
+    >>> T = sp.diags([-np.ones(149), 2 * np.ones(150), -np.ones(149)], [-1, 0, 1])
+    >>> A = sp.csr_array(sp.kron(sp.eye(150), T) + sp.kron(T, sp.eye(150)))
+    >>> H = amg(A)
+    >>> H.levels, H.sizes
+    (2, (22500, 3788))
+    >>> result = cg(A, np.ones(22500), M=H, rtol=1e-8)
+    >>> result.converged, result.iterations < 15
+    (True, True)
+    """
+    started = time.perf_counter()
+    _check_options(theta, sweeps, max_coarse, max_levels)
+    operator = _fine_matrix(A)
+    n = operator[0].size - 1
+    candidates = _near_null_space(B, n)
+    operators, prolongators, inverse_diagonals = [operator], [], []
+    while operator[0].size - 1 > max_coarse and len(operators) < max_levels:
+        inverse_diagonal = _inverse_diagonal(operator, len(operators) - 1)
+        if len(operators) == 1:
+            candidates = relax_candidates(*operator, inverse_diagonal, candidates,
+                                          _CANDIDATE_SWEEPS)
+        strong = strong_connections(*operator, 1.0 / inverse_diagonal, float(theta))
+        aggregates, count = aggregate(*strong)
+        if count == 0 or count * candidates.shape[1] >= operator[0].size - 1:
+            break  # coarsening stalls: this level becomes the coarsest, solved directly
+        tentative = tentative_prolongator(aggregates, count, candidates)
+        columns = count * candidates.shape[1]
+        rho = spectral_radius(*operator, inverse_diagonal, _POWER_STEPS)
+        prolongator = smooth_prolongator(*operator, inverse_diagonal, _OMEGA / rho,
+                                         tentative[:3], columns)
+        inverse_diagonals.append(inverse_diagonal)
+        prolongators.append(prolongator)
+        operator = galerkin_product(operator, prolongator, columns)
+        operators.append(operator)
+        candidates = tentative[3]
+    _inverse_diagonal(operator, len(operators) - 1)
+    coarse = coarse_solver(_csr_array(operator))
+    packed = pack(operators, prolongators, inverse_diagonals, coarse, int(sweeps))
+    return Hierarchy(tuple(op[0].size - 1 for op in operators),
+                     tuple(int(op[0][-1]) for op in operators), time.perf_counter() - started,
+                     float(theta), int(sweeps), int(max_coarse), candidates.shape[1], *packed)
+
+
+def setup_calls() -> list[tuple[object, tuple]]:
+    """(dispatcher, arguments) of every compiled function of the set-up, with arguments
+    of the types :func:`amg` passes (for ``solvers.is_cached``); calls none of them."""
+    pointers, columns = np.zeros(2, dtype=np.int64), np.zeros(1, dtype=np.int32)
+    reals, block = np.zeros(1), np.zeros((1, 1))
+    return [
+        (strength._count_strong, (pointers, columns, reals, reals, 0.0, pointers)),
+        (strength._fill_strong, (pointers, columns, reals, reals, 0.0, pointers, columns)),
+        (aggregation._aggregate, (pointers, columns, pointers, np.zeros(1, dtype=np.bool_))),
+        (prolongation._relax, (pointers, columns, reals, reals, block, 1)),
+        (prolongation._orthonormalise, (pointers, pointers, block, block, block)),
+        (prolongation._power_iteration, (pointers, columns, reals, reals, reals, reals, 1)),
+        (galerkin._column_counts, (columns, pointers)),
+        (galerkin._transpose_fill, (pointers, columns, reals, pointers, columns, reals)),
+        (galerkin._product_counts, (pointers, columns, pointers, columns, pointers, pointers)),
+        (galerkin._product_values, (pointers, columns, reals, reals, 0.0, pointers, columns,
+                                    reals, pointers, pointers, columns, reals)),
+    ]
