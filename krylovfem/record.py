@@ -27,6 +27,8 @@ adaptive loop: ``adapt.json``, ``solution.npz`` and ``solution.vtu`` of the fina
   eigenvalue and condition estimates, residual replacements, matvecs, norm type;
 * ``steps`` (heat): per step ``t``, ``iterations``, ``reason``, ``converged``,
   ``true_residual_norm``, ``residual_replacements``;
+* ``preconditioner``: the AMG hierarchy (levels, sizes, nonzeros, complexities, setup
+  seconds, settings) when the solver's preconditioner is ``amg``, else null;
 * ``relative_residual``, ``fem_residual_norm``, ``errors``, ``warnings``, ``failure``
   (a preconditioner that could not be built), ``timings`` (``setup``, ``compile``,
   ``solve``, ``total`` seconds), ``versions``, ``files``.
@@ -372,6 +374,7 @@ def summary_document(run, files: list[str]) -> dict[str, Any]:
         "dofs": run.dofs, "free_dofs": run.free_dofs,
         "converged": run.converged, "reason": run.reason, "iterations": run.iterations,
         "solve": None if final is None else final.to_dict(),
+        "preconditioner": run.preconditioner,
         "relative_residual": None if final is None else float(final.relative_residual),
         "fem_residual_norm": run.fem_residual_norm,
         "errors": run.errors, "warnings": list(run.warnings), "failure": run.failure,

@@ -74,6 +74,14 @@ def compiling_line() -> str:
     return _line("compiling", "Numba kernels (first run only; cached for later runs)")
 
 
+def multigrid_line(hierarchy) -> str:
+    """The AMG hierarchy of a run, in one line."""
+    sizes = " > ".join(f"{size:,}" for size in hierarchy.sizes)
+    return _line("amg", f"{hierarchy.levels} levels ({sizes} unknowns), operator complexity "
+                        f"{hierarchy.operator_complexity:.2f}, setup "
+                        f"{hierarchy.setup_seconds:.3g} s")
+
+
 def warning_line(message: str) -> str:
     return _line("warning", message)
 

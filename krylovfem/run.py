@@ -99,6 +99,7 @@ class RunResult:
     fem_residual_norm: float | None = None
     warnings: tuple[str, ...] = ()
     failure: str | None = None
+    preconditioner: dict | None = None  # the AMG hierarchy's summary, when one was built
 
     @property
     def final(self):
@@ -162,11 +163,27 @@ class CompareResult:
 # --------------------------------------------------------------------------------------
 # Solving
 # --------------------------------------------------------------------------------------
-def _solve(matrix, rhs, settings: SolverSettings, monitor, x0=None):
+def _solve(matrix, rhs, settings: SolverSettings, monitor, x0=None, M=None):
     from fem.problems import solve_linear_system
 
-    return solve_linear_system(settings.method, matrix, rhs, x0, monitor=monitor,
-                               **solver_options(settings))
+    options = solver_options(settings)
+    if M is not None:
+        options["M"] = M
+    return solve_linear_system(settings.method, matrix, rhs, x0, monitor=monitor, **options)
+
+
+def _multigrid(case: Case, matrix, report: Report, fields: dict):
+    """The AMG hierarchy of ``matrix`` when the case asks for ``amg`` (else None), built
+    here so that its summary (levels, sizes, complexities, setup time) is reported and
+    recorded; ``fields["preconditioner"]`` gets the summary."""
+    if case.solver.preconditioner != "amg":
+        return None
+    from solvers import amg
+
+    hierarchy = amg(matrix)
+    fields["preconditioner"] = hierarchy.to_dict()
+    report(printout.multigrid_line(hierarchy))
+    return hierarchy
 
 
 def _warm_up(settings: SolverSettings, matrix, report: Report) -> float:
@@ -242,7 +259,8 @@ def _solve_system(case: Case, matrix, rhs, monitor, report: Report, started: flo
     fields["warnings"] = tuple(warnings)
     compile_seconds = _warm_up(case.solver, matrix, report)
     try:
-        return _solve(matrix, rhs, case.solver, monitor, x0), compile_seconds, None
+        M = _multigrid(case, matrix, report, fields)
+        return _solve(matrix, rhs, case.solver, monitor, x0, M), compile_seconds, None
     except SolveInterrupted as interrupted:
         # Ctrl-C: the solve so far is the run's result, recorded as interrupted
         return interrupted.result, compile_seconds, None

@@ -76,12 +76,21 @@ def test_set_overrides_the_case_file(tmp_path, cli):
 
 
 def test_a_case_runs_with_the_multigrid_preconditioner(tmp_path, cli):
-    completed = cli("run", POISSON, "--out", tmp_path, "--quiet", "--set", "mesh.n=64",
-                    "--set", "solver.preconditioner=amg")
+    completed = cli("run", POISSON, "--out", tmp_path, "--set", "mesh.n=128",
+                    "--set", "solver.preconditioner=amg", "--set", "output.plots=false")
     assert completed.status == 0
     record = json.loads((tmp_path / "summary.json").read_text())
     assert record["case"]["resolved"]["solver"]["preconditioner"] == "amg"
     assert record["reason"] == "converged_rtol" and record["iterations"] < 15
+    # the hierarchy the solve used is printed and recorded, from the free unknowns down
+    hierarchy = record["preconditioner"]
+    assert hierarchy["levels"] >= 2 and hierarchy["sizes"][0] == record["free_dofs"]
+    assert hierarchy["sizes"] == sorted(hierarchy["sizes"], reverse=True)
+    amg_lines = [line for line in completed.stdout.splitlines() if line.startswith("amg ")]
+    assert len(amg_lines) == 1 and f"{hierarchy['levels']} levels" in amg_lines[0]
+    plain = tmp_path / "plain"
+    assert cli("run", POISSON, "--out", plain, "--quiet", "--set", "mesh.n=8").status == 0
+    assert json.loads((plain / "summary.json").read_text())["preconditioner"] is None
 
 
 def test_no_convergence_gives_exit_status_1_and_a_full_record(tmp_path, cli):
