@@ -21,7 +21,8 @@ The modules of this package, in the order data flows through them:
 * :mod:`krylovfem.adapt` -- the adaptive loop (solve, estimate, mark, refine);
 * :mod:`krylovfem.record` -- results written to a folder, whole or not at all;
 * :mod:`krylovfem.figures` -- the figures of a run;
-* :mod:`krylovfem.cli` -- the ``krylovfem`` command.
+* :mod:`krylovfem.cli` -- the ``krylovfem`` command, with :mod:`krylovfem.interrupts`
+  (a Ctrl-C that Numba's compiler swallowed, kept until the run can stop).
 """
 
 from importlib import metadata

@@ -40,6 +40,7 @@ from krylovfem import __version__
 from krylovfem import report as printout
 from krylovfem.casefile import Case, CaseError, load_case
 from krylovfem.expr import ExpressionError
+from krylovfem.interrupts import keep_swallowed
 from krylovfem.record import RecordError, check_destination, record_lock
 
 __all__ = ["main"]
@@ -338,7 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         arguments = parser.parse_args(argv)
         # an overflow or NaN in the data ends in the solve's reason (diverged_nan, say)
         # and nulls in the record, not in NumPy's warnings on the way there
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), keep_swallowed():
             return COMMANDS[arguments.command](arguments)
     except UsageError as error:
         return _fail(str(error), EXIT_BAD_INPUT, prefix=False)

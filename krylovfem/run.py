@@ -25,6 +25,7 @@ from krylovfem.build import (
     solver_options,
 )
 from krylovfem.expr import ExpressionError
+from krylovfem.interrupts import raise_kept
 from krylovfem.meshes import MAX_CELLS
 from krylovfem.section import CaseError
 from krylovfem.settings import Case, SolverSettings
@@ -198,7 +199,9 @@ def _warm_up(settings: SolverSettings, matrix, report: Report) -> float:
                "restart": settings.restart}
     if not solvers.is_cached(settings.method, **options):
         report(printout.compiling_line())
-    return solvers.warm_up(settings.method, **options).seconds
+    seconds = solvers.warm_up(settings.method, **options).seconds
+    raise_kept()  # a Ctrl-C that the compiler swallowed stops the run here
+    return seconds
 
 
 def _heat_stand_in(case: Case, space):

@@ -203,3 +203,26 @@ def test_ctrl_c_during_a_solve_records_the_run_so_far(tmp_path):
     assert record["reason"] == "interrupted" and record["converged"] is False
     assert record["iterations"] >= 1000
     assert len(record["solve"]["residual_norms"]) == record["iterations"] + 1
+
+
+def test_a_ctrl_c_swallowed_while_compiling_still_stops_the_run(tmp_path, cli, monkeypatch):
+    """LLVM's ctypes callbacks turn a KeyboardInterrupt into an unraisable exception;
+    the run keeps it (nothing printed) and stops before its solve with exit 130."""
+    import solvers
+
+    real = solvers.warm_up
+
+    class Swallowing:
+        # an exception that cannot propagate goes to sys.unraisablehook, as from ctypes
+        def __del__(self):
+            raise KeyboardInterrupt
+
+    def swallowing_warm_up(*args, **kwargs):
+        Swallowing()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(solvers, "warm_up", swallowing_warm_up)
+    completed = cli("run", POISSON, "--out", tmp_path / "out", *QUICK)
+    assert completed.status == 130
+    assert _one_line(completed) == "krylovfem: interrupted"
+    assert not (tmp_path / "out").exists()
