@@ -142,7 +142,7 @@ def parse_override(text: str) -> tuple[tuple[str, ...], Any]:
     key, separator, value = text.partition("=")
     path = tuple(part.strip() for part in key.split("."))
     if not separator or not all(path):
-        raise CaseError(f"--set {_shorten(text)}: expected section.key=value, e.g. "
+        raise CaseError(f"--set {shown(text)}: expected section.key=value, e.g. "
                         f"--set mesh.n=64")
     value = value.strip()
     try:
@@ -150,13 +150,9 @@ def parse_override(text: str) -> tuple[tuple[str, ...], Any]:
     except tomllib.TOMLDecodeError:
         parsed = value
     except RecursionError:
-        raise CaseError(f"--set {_shorten(text)}: the value is nested too deeply to "
+        raise CaseError(f"--set {shown(text)}: the value is nested too deeply to "
                         f"read") from None
     return path, parsed
-
-
-def _shorten(text: str, limit: int = 60) -> str:
-    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
 
 
 def _apply_overrides(source: str, raw: dict, overrides: list[str]) -> frozenset[str]:
@@ -164,13 +160,13 @@ def _apply_overrides(source: str, raw: dict, overrides: list[str]) -> frozenset[
     for text in overrides:
         path, value = parse_override(text)
         if path[0] not in SCHEMA[""]:
-            raise unknown_key_error(f"{source} (--set {_shorten(text)})", "", path[0],
+            raise unknown_key_error(f"{source} (--set {shown(text)})", "", path[0],
                                     SCHEMA[""])
         table = raw
         for part in path[:-1]:
             child = table.setdefault(part, {})
             if not isinstance(child, dict):
-                raise CaseError(f"{source}: --set {_shorten(text)}: {part!r} is not a table")
+                raise CaseError(f"{source}: --set {shown(text)}: {part!r} is not a table")
             table = child
         table[path[-1]] = value
         applied.append(".".join(path[:2]))

@@ -19,7 +19,14 @@ from ._inputs import (
     working_dtype,
 )
 from .precond import SERIAL_KINDS, Preconditioner, as_preconditioner
-from .result import CODE_CONVERGED, REASON_CODES, Reason, SolveResult, tolerance
+from .result import (
+    CODE_CONVERGED,
+    REASON_CODES,
+    Reason,
+    SolveInterrupted,
+    SolveResult,
+    tolerance,
+)
 
 #: Matrix and vector entries a compiled loop works through between two returns to
 #: Python: some 20 ms on an idle core, ten times that on a busy machine, so that Ctrl-C
@@ -165,6 +172,14 @@ def finish(problem: Problem, method: str, code: int, iterations: int, history: n
         solve_time=time.perf_counter() - problem.started,
         **extra,
     )
+
+
+def delivered(result: SolveResult) -> SolveResult:
+    """``result``, or raised in a :class:`SolveInterrupted` when the user stopped the
+    solve: a Ctrl-C reaches the caller as an interrupt, with the solve so far."""
+    if result.reason is Reason.INTERRUPTED:
+        raise SolveInterrupted(result)
+    return result
 
 
 def zero_rhs_result(problem: Problem, method: str) -> SolveResult:

@@ -27,6 +27,7 @@ from . import _csr, precond
 from ._common import (
     FIRST_HISTORY,
     Problem,
+    delivered,
     finish,
     iterations_per_pause,
     preconditioner_arrays,
@@ -45,7 +46,6 @@ from .result import (
     CODE_MAX_ITERATIONS,
     CODE_NAN,
     CODE_STAGNATION,
-    SolveInterrupted,
     SolveResult,
 )
 
@@ -302,11 +302,8 @@ def _cg_compiled(problem: Problem) -> SolveResult:
             start = stop
     except KeyboardInterrupt:
         code, k = CODE_INTERRUPTED, int(work["counters"][_DONE])
-    result = _result(problem, code, k, work["history"], work["alphas"], work["betas"],
-                     work["counters"])
-    if code == CODE_INTERRUPTED:
-        raise SolveInterrupted(result) from None
-    return result
+    return delivered(_result(problem, code, k, work["history"], work["alphas"],
+                             work["betas"], work["counters"]))
 
 
 def _report(problem: Problem, history, first: int, last: int) -> None:
@@ -387,10 +384,8 @@ def _cg_operator(problem: Problem) -> SolveResult:
         code, k = _cg_operator_loop(problem, work, p, r, z, rz, code, k)
     except KeyboardInterrupt:
         code, k = CODE_INTERRUPTED, work["k"]
-    result = _result(problem, code, k, work["history"], work["alphas"], work["betas"], counters)
-    if code == CODE_INTERRUPTED:
-        raise SolveInterrupted(result) from None
-    return result
+    return delivered(_result(problem, code, k, work["history"], work["alphas"],
+                             work["betas"], counters))
 
 
 def _cg_operator_loop(problem: Problem, work: dict, p, r, z, rz, code, k):

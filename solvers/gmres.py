@@ -23,6 +23,7 @@ from . import _csr, precond
 from ._common import (
     FIRST_HISTORY,
     Problem,
+    delivered,
     finish,
     iterations_per_pause,
     preconditioner_arrays,
@@ -41,7 +42,6 @@ from .result import (
     CODE_MAX_ITERATIONS,
     CODE_NAN,
     CODE_STAGNATION,
-    SolveInterrupted,
     SolveResult,
 )
 
@@ -430,15 +430,7 @@ def _gmres_compiled(problem: Problem, restart: int, left: bool, callback_type: s
             start = k
     except KeyboardInterrupt:
         code, k = CODE_INTERRUPTED, int(space["counters"][_DONE])
-    return _finished(problem, code, k, space, left)
-
-
-def _finished(problem: Problem, code: int, k: int, space: dict, left: bool) -> SolveResult:
-    """The result, raised in a :class:`SolveInterrupted` when the user stopped the solve."""
-    result = _result(problem, code, k, space, left)
-    if code == CODE_INTERRUPTED:
-        raise SolveInterrupted(result) from None
-    return result
+    return delivered(_result(problem, code, k, space, left))
 
 
 def _report(problem: Problem, history, start: int, k: int, callback_type: str) -> None:
@@ -486,7 +478,7 @@ def _gmres_operator(problem: Problem, restart: int, left: bool, callback_type: s
         code, k = _operator_cycles(problem, space, restart, left, callback_type)
     except KeyboardInterrupt:
         code, k = CODE_INTERRUPTED, space["k"]
-    return _finished(problem, code, k, space, left)
+    return delivered(_result(problem, code, k, space, left))
 
 
 def _operator_cycles(problem, space, restart, left, callback_type):
