@@ -75,15 +75,28 @@ class Problem:
             out = np.empty_like(v)
             _csr.spmv_dot(self.A.indptr, self.A.indices, self.A.data, v, out, self.bounds)
             return out
-        return np.asarray(self.A.matvec(v), dtype=v.dtype).reshape(-1)
+        return _returned(self.A.matvec(v), v, "A.matvec")
 
     def precondition(self, r: np.ndarray) -> np.ndarray:
         if isinstance(self.M, Preconditioner):
             return self.M.apply(r).astype(r.dtype, copy=False)
-        return np.asarray(self.M.matvec(r), dtype=r.dtype).reshape(-1)
+        return _returned(self.M.matvec(r), r, "M.matvec")
 
     def true_residual_norm(self) -> float:
         return float(np.linalg.norm(self.b - self.matvec(self.x)))
+
+
+def _returned(value, argument: np.ndarray, name: str) -> np.ndarray:
+    """What a user's operator returned, as a vector of ``argument``'s dtype and size."""
+    value = np.asarray(value)
+    if value.dtype.kind == "c" and argument.dtype.kind != "c":
+        raise TypeError(f"{name} returned a complex vector for a real one; give a complex "
+                        "b (or x0) to solve the system in complex arithmetic")
+    value = value.astype(argument.dtype, copy=False).reshape(-1)
+    if value.size != argument.size:
+        raise ValueError(f"{name} returned {value.size} entries for a vector of "
+                         f"{argument.size}")
+    return value
 
 
 def iterations_per_pause(problem: Problem, per_iteration: int = 0) -> int:
@@ -121,7 +134,7 @@ def prepare(A, b, x0, rtol, atol, dtol, maxiter, M, callback, monitor) -> Proble
     matrix = check_matrix(A)
     n = matrix.n if isinstance(matrix, CSR) else matrix.shape[0]
     dtype = working_dtype(matrix.data.dtype if isinstance(matrix, CSR) else matrix.dtype,
-                          np.asarray(b).dtype)
+                          np.asarray(b).dtype, *([] if x0 is None else [np.asarray(x0).dtype]))
     b = check_vector(b, n, "b", dtype)
     x = np.zeros(n, dtype=dtype) if x0 is None else check_vector(x0, n, "x0", dtype)
     rtol, atol, dtol = check_tolerances(rtol, atol, dtol)

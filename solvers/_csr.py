@@ -9,6 +9,11 @@ that test on every load of a short CSR row costs about a third of an SpMV.
 The method loops in ``cg.py`` and ``gmres.py`` are cached by Numba with these kernels
 compiled into them; ``_cache.py`` expires those entries when this file changes.
 
+Every kernel takes real or complex entries (one Numba version per dtype): inner
+products are Hermitian, :math:`x^H y`, and norms sum moduli (``_scalar.py``).  A real
+matrix may multiply complex vectors, so a real ``A`` with a complex ``b`` is solved
+without a complex copy of ``A``.
+
 Reductions over vectors keep four partial sums (elements ``i mod 4``), added in a
 fixed order: one running sum would wait on the adder's latency at every element.
 
@@ -23,7 +28,9 @@ and so never compile one either (Numba's parallel compilation takes seconds).
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types, uint64
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
+
+from ._scalar import abs2, conj, real, zeros_like_sum
 
 # A chunk must be worth a thread start (about 1-2 microseconds here).
 _ROWS_PER_CHUNK = 4096
@@ -81,7 +88,7 @@ def chunk_bounds(indptr, rows_per_chunk=_ROWS_PER_CHUNK):
 
 @njit(cache=True, nogil=True)
 def _spmv_rows(indptr, indices, data, x, y, lo, hi):
-    """y[lo:hi] = A[lo:hi] @ x; returns sum_i x_i y_i over the range."""
+    """y[lo:hi] = A[lo:hi] @ x; returns Re(sum_i conj(x_i) y_i) over the range."""
     dot = 0.0
     k = uint64(indptr[lo])
     for i in range(uint64(lo), uint64(hi)):
@@ -97,13 +104,13 @@ def _spmv_rows(indptr, indices, data, x, y, lo, hi):
             s += data[k] * x[indices[k]]
             k += uint64(1)
         y[i] = s
-        dot += x[i] * s
+        dot += real(conj(x[i]) * s)
     return dot
 
 
 @njit(cache=True, nogil=True)
 def _residual_rows(indptr, indices, data, x, b, r, lo, hi):
-    """r[lo:hi] = b - A x over the range; returns the partial sum of r_i^2."""
+    """r[lo:hi] = b - A x over the range; returns the partial sum of |r_i|^2."""
     rr = 0.0
     k = uint64(indptr[lo])
     for i in range(uint64(lo), uint64(hi)):
@@ -120,7 +127,7 @@ def _residual_rows(indptr, indices, data, x, b, r, lo, hi):
             k += uint64(1)
         s = b[i] - s
         r[i] = s
-        rr += s * s
+        rr += abs2(s)
     return rr
 
 
@@ -128,8 +135,8 @@ def _residual_rows(indptr, indices, data, x, b, r, lo, hi):
 def _cg_update_rows(alpha, p, q, x, r, dinv, lo, hi):
     """x += alpha p, r -= alpha q over the range.
 
-    Returns the partial sums of ``r.r`` and ``r.z`` with ``z = dinv * r`` (Jacobi)
-    when ``dinv`` is non-empty, else ``r.z = r.r``.
+    Returns the partial sums of ``r^H r`` and ``Re(r^H z)`` with ``z = dinv * r``
+    (Jacobi) when ``dinv`` is non-empty, else ``r^H z = r^H r``.
     """
     jacobi = dinv.size > 0
     rr0 = rr1 = rr2 = rr3 = 0.0
@@ -147,22 +154,22 @@ def _cg_update_rows(alpha, p, q, x, r, dinv, lo, hi):
         x[i2] += alpha * p[i2]
         x[i3] += alpha * p[i3]
         r[i], r[i1], r[i2], r[i3] = r0, r1, r2, r3
-        rr0 += r0 * r0
-        rr1 += r1 * r1
-        rr2 += r2 * r2
-        rr3 += r3 * r3
+        rr0 += abs2(r0)
+        rr1 += abs2(r1)
+        rr2 += abs2(r2)
+        rr3 += abs2(r3)
         if jacobi:
-            rz0 += r0 * r0 * dinv[i]
-            rz1 += r1 * r1 * dinv[i1]
-            rz2 += r2 * r2 * dinv[i2]
-            rz3 += r3 * r3 * dinv[i3]
+            rz0 += real(abs2(r0) * dinv[i])
+            rz1 += real(abs2(r1) * dinv[i1])
+            rz2 += real(abs2(r2) * dinv[i2])
+            rz3 += real(abs2(r3) * dinv[i3])
     for i in range(uint64(lo + 4 * blocks), uint64(hi)):
         x[i] += alpha * p[i]
         ri = r[i] - alpha * q[i]
         r[i] = ri
-        rr0 += ri * ri
+        rr0 += abs2(ri)
         if jacobi:
-            rz0 += ri * ri * dinv[i]
+            rz0 += real(abs2(ri) * dinv[i])
     rr = (rr0 + rr1) + (rr2 + rr3)
     rz = (rz0 + rz1) + (rz2 + rz3) if jacobi else rr
     return rr, rz
@@ -282,15 +289,35 @@ def _lane_sums_4(typingctx, a, b, c, d, w, lo, blocks):
             _lane_sums_codegen(4))
 
 
-@njit(cache=True, nogil=True)
 def _dot_rows(x, y, lo, hi):
-    """x[lo:hi] . y[lo:hi] as four partial sums (elements ``i - lo mod 4``), then
-    ``(s0 + s1) + (s2 + s3)``."""
-    blocks = (hi - lo) // 4
-    s0, s1, s2, s3 = _lane_sums_1(x, y, lo, blocks)
-    for i in range(uint64(lo + 4 * blocks), uint64(hi)):
-        s0 += x[i] * y[i]
-    return (s0 + s1) + (s2 + s3)
+    """x[lo:hi]^H y[lo:hi] as four partial sums (elements ``i - lo mod 4``), then
+    ``(s0 + s1) + (s2 + s3)``; in SIMD registers for real entries."""
+
+
+@overload(_dot_rows, jit_options={"cache": True, "nogil": True})
+def _dot_rows_typed(x, y, lo, hi):
+    if _vector_loadable(x) and _vector_loadable(y):
+        def real_dot(x, y, lo, hi):
+            blocks = (hi - lo) // 4
+            s0, s1, s2, s3 = _lane_sums_1(x, y, lo, blocks)
+            for i in range(uint64(lo + 4 * blocks), uint64(hi)):
+                s0 += x[i] * y[i]
+            return (s0 + s1) + (s2 + s3)
+        return real_dot
+
+    def complex_dot(x, y, lo, hi):
+        s0 = s1 = s2 = s3 = 0j
+        blocks = (hi - lo) // 4
+        for block in range(blocks):
+            i = uint64(lo + 4 * block)
+            s0 += conj(x[i]) * y[i]
+            s1 += conj(x[i + uint64(1)]) * y[i + uint64(1)]
+            s2 += conj(x[i + uint64(2)]) * y[i + uint64(2)]
+            s3 += conj(x[i + uint64(3)]) * y[i + uint64(3)]
+        for i in range(uint64(lo + 4 * blocks), uint64(hi)):
+            s0 += conj(x[i]) * y[i]
+        return (s0 + s1) + (s2 + s3)
+    return complex_dot
 
 
 # --- drivers: the whole range serially, or prange over fixed chunks --------------------
@@ -395,7 +422,7 @@ def _cg_direction_chunks(beta, r, z, dinv, p, bounds):
 
 @njit(cache=True, nogil=True, inline="always")
 def dot(x, y, bounds):
-    """x . y with the same chunked, order-fixed summation as the fused kernels."""
+    """x^H y with the same chunked, order-fixed summation as the fused kernels."""
     if bounds is None:
         return _dot_rows(x, y, 0, x.size)
     return _dot_chunks(x, y, bounds)
@@ -406,7 +433,7 @@ def _dot_chunks(x, y, bounds):
     chunks = bounds.size - 1
     if chunks == 1:
         return _dot_rows(x, y, 0, bounds[1])
-    partial = np.empty(chunks)
+    partial = zeros_like_sum(x, chunks)
     for c in prange(chunks):
         partial[c] = _dot_rows(x, y, bounds[c], bounds[c + 1])
     total = 0.0
@@ -423,9 +450,19 @@ def _dot_chunks(x, y, bounds):
 # each update subtracts the rows in the same order, so the blocked kernels give the same
 # bits as one row at a time.
 
-@njit(cache=True, nogil=True)
 def _dot4_rows(a, b, c, d, w, lo, hi):
-    """(a.w, b.w, c.w, d.w) over rows lo:hi, each summed exactly as ``_dot_rows``."""
+    """(a^H w, b^H w, c^H w, d^H w) over rows lo:hi, each summed exactly as ``_dot_rows``."""
+
+
+@overload(_dot4_rows, jit_options={"cache": True, "nogil": True})
+def _dot4_rows_typed(a, b, c, d, w, lo, hi):
+    if all(map(_vector_loadable, (a, b, c, d, w))):
+        return _real_dot4_rows
+    return lambda a, b, c, d, w, lo, hi: (_dot_rows(a, w, lo, hi), _dot_rows(b, w, lo, hi),
+                                          _dot_rows(c, w, lo, hi), _dot_rows(d, w, lo, hi))
+
+
+def _real_dot4_rows(a, b, c, d, w, lo, hi):
     blocks = (hi - lo) // 4
     (a0, a1, a2, a3, b0, b1, b2, b3,
      c0, c1, c2, c3, d0, d1, d2, d3) = _lane_sums_4(a, b, c, d, w, lo, blocks)
@@ -441,7 +478,7 @@ def _dot4_rows(a, b, c, d, w, lo, hi):
 
 @njit(cache=True, nogil=True)
 def _project_rows(V, count, w, h, lo, hi):
-    """h[:count] = V[:count, lo:hi] @ w[lo:hi]; returns the partial ||w||^2."""
+    """h[:count] = conj(V[:count, lo:hi]) @ w[lo:hi]; returns the partial ||w||^2."""
     i = 0
     while i + 4 <= count:
         h[i], h[i + 1], h[i + 2], h[i + 3] = _dot4_rows(V[i], V[i + 1], V[i + 2], V[i + 3],
@@ -450,14 +487,14 @@ def _project_rows(V, count, w, h, lo, hi):
     while i < count:
         h[i] = _dot_rows(V[i], w, lo, hi)
         i += 1
-    return _dot_rows(w, w, lo, hi)
+    return real(_dot_rows(w, w, lo, hi))
 
 
 @njit(cache=True, nogil=True)
 def _subtract_rows(V, count, h, w, lo, hi):
     """w[lo:hi] -= h[:count] @ V[:count, lo:hi]; returns the partial ||w||^2."""
     _subtract_only_rows(V, count, h, w, lo, hi)
-    return _dot_rows(w, w, lo, hi)
+    return real(_dot_rows(w, w, lo, hi))
 
 
 @njit(cache=True, nogil=True)
@@ -479,7 +516,7 @@ def _subtract_only_rows(V, count, h, w, lo, hi):
 
 @njit(cache=True, nogil=True, inline="always")
 def project(V, count, w, h, bounds):
-    """h = V[:count] w (classical Gram-Schmidt coefficients); returns ||w||^2."""
+    """h = conj(V[:count]) w (classical Gram-Schmidt coefficients); returns ||w||^2."""
     if bounds is None:
         return _project_rows(V, count, w, h, 0, w.size)
     return _project_chunks(V, count, w, h, bounds)
@@ -490,7 +527,7 @@ def _project_chunks(V, count, w, h, bounds):
     chunks = bounds.size - 1
     if chunks == 1:
         return _project_rows(V, count, w, h, 0, bounds[1])
-    partial = np.empty((chunks, count + 1))
+    partial = zeros_like_sum(V, (chunks, count + 1))
     for c in prange(chunks):
         partial[c, count] = _project_rows(V, count, w, partial[c], bounds[c], bounds[c + 1])
     return _sum_partials(partial, count, h)
@@ -502,13 +539,13 @@ def _sum_partials(partial, count, h):
     chunks = partial.shape[0]
     ww = 0.0
     for i in range(count + 1):
-        total = 0.0
-        for c in range(chunks):
+        total = partial[0, i]
+        for c in range(1, chunks):
             total += partial[c, i]
         if i < count:
             h[i] = total
         else:
-            ww = total
+            ww = real(total)
     return ww
 
 
@@ -532,7 +569,7 @@ def _spmv_project_chunks(indptr, indices, data, x, V, count, w, h, bounds):
     if chunks == 1:
         _spmv_rows(indptr, indices, data, x, w, 0, bounds[1])
         return _project_rows(V, count, w, h, 0, bounds[1])
-    partial = np.empty((chunks, count + 1))
+    partial = zeros_like_sum(V, (chunks, count + 1))
     for c in prange(chunks):
         lo, hi = bounds[c], bounds[c + 1]
         _spmv_rows(indptr, indices, data, x, w, lo, hi)
@@ -583,7 +620,7 @@ def _subtract_project_chunks(V, count, h, w, bounds):
     if chunks == 1:
         _subtract_only_rows(V, count, h, w, 0, bounds[1])
         return _project_rows(V, count, w, h, 0, bounds[1])
-    partial = np.empty((chunks, count + 1))
+    partial = zeros_like_sum(V, (chunks, count + 1))
     for c in prange(chunks):
         lo, hi = bounds[c], bounds[c + 1]
         _subtract_only_rows(V, count, h, w, lo, hi)

@@ -1,7 +1,7 @@
 """Checks and conversions at the public boundary, shared by every method.
 
 Everything past these functions trusts its inputs: arrays are contiguous, of one
-floating dtype, finite, and of matching sizes.
+floating dtype (real or complex), finite, and of matching sizes.
 """
 
 from __future__ import annotations
@@ -27,11 +27,18 @@ class CSR:
         return self.indptr.size - 1
 
 
+_SINGLE = (np.dtype(np.float32), np.dtype(np.complex64))
+
+
 def working_dtype(*dtypes) -> np.dtype:
-    """float32 when every input is float32, float64 otherwise."""
-    if dtypes and all(np.dtype(d) == np.float32 for d in dtypes):
-        return np.dtype(np.float32)
-    return np.dtype(np.float64)
+    """The dtype a solve works in: complex when any input is complex (a complex ``b``
+    with a real ``A`` is solved as the complex system it is, never cast to real), single
+    precision when every input is float32 or complex64, double otherwise."""
+    dtypes = [np.dtype(d) for d in dtypes]
+    single = bool(dtypes) and all(d in _SINGLE for d in dtypes)
+    if any(d.kind == "c" for d in dtypes):
+        return np.dtype(np.complex64 if single else np.complex128)
+    return np.dtype(np.float32 if single else np.float64)
 
 
 def check_matrix(A, name: str = "A"):
@@ -40,8 +47,6 @@ def check_matrix(A, name: str = "A"):
         shape = A.shape
         if len(shape) != 2 or shape[0] != shape[1]:
             raise ValueError(f"{name} must be a square matrix; got shape {shape}")
-        if np.iscomplexobj(A):
-            raise TypeError(f"{name} must be real; got dtype {A.dtype} (complex is not supported)")
         if not np.issubdtype(A.dtype, np.number) and A.dtype != np.bool_:
             raise TypeError(f"{name} must hold numbers; got dtype {A.dtype}")
         # CSR input is used as it is: rebuilding it would cost more than a small solve.
@@ -76,8 +81,6 @@ def check_matrix(A, name: str = "A"):
             raise TypeError(f"{name} is not a usable LinearOperator: {error}") from None
         if operator.shape[0] != operator.shape[1]:
             raise ValueError(f"{name} must be square; got shape {operator.shape}")
-        if np.iscomplexobj(np.zeros(0, dtype=operator.dtype)):
-            raise TypeError(f"{name} must be real; got dtype {operator.dtype}")
         return operator
     raise TypeError(
         f"{name} must be a SciPy sparse matrix or array, a 2-D ndarray or a LinearOperator;"
@@ -112,10 +115,13 @@ def _check_structure(matrix, name: str) -> None:
 
 def check_vector(v, n: int, name: str, dtype) -> np.ndarray:
     """A finite 1-D copy of ``v`` of length ``n`` (a copy, so callers' arrays stay untouched)."""
+    if np.iscomplexobj(v) and np.dtype(dtype).kind != "c":
+        raise TypeError(f"{name} is complex; the solve works in {np.dtype(dtype)} here "
+                        "and would drop its imaginary part")
     try:
         array = np.array(v, dtype=dtype, copy=True)
     except (TypeError, ValueError) as error:
-        raise TypeError(f"{name} must be a real vector of length {n}: {error}") from None
+        raise TypeError(f"{name} must be a vector of numbers of length {n}: {error}") from None
     if array.ndim == 2 and 1 in array.shape:
         array = array.reshape(-1)
     if array.ndim != 1 or array.size != n:

@@ -35,6 +35,7 @@ from ._common import (
     reserve,
     zero_rhs_result,
 )
+from ._scalar import abs2, real
 from .precond import JACOBI, KINDS, NONE, apply_preconditioner
 from .result import (
     CODE_BREAKDOWN,
@@ -95,7 +96,7 @@ def _make_cg_loop(KIND):
             apply_preconditioner(KIND, pindptr, pindices, pdata, pdiag, pdiag_positions, omega,
                                  r, z)
             counters[_APPLIES] += 1
-            rz = _csr.dot(r, z, bounds)
+            rz = real(_csr.dot(r, z, bounds))
             if KIND != NONE:
                 if rz < 0.0:
                     return CODE_INDEFINITE_PRECONDITIONER, 0
@@ -145,11 +146,11 @@ def _make_cg_loop(KIND):
             if not (KIND == NONE or KIND == JACOBI):
                 apply_preconditioner(KIND, pindptr, pindices, pdata, pdiag, pdiag_positions,
                                      omega, r, z)
-                rz_new = _csr.dot(r, z, bounds)
+                rz_new = real(_csr.dot(r, z, bounds))
             elif KIND == JACOBI and beta == 0.0:
                 rz_new = 0.0
                 for i in range(r.size):
-                    rz_new += r[i] * r[i] * dinv[i]
+                    rz_new += real(abs2(r[i]) * dinv[i])
             if KIND != NONE:
                 counters[_APPLIES] += 1
                 if not math.isfinite(rz_new):
@@ -376,7 +377,7 @@ def _cg_operator(problem: Problem) -> SolveResult:
     if code is not None:
         return _result(problem, code, k, history, alphas, betas, counters)
     z = problem.precondition(r)
-    rz = float(r @ z)
+    rz = float(np.vdot(r, z).real)
     counters[_APPLIES] += 1
     code, k = _check_rz(rz), 0
     p = z.copy()
@@ -399,7 +400,7 @@ def _cg_operator_loop(problem: Problem, work: dict, p, r, z, rz, code, k):
         history, alphas, betas = work["history"], work["alphas"], work["betas"]
         q = problem.matvec(p)
         counters[_MATVECS] += 1
-        pq = float(p @ q)
+        pq = float(np.vdot(p, q).real)
         if not np.isfinite(pq):
             code = CODE_NAN
             break
@@ -433,7 +434,7 @@ def _cg_operator_loop(problem: Problem, work: dict, p, r, z, rz, code, k):
         if code is None:
             z = problem.precondition(r)
             counters[_APPLIES] += 1
-            rz_new = float(r @ z)
+            rz_new = float(np.vdot(r, z).real)
             code = _check_rz(rz_new)
             beta = 0.0 if restart else rz_new / rz
             betas[k - 1] = beta

@@ -33,6 +33,7 @@ from ._common import (
     zero_rhs_result,
 )
 from ._inputs import check_positive_int
+from ._scalar import accumulator_dtype, conj, real
 from .precond import KINDS, NONE, apply_preconditioner
 from .result import (
     CODE_BREAKDOWN,
@@ -69,12 +70,16 @@ _DONE = 6
 
 @njit(cache=True, nogil=True)
 def _givens(a, b):
-    """(c, s, r) with [c s; -s c] [a; b] = [r; 0]."""
+    """(c, s, r) with [conj(c) conj(s); -s c] [a; b] = [r; 0], a unitary rotation.
+
+    For real ``a, b`` it is the plane rotation [c s; -s c]; for complex ones
+    ``c = a / r``, ``s = b / r`` with ``r = sqrt(|a|^2 + |b|^2)``.
+    """
     if b == 0.0:
         return 1.0, 0.0, a
     if a == 0.0:
         return 0.0, 1.0, b
-    r = math.hypot(a, b)
+    r = math.hypot(abs(a), abs(b))
     return a / r, b / r, r
 
 
@@ -139,7 +144,7 @@ def _make_gmres_loop(KIND):
                 apply_preconditioner(KIND, pindptr, pindices, pdata, pdiag, pdiag_positions,
                                      omega, w, z)
                 counters[_APPLIES] += 1
-                beta = math.sqrt(_csr.dot(z, z, bounds))
+                beta = math.sqrt(real(_csr.dot(z, z, bounds)))
                 _csr.axpby(1.0 / beta, z, 0.0, V[0], bounds)
             else:
                 beta = true_norm
@@ -191,13 +196,13 @@ def _make_gmres_loop(KIND):
                 coefficients[j + 1] = norm
                 for i in range(j):
                     a, c = coefficients[i], coefficients[i + 1]
-                    coefficients[i] = cosines[i] * a + sines[i] * c
+                    coefficients[i] = conj(cosines[i]) * a + conj(sines[i]) * c
                     coefficients[i + 1] = -sines[i] * a + cosines[i] * c
                 cos_j, sin_j, diagonal = _givens(coefficients[j], coefficients[j + 1])
                 cosines[j], sines[j] = cos_j, sin_j
                 coefficients[j], coefficients[j + 1] = diagonal, 0.0
                 g[j + 1] = -sin_j * g[j]
-                g[j] = cos_j * g[j]
+                g[j] = conj(cos_j) * g[j]
                 k += 1
                 steps = j + 1
                 estimate = abs(g[j + 1])
@@ -373,18 +378,20 @@ def rows_per_chunk(restart: int) -> int:
 
 def _workspace(n: int, restart: int, iterations: int, dtype):
     """The arrays of the cycles, with history room for ``iterations`` iterations (the
-    drivers grow it as the solve goes on: :func:`_common.reserve`)."""
+    drivers grow it as the solve goes on: :func:`_common.reserve`).  The small arrays
+    (Hessenberg matrix, rotations) are complex for a complex solve."""
+    small = accumulator_dtype(dtype)
     return {
         "history": np.full(iterations + 1, np.nan),
         "restarts": np.zeros(iterations + 1, dtype=np.int64),
         "V": np.empty((restart + 1, n), dtype=dtype),
-        "hessenberg": np.zeros((restart + 1, restart)),
-        "longest": np.zeros((restart + 1, restart)),
-        "rotated": np.zeros((restart + 1, restart)),
-        "cosines": np.zeros(restart),
-        "sines": np.zeros(restart),
-        "g": np.zeros(restart + 1),
-        "y": np.zeros(restart),
+        "hessenberg": np.zeros((restart + 1, restart), dtype=small),
+        "longest": np.zeros((restart + 1, restart), dtype=small),
+        "rotated": np.zeros((restart + 1, restart), dtype=small),
+        "cosines": np.zeros(restart, dtype=small),
+        "sines": np.zeros(restart, dtype=small),
+        "g": np.zeros(restart + 1, dtype=small),
+        "y": np.zeros(restart, dtype=small),
         "w": np.empty(n, dtype=dtype),
         "z": np.empty(n, dtype=dtype),
         "scalars": np.zeros(3),
@@ -445,7 +452,7 @@ def _report(problem: Problem, history, start: int, k: int, callback_type: str) -
             problem.callback(problem.x.copy())
     else:
         for j in range(max(first, 1), k + 1):
-            problem.callback(float(history[j]) / problem.rhs_norm)
+            problem.callback(history[j] / problem.rhs_norm)
 
 
 def _result(problem: Problem, code: int, k: int, space, left: bool) -> SolveResult:
@@ -524,10 +531,10 @@ def _operator_cycle(problem, space, restart, left, beta, k0):
     """One Arnoldi cycle in NumPy; updates x and returns (steps, code or None)."""
     V, hessenberg, history = space["V"], space["hessenberg"], space["history"]
     counters, scalars = space["counters"], space["scalars"]
-    g = np.zeros(restart + 1)
+    g = np.zeros(restart + 1, dtype=hessenberg.dtype)
     g[0] = beta
     rotations = []
-    R = np.zeros((restart + 1, restart))
+    R = np.zeros((restart + 1, restart), dtype=hessenberg.dtype)
     code, steps = None, 0
     for j in range(restart):
         if left:
@@ -536,12 +543,12 @@ def _operator_cycle(problem, space, restart, left, beta, k0):
             w = problem.matvec(problem.precondition(V[j]))
         counters[_MATVECS] += 1
         counters[_APPLIES] += 1
-        ww = float(w @ w)
-        h = V[: j + 1] @ w
+        ww = float(np.vdot(w, w).real)
+        h = V[: j + 1].conj() @ w
         w = w - V[: j + 1].T @ h
         norm = float(np.linalg.norm(w))
         if norm < _REORTHOGONALIZE * np.sqrt(ww):
-            correction = V[: j + 1] @ w
+            correction = V[: j + 1].conj() @ w
             w -= V[: j + 1].T @ correction
             h += correction
             norm = float(np.linalg.norm(w))
@@ -550,13 +557,13 @@ def _operator_cycle(problem, space, restart, left, beta, k0):
             return j, CODE_NAN
         column = np.append(h, norm)
         for i, (c, s) in enumerate(rotations):
-            column[i], column[i + 1] = c * column[i] + s * column[i + 1], \
-                -s * column[i] + c * column[i + 1]
+            column[i], column[i + 1] = (np.conj(c) * column[i] + np.conj(s) * column[i + 1],
+                                        -s * column[i] + c * column[i + 1])
         c, s, diagonal = _givens(column[j], column[j + 1])
         rotations.append((c, s))
         column[j], column[j + 1] = diagonal, 0.0
         R[: j + 2, j] = column
-        g[j + 1], g[j] = -s * g[j], c * g[j]
+        g[j + 1], g[j] = -s * g[j], np.conj(c) * g[j]
         steps = j + 1
         estimate = abs(g[j + 1])
         history[k0 + steps] = estimate
@@ -574,7 +581,7 @@ def _operator_cycle(problem, space, restart, left, beta, k0):
     steps_used = steps - 1 if code == CODE_BREAKDOWN else steps
     if steps_used > 0:
         y = np.linalg.solve(np.triu(R[:steps_used, :steps_used]), g[:steps_used])
-        update = V[:steps_used].T @ y
+        update = (V[:steps_used].T @ y).astype(V.dtype, copy=False)
         if not left:
             update = problem.precondition(update)
             counters[_APPLIES] += 1

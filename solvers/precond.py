@@ -23,7 +23,8 @@ from numba import njit
 from scipy.sparse.linalg import LinearOperator
 
 from ._errors import PivotError
-from ._inputs import CSR, check_matrix
+from ._inputs import CSR, check_matrix, working_dtype
+from ._scalar import abs2, accumulator_dtype, conj, real
 from .multigrid import Hierarchy, amg
 from .multigrid.cycle import vcycle
 
@@ -79,9 +80,16 @@ class Preconditioner:
     def shape(self) -> tuple[int, int]:
         return (self.n, self.n)
 
+    @property
+    def dtype(self) -> np.dtype:
+        """complex128 for the factors of a complex matrix, float64 otherwise."""
+        return accumulator_dtype(self.data.dtype, self.diag.dtype)
+
     def apply(self, r) -> np.ndarray:
-        """Return ``M^{-1} r``."""
-        r = np.ascontiguousarray(r, dtype=np.float64).reshape(-1)
+        """Return ``M^{-1} r``, in ``r``'s precision (complex if ``r`` or ``M`` is)."""
+        r = np.asarray(r)
+        dtype = working_dtype(r.dtype, *([np.complex64] if self.dtype.kind == "c" else []))
+        r = np.ascontiguousarray(r, dtype=dtype).reshape(-1)
         if r.size != self.n:
             raise ValueError(f"r must have length {self.n}; got {r.size}")
         z = np.empty_like(r)
@@ -93,7 +101,7 @@ class Preconditioner:
 
     def aslinearoperator(self) -> LinearOperator:
         """``M^{-1}`` as a SciPy ``LinearOperator`` (e.g. for ``scipy.sparse.linalg.cg``)."""
-        return LinearOperator(self.shape, matvec=self.apply, dtype=np.float64)
+        return LinearOperator(self.shape, matvec=self.apply, dtype=self.dtype)
 
 
 def _as_csr(A, name: str = "A") -> CSR:
@@ -105,8 +113,9 @@ def _as_csr(A, name: str = "A") -> CSR:
 
 
 def _canonical(csr: CSR) -> sp.csr_array:
-    """A sorted, duplicate-free float64 copy with int64 indices (never the caller's arrays)."""
-    matrix = sp.csr_array(csr.matrix, dtype=np.float64, copy=True)
+    """A sorted, duplicate-free copy in float64 (complex128 for a complex matrix), never
+    the caller's arrays."""
+    matrix = sp.csr_array(csr.matrix, dtype=accumulator_dtype(csr.data.dtype), copy=True)
     matrix.sum_duplicates()
     matrix.sort_indices()
     return matrix
@@ -153,7 +162,7 @@ def jacobi(A) -> Preconditioner:
     True
     """
     csr = _as_csr(A)
-    diagonal = csr.matrix.diagonal().astype(np.float64)
+    diagonal = csr.matrix.diagonal().astype(accumulator_dtype(csr.data.dtype))
     zero = np.flatnonzero(diagonal == 0)
     if zero.size:
         raise PivotError(f"jacobi: diagonal entry {zero[0]} of A is zero ({zero.size} zeros);"
@@ -203,9 +212,10 @@ def ilu0(A) -> Preconditioner:
 
 
 def ic0(A) -> Preconditioner:
-    """Incomplete Cholesky factorization with no fill-in, ``M = L L^T``, ``L`` in ``tril(A)``.
+    """Incomplete Cholesky factorization with no fill-in, ``M = L L^H``, ``L`` in ``tril(A)``.
 
-    Only the lower triangle of ``A`` is read; ``A`` is taken to be symmetric.
+    Only the lower triangle of ``A`` is read; ``A`` is taken to be symmetric (Hermitian,
+    for a complex ``A``: the imaginary parts of its diagonal are ignored).
 
     Raises
     ------
@@ -257,7 +267,8 @@ def _ilu0_factor(indptr, indices, data, diag_positions, where):
 
 @njit(cache=True)
 def _ic0_factor(indptr, indices, data, where):
-    """Row-wise IC(0) in place on sorted lower-triangular CSR (diagonal last in each row).
+    """Row-wise IC(0) in place on sorted lower-triangular CSR (diagonal last in each row):
+    ``L_ik = (a_ik - sum_j L_ij conj(L_kj)) / L_kk``, ``L_ii = sqrt(a_ii - sum_j |L_ij|^2)``.
 
     ``where``: n entries of -1 (work space).
     """
@@ -272,11 +283,11 @@ def _ic0_factor(indptr, indices, data, where):
             for kj in range(indptr[k], indptr[k + 1] - 1):
                 target = where[indices[kj]]
                 if target >= 0:
-                    s -= data[target] * data[kj]
+                    s -= data[target] * conj(data[kj])
             data[kk] = s / data[indptr[k + 1] - 1]
-        s = data[end - 1]
+        s = real(data[end - 1])
         for kk in range(start, end - 1):
-            s -= data[kk] * data[kk]
+            s -= abs2(data[kk])
         if not s > 0.0:
             return i
         data[end - 1] = np.sqrt(s)
@@ -363,7 +374,7 @@ def _apply_ic0(indptr, indices, data, diag, diag_positions, omega, r, z):
         zi = z[i] / data[diag_positions[i]]
         z[i] = zi
         for k in range(indptr[i], diag_positions[i]):
-            z[indices[k]] -= data[k] * zi
+            z[indices[k]] -= conj(data[k]) * zi
 
 
 #: The kernel of each kind, for calls from Python.
@@ -484,7 +495,8 @@ def as_preconditioner(M, A_csr: CSR | None, n: int):
         if matrix.n != n:
             raise ValueError(f"M must be {n} x {n} to match A; got {matrix.matrix.shape}")
         return Preconditioner("matrix", MATRIX, n, matrix.indptr.astype(np.int64),
-                              matrix.indices, matrix.data.astype(np.float64))
+                              matrix.indices,
+                              matrix.data.astype(accumulator_dtype(matrix.data.dtype)))
     operator = check_matrix(M, "M")
     if operator.shape[0] != n:
         raise ValueError(f"M must be {n} x {n} to match A; got {operator.shape}")

@@ -165,6 +165,9 @@ def _fine_matrix(A) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if not isinstance(matrix, CSR):
         raise TypeError("A must be a sparse or dense matrix to build a multigrid hierarchy "
                         "from; a LinearOperator has no entries")
+    if matrix.data.dtype.kind == "c":
+        raise TypeError(f"A has dtype {matrix.data.dtype}; amg builds hierarchies of real "
+                        "matrices only (for a complex A, use jacobi, ssor, ilu0 or ic0)")
     if matrix.n >= 2**31:
         raise ValueError(f"A has {matrix.n} rows; amg supports at most 2**31 - 1")
     csr = matrix.matrix

@@ -22,7 +22,6 @@ def system(model):
         (lambda A, b: (A, np.array([1, 2, np.nan, 4, 5])), "b has a NaN"),
         (lambda A, b: (sp.csr_array(np.diag([1.0, np.inf, 1, 1, 1])), b), "A has a NaN"),
         (lambda A, b: ("matrix", b), "A must be"),
-        (lambda A, b: (A.astype(np.complex128), b), "complex"),
     ],
 )
 def test_bad_system(system, solve, change, message):

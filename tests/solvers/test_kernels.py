@@ -25,7 +25,24 @@ def _four_partial_sums(x, y, lo, hi):
 def test_dot_rows_sums_in_the_documented_order(rng, dtype, lo, hi):
     x = rng.standard_normal(1000).astype(dtype)
     y = rng.standard_normal(1000).astype(dtype)
-    assert _csr._dot_rows(x, y, lo, hi) == _four_partial_sums(x, y, lo, hi)
+    assert _csr.dot(x[lo:hi], y[lo:hi], None) == _four_partial_sums(x, y, lo, hi)
+
+
+@pytest.mark.parametrize("dtype", [np.complex128, np.complex64])
+def test_complex_dot_is_hermitian_and_exact_in_the_documented_order(rng, dtype):
+    x = (rng.standard_normal(101) + 1j * rng.standard_normal(101)).astype(dtype)
+    y = (rng.standard_normal(101) + 1j * rng.standard_normal(101)).astype(dtype)
+    sums = [0j, 0j, 0j, 0j]
+    for i in range(100):
+        sums[i % 4] += complex(np.conj(x[i])) * complex(y[i])
+    sums[0] += complex(np.conj(x[100])) * complex(y[100])
+    expected = (sums[0] + sums[1]) + (sums[2] + sums[3])
+    result = _csr.dot(x, y, None)
+    if dtype == np.complex128:
+        assert result == expected
+    else:  # products of complex64 entries are rounded to complex64 first
+        assert abs(result - expected) <= 1e-6 * np.linalg.norm(x) * np.linalg.norm(y)
+    assert abs(result - np.vdot(x, y)) <= 1e-6 * np.linalg.norm(x) * np.linalg.norm(y)
 
 
 def test_chunked_results_do_not_depend_on_the_thread_count(rng):
