@@ -56,6 +56,7 @@ class Problem:
     monitor: object
     started: float
     bounds: np.ndarray | None  # row chunks; None for one (see _csr.chunk_bounds)
+    x_is_zero: bool  # x0 = 0: the first residual is b, with no product with A
 
     @property
     def n(self) -> int:
@@ -84,6 +85,10 @@ class Problem:
 
     def true_residual_norm(self) -> float:
         return float(np.linalg.norm(self.b - self.matvec(self.x)))
+
+    def initial_residual(self) -> np.ndarray:
+        """``b - A x0``: a copy of ``b`` when ``x0 = 0``, with no product."""
+        return self.b.copy() if self.x_is_zero else self.b - self.matvec(self.x)
 
 
 def _returned(value, argument: np.ndarray, name: str) -> np.ndarray:
@@ -129,23 +134,40 @@ def reserve(work: dict, names: tuple[str, ...], length: int, limit: int) -> None
 
 
 def prepare(A, b, x0, rtol, atol, dtol, maxiter, M, callback, monitor) -> Problem:
-    """Check every argument of a solve (naming any that is wrong) and set it up."""
+    """Check every argument of a solve (naming any that is wrong) and set it up.
+
+    ``x0="Mb"`` starts from ``M^{-1} b`` (SciPy's convention); with ``M=None``, an
+    operator ``A`` with a ``psolve`` method is preconditioned by it, as SciPy does.
+    """
     started = time.perf_counter()
     matrix = check_matrix(A)
     n = matrix.n if isinstance(matrix, CSR) else matrix.shape[0]
-    dtype = working_dtype(matrix.data.dtype if isinstance(matrix, CSR) else matrix.dtype,
-                          np.asarray(b).dtype, *([] if x0 is None else [np.asarray(x0).dtype]))
+    from_mb = isinstance(x0, str) and x0 == "Mb"
+    if isinstance(x0, str) and not from_mb:
+        raise ValueError(f"x0 must be a vector, None or 'Mb'; got {x0!r}")
+    dtypes = [matrix.data.dtype if isinstance(matrix, CSR) else matrix.dtype,
+              np.asarray(b).dtype]
+    if x0 is not None and not from_mb:
+        dtypes.append(np.asarray(x0).dtype)
+    dtype = working_dtype(*dtypes)
     b = check_vector(b, n, "b", dtype)
-    x = np.zeros(n, dtype=dtype) if x0 is None else check_vector(x0, n, "x0", dtype)
+    x = np.zeros(n, dtype=dtype) if x0 is None or from_mb else check_vector(x0, n, "x0", dtype)
     rtol, atol, dtol = check_tolerances(rtol, atol, dtol)
     maxiter = check_positive_int(maxiter, "maxiter", 10 * n)
+    if M is None and callable(getattr(A, "psolve", None)):
+        M = LinearOperator((n, n), matvec=A.psolve, dtype=dtype)
     preconditioner = as_preconditioner(M, matrix if isinstance(matrix, CSR) else None, n)
     rhs_norm = float(np.linalg.norm(b))
     bound, reason = tolerance(rhs_norm, rtol, atol)
     bounds = row_bounds(matrix, preconditioner)
-    return Problem(matrix, b, x, preconditioner, rtol, atol, dtol, maxiter, bound, rhs_norm,
-                   reason, callable_or_none(callback), callable_or_none(monitor, "monitor"),
-                   started, bounds)
+    problem = Problem(matrix, b, x, preconditioner, rtol, atol, dtol, maxiter, bound, rhs_norm,
+                      reason, callable_or_none(callback), callable_or_none(monitor, "monitor"),
+                      started, bounds, x0 is None or (from_mb and rhs_norm == 0.0))
+    if from_mb and rhs_norm > 0.0:
+        problem.x[:] = problem.precondition(b)
+        if not np.all(np.isfinite(problem.x)):
+            raise ValueError("x0='Mb': M^-1 b has a NaN or infinite entry; M is unusable")
+    return problem
 
 
 def row_bounds(matrix, M, rows_per_chunk: int = _csr._ROWS_PER_CHUNK):
@@ -157,9 +179,16 @@ def row_bounds(matrix, M, rows_per_chunk: int = _csr._ROWS_PER_CHUNK):
 
 
 def finish(problem: Problem, method: str, code: int, iterations: int, history: np.ndarray,
-           matvecs: int, precond_applies: int, **extra) -> SolveResult:
-    """Recompute the true residual and build the result; ``converged`` is decided here."""
-    true_norm = problem.true_residual_norm()
+           matvecs: int, precond_applies: int, true_norm: float = -1.0,
+           **extra) -> SolveResult:
+    """Build the result; ``converged`` is decided here.
+
+    ``true_norm``: ``||b - A x||`` when the loop has just computed it for the ``x`` it
+    returns; otherwise (negative) it is computed here, at the cost of one product.
+    """
+    if not true_norm >= 0.0:
+        true_norm = problem.true_residual_norm()
+        matvecs += 1
     reason = REASON_CODES[code]
     if code == CODE_CONVERGED:
         reason = problem.converged_reason
@@ -180,7 +209,7 @@ def finish(problem: Problem, method: str, code: int, iterations: int, history: n
         atol=problem.atol,
         method=method,
         preconditioner=problem.preconditioner_name,
-        matvecs=int(matvecs) + 1,
+        matvecs=int(matvecs),
         precond_applies=int(precond_applies),
         solve_time=time.perf_counter() - problem.started,
         **extra,
@@ -199,7 +228,7 @@ def zero_rhs_result(problem: Problem, method: str) -> SolveResult:
     """``b = 0``: ``x = 0`` is the exact solution, returned at once."""
     problem.x[:] = 0
     history = np.zeros(1)
-    return finish(problem, method, CODE_CONVERGED, 0, history, 0, 0)
+    return finish(problem, method, CODE_CONVERGED, 0, history, 0, 0, true_norm=0.0)
 
 
 def preconditioner_arrays(M: Preconditioner):

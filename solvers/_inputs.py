@@ -79,8 +79,9 @@ def check_matrix(A, name: str = "A"):
             operator = aslinearoperator(A)
         except (TypeError, ValueError, AttributeError) as error:
             raise TypeError(f"{name} is not a usable LinearOperator: {error}") from None
-        if operator.shape[0] != operator.shape[1]:
-            raise ValueError(f"{name} must be square; got shape {operator.shape}")
+        if len(operator.shape) != 2 or operator.shape[0] != operator.shape[1]:
+            raise ValueError(f"{name} must be a square operator (expected 2-D); got shape "
+                             f"{operator.shape}")
         return operator
     raise TypeError(
         f"{name} must be a SciPy sparse matrix or array, a 2-D ndarray or a LinearOperator;"
@@ -133,10 +134,13 @@ def check_vector(v, n: int, name: str, dtype) -> np.ndarray:
 
 
 def check_tolerances(rtol, atol, dtol):
-    """Validate ``rtol``, ``atol`` (>= 0) and ``dtol`` (> 1 or None)."""
+    """Validate ``rtol``, ``atol`` (numbers >= 0, ``inf`` allowed: any residual meets it,
+    as in SciPy) and ``dtol`` (> 1 or None)."""
     for name, value in (("rtol", rtol), ("atol", atol)):
-        if not np.isscalar(value) or not np.isreal(value) or not np.isfinite(value) or value < 0:
-            raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
+        number = isinstance(value, (int, float, np.integer, np.floating)) \
+            and not isinstance(value, bool)
+        if not number or np.isnan(value) or value < 0:
+            raise ValueError(f"{name} must be a number >= 0 (inf allowed); got {value!r}")
     if rtol == 0 and atol == 0:
         raise ValueError("rtol and atol are both 0: no iterate can meet that; give one > 0")
     if dtol is not None and not (np.isscalar(dtol) and dtol > 1):
@@ -149,7 +153,7 @@ def check_positive_int(value, name: str, default: int) -> int:
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
+        raise ValueError(f"{name} must be an integer not less than 1; got {value!r}")
     return int(value)
 
 

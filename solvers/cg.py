@@ -18,6 +18,7 @@ iteration: ``q = A p`` fused with ``p.q``; the updates of ``x`` and ``r`` fused 
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -51,11 +52,12 @@ from .result import (
 )
 
 _PAUSED = -1
-# scalars: r.z of the current residual, ||r_0||, true residual norm at the last replacement
-_RZ, _R0, _LAST_TRUE = 0, 1, 2
-# counters: products with A, preconditioner applications, residual replacements,
-# first iteration of the current Lanczos segment
-_MATVECS, _APPLIES, _REPLACEMENTS, _SEGMENT = 0, 1, 2, 3
+# scalars: r.z of the current residual, ||r_0||, true residual norm at the last
+# replacement, and ||b - A x|| of the x a loop call returns (-1 when not computed there)
+_RZ, _R0, _LAST_TRUE, _TRUE = 0, 1, 2, 3
+# counters: products with A, preconditioner applications, residual replacements
+# (slot 3 is unused: the Lanczos segments are found from the betas, zero at a replacement)
+_MATVECS, _APPLIES, _REPLACEMENTS = 0, 1, 2
 # ... and iterations done, kept by the loop: Python raises KeyboardInterrupt as soon as
 # a loop call returns, before its (code, iterations) are stored, and must still know
 # how far the arrays have come
@@ -72,26 +74,33 @@ def _make_cg_loop(KIND):
 
     def _cg_loop(indptr, indices, data, bounds, b, x, r, p, q, z,
                  pindptr, pindices, pdata, pdiag, pdiag_positions, omega,
-                 tol, dtol, start, stop, maxiter, history, alphas, betas, scalars, counters):
+                 tol, dtol, start, stop, maxiter, x_is_zero, history, alphas, betas, scalars,
+                 counters):
         """Iterations ``start .. stop-1`` of PCG; returns ``(code, iterations)``.
 
         ``code`` is ``_PAUSED`` when ``stop`` was reached before ``maxiter`` (the state in
         the arrays lets a later call go on), otherwise a result code.
         """
+        scalars[_TRUE] = -1.0
         # Slices keep one array type per name whatever the preconditioner, for Numba.
         # Every test of KIND is spelled out, so that Numba prunes it when compiling.
         dinv = pdiag if KIND == JACOBI else pdiag[:0]
         zbuf = z[:0] if (KIND == NONE or KIND == JACOBI) else z
 
         if start == 0:
-            rr = _csr.residual(indptr, indices, data, x, b, r, bounds)
-            counters[_MATVECS] += 1
+            if x_is_zero:
+                _csr.axpby(1.0, b, 0.0, r, bounds)
+                rr = real(_csr.dot(r, r, bounds))
+            else:
+                rr = _csr.residual(indptr, indices, data, x, b, r, bounds)
+                counters[_MATVECS] += 1
             norm = math.sqrt(rr)
             history[0] = norm
             scalars[_R0] = norm
             if not math.isfinite(norm):
                 return CODE_NAN, 0
             if norm <= tol:
+                scalars[_TRUE] = norm
                 return CODE_CONVERGED, 0
             apply_preconditioner(KIND, pindptr, pindices, pdata, pdiag, pdiag_positions, omega,
                                  r, z)
@@ -130,12 +139,13 @@ def _make_cg_loop(KIND):
                 counters[_MATVECS] += 1
                 true_norm = math.sqrt(rr)
                 if true_norm <= tol:
+                    scalars[_TRUE] = true_norm
                     return CODE_CONVERGED, k + 1
                 if counters[_REPLACEMENTS] > 0 and true_norm >= scalars[_LAST_TRUE]:
+                    scalars[_TRUE] = true_norm
                     return CODE_STAGNATION, k + 1
                 scalars[_LAST_TRUE] = true_norm
                 counters[_REPLACEMENTS] += 1
-                counters[_SEGMENT] = k + 1
                 history[k + 1] = true_norm
                 rz_new = rr
                 beta = 0.0  # restart the directions from the true residual
@@ -190,22 +200,24 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
     Parameters
     ----------
     A : sparse matrix or array, ndarray or LinearOperator, shape (n, n)
-        Symmetric positive definite.  Sparse and dense matrices are converted once to
-        CSR and the iteration runs entirely in Numba; a ``LinearOperator`` (anything
-        with ``matvec``) goes through a slower loop that calls Python each iteration.
+        Symmetric positive definite (Hermitian positive definite if complex).  Sparse
+        and dense matrices are converted once to CSR and the iteration runs entirely in
+        Numba; a ``LinearOperator`` (anything with ``matvec``) goes through a slower
+        loop that calls Python each iteration.
     b : array_like, shape (n,)
         Right-hand side.
-    x0 : array_like, shape (n,), optional
-        Starting guess (default zero).  Never modified.
+    x0 : array_like, shape (n,), or "Mb", optional
+        Starting guess (default zero; ``"Mb"``: :math:`M^{-1} b`).  Never modified.
     rtol, atol : float
         Stop when :math:`\|b - A x\|_2 \le \max(\mathrm{rtol}\,\|b\|_2, \mathrm{atol})`.
     maxiter : int, optional
         Largest number of iterations (default ``10 n``).
     M : None, str, Preconditioner, sparse matrix or LinearOperator
-        Preconditioner: ``"jacobi"``, ``"ssor"``, ``"ilu0"``, ``"ic0"``, ``"amg"`` (with
-        pyamg installed), an object
-        from :func:`solvers.jacobi` and friends, or an operator approximating
-        :math:`A^{-1}` (SciPy's convention).  Must be symmetric positive definite.
+        Preconditioner: ``"jacobi"``, ``"ssor"``, ``"ilu0"``, ``"ic0"``, ``"amg"`` (real
+        ``A`` only), an object from :func:`solvers.jacobi` and friends, or an operator
+        approximating :math:`A^{-1}` (SciPy's convention).  Must be symmetric (Hermitian)
+        positive definite.  With None, an operator ``A`` that has a ``psolve`` method is
+        preconditioned by it, as in SciPy.
     callback : callable, optional
         ``callback(xk)`` after each iteration, with a copy of the iterate.
     monitor : callable, optional
@@ -272,7 +284,7 @@ def _cg_workspace(problem: Problem, iterations: int = FIRST_HISTORY) -> dict:
     return {"r": r, "p": np.empty(n, dtype), "q": np.empty(n, dtype),
             "z": r if getattr(problem.M, "kind", None) == NONE else np.empty(n, dtype),
             "history": np.full(iterations + 1, np.nan), "alphas": np.zeros(iterations),
-            "betas": np.zeros(iterations), "scalars": np.zeros(3),
+            "betas": np.zeros(iterations), "scalars": np.zeros(4),
             "counters": np.zeros(5, dtype=np.int64)}
 
 
@@ -281,7 +293,8 @@ def _cg_arguments(problem: Problem, work: dict, start: int, stop: int) -> tuple:
     A = problem.A
     return (A.indptr, A.indices, A.data, problem.bounds, problem.b, problem.x,
             work["r"], work["p"], work["q"], work["z"], *preconditioner_arrays(problem.M),
-            problem.tolerance, problem.dtol, start, stop, problem.maxiter, work["history"],
+            problem.tolerance, problem.dtol, start, stop, problem.maxiter, problem.x_is_zero,
+            work["history"],
             work["alphas"], work["betas"], work["scalars"], work["counters"])
 
 
@@ -303,8 +316,7 @@ def _cg_compiled(problem: Problem) -> SolveResult:
             start = stop
     except KeyboardInterrupt:
         code, k = CODE_INTERRUPTED, int(work["counters"][_DONE])
-    return delivered(_result(problem, code, k, work["history"], work["alphas"],
-                             work["betas"], work["counters"]))
+    return delivered(_result(problem, code, k, work))
 
 
 def _report(problem: Problem, history, first: int, last: int) -> None:
@@ -316,13 +328,36 @@ def _report(problem: Problem, history, first: int, last: int) -> None:
         problem.callback(problem.x.copy())
 
 
-def _result(problem, code, k, history, alphas, betas, counters) -> SolveResult:
-    segment = int(counters[_SEGMENT])
-    lambda_min, lambda_max = _ritz_extremes(alphas[segment:k], betas[segment:k])
-    return finish(problem, "cg", code, k, history, counters[_MATVECS], counters[_APPLIES],
+def _result(problem, code, k, work) -> SolveResult:
+    counters = work["counters"]
+    lambda_min, lambda_max = _lanczos_extremes(work["alphas"][:k], work["betas"][:k])
+    return finish(problem, "cg", code, k, work["history"], counters[_MATVECS],
+                  counters[_APPLIES], true_norm=work["scalars"][_TRUE],
                   condition_estimate=lambda_max / lambda_min if lambda_min > 0 else np.nan,
                   eigenvalue_estimates=(lambda_min, lambda_max),
                   residual_replacements=int(counters[_REPLACEMENTS]))
+
+
+def _lanczos_extremes(alphas: np.ndarray, betas: np.ndarray) -> tuple[float, float]:
+    """The extreme Ritz values of the whole solve: the smallest and the largest over
+    its Lanczos segments.
+
+    A residual replacement restarts the directions (``beta = 0``), and so starts a new
+    Lanczos process from a new vector.  Each segment's Ritz values lie inside the
+    spectrum of :math:`M^{-1}A`, so the extremes over all segments are estimates from
+    inside too, and better than any one segment's.  NaNs when no segment says anything
+    (no iterations, or coefficients that are not positive).
+    """
+    starts = np.concatenate(([0], np.flatnonzero(betas[: alphas.size - 1] == 0.0) + 1,
+                             [alphas.size]))
+    smallest, largest = np.inf, -np.inf
+    for first, last in itertools.pairwise(starts):
+        low, high = _ritz_extremes(alphas[first:last], betas[first:last])
+        if np.isfinite(low) and np.isfinite(high):
+            smallest, largest = min(smallest, low), max(largest, high)
+    if smallest > largest:
+        return np.nan, np.nan
+    return float(smallest), float(largest)
 
 
 def _ritz_extremes(alphas: np.ndarray, betas: np.ndarray) -> tuple[float, float]:
@@ -366,16 +401,17 @@ def _tridiagonal_extremes(diagonal, off_diagonal):
 
 def _cg_operator(problem: Problem) -> SolveResult:
     """The same iteration for a LinearOperator ``A`` or ``M``, one Python step at a time."""
-    x, b = problem.x, problem.b
     work = _cg_workspace(problem)
-    history, alphas, betas = work["history"], work["alphas"], work["betas"]
-    counters = work["counters"]
-    r = b - problem.matvec(x)
-    counters[_MATVECS] += 1
-    history[0] = r0 = float(np.linalg.norm(r))
+    counters, scalars = work["counters"], work["scalars"]
+    scalars[_TRUE] = -1.0
+    r = problem.initial_residual()
+    counters[_MATVECS] += 0 if problem.x_is_zero else 1
+    work["history"][0] = r0 = float(np.linalg.norm(r))
     code, k = _cg_operator_start(problem, r0)
     if code is not None:
-        return _result(problem, code, k, history, alphas, betas, counters)
+        if code == CODE_CONVERGED:
+            scalars[_TRUE] = r0
+        return _result(problem, code, k, work)
     z = problem.precondition(r)
     rz = float(np.vdot(r, z).real)
     counters[_APPLIES] += 1
@@ -385,8 +421,7 @@ def _cg_operator(problem: Problem) -> SolveResult:
         code, k = _cg_operator_loop(problem, work, p, r, z, rz, code, k)
     except KeyboardInterrupt:
         code, k = CODE_INTERRUPTED, work["k"]
-    return delivered(_result(problem, code, k, work["history"], work["alphas"],
-                             work["betas"], counters))
+    return delivered(_result(problem, code, k, work))
 
 
 def _cg_operator_loop(problem: Problem, work: dict, p, r, z, rz, code, k):
@@ -422,12 +457,13 @@ def _cg_operator_loop(problem: Problem, work: dict, p, r, z, rz, code, k):
             true_norm = float(np.linalg.norm(r))
             if true_norm <= tol:
                 code = CODE_CONVERGED
+                work["scalars"][_TRUE] = true_norm
             elif counters[_REPLACEMENTS] > 0 and true_norm >= last_true:
                 code = CODE_STAGNATION
+                work["scalars"][_TRUE] = true_norm
             else:
                 last_true, restart = true_norm, True
                 counters[_REPLACEMENTS] += 1
-                counters[_SEGMENT] = k
                 history[k] = true_norm
         if code is None and norm > problem.dtol * r0:
             code = CODE_DTOL

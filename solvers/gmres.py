@@ -56,9 +56,10 @@ _REORTHOGONALIZE = 1.0 / math.sqrt(2.0)
 # accuracy the true residual wobbles from cycle to cycle, hence the patience.
 _STAGNATION = 1e-13
 _PATIENCE = 3
-# scalars: ||r_0||, inner tolerance, smallest residual norm at the start of a cycle,
-# norm of b (or M^-1 b with left preconditioning) for the inner tolerance
-_R0, _INNER_TOL, _BEST_START = 0, 1, 2
+# scalars: ||r_0||, inner tolerance (the bound scaled to the norm the history measures),
+# smallest residual norm at the start of a cycle, and ||b - A x|| of the x a loop call
+# returns (-1 when it was not computed there)
+_R0, _INNER_TOL, _BEST_START, _TRUE = 0, 1, 2, 3
 # counters: products with A, preconditioner applications, cycles done, steps in the last
 # cycle, steps in the longest cycle (whose Hessenberg matrix is kept), and cycles since the
 # residual last improved
@@ -81,6 +82,17 @@ def _givens(a, b):
         return 0.0, 1.0, b
     r = math.hypot(abs(a), abs(b))
     return a / r, b / r, r
+
+
+@njit(cache=True)
+def _start_code(beta):
+    """The stop code when ``||M^-1 r|| = beta`` cannot start a cycle (``r != 0``): a
+    preconditioner that maps the residual to zero (singular ``M``) or to NaN."""
+    if not math.isfinite(beta):
+        return CODE_NAN
+    if beta == 0.0:
+        return CODE_BREAKDOWN
+    return _GO_ON
 
 
 @njit(cache=True)
@@ -122,8 +134,9 @@ def _make_gmres_loop(KIND):
 
     def _gmres_loop(indptr, indices, data, bounds, b, x,
                     pindptr, pindices, pdata, pdiag, pdiag_positions, omega,
-                    left, tol, dtol, restart, maxiter, start, pause_at, history, restarts,
-                    V, hessenberg, longest, rotated, cosines, sines, g, y, w, z, scalars, counters):
+                    left, tol, dtol, restart, maxiter, start, pause_at, x_is_zero, history,
+                    restarts, V, hessenberg, longest, rotated, cosines, sines, g, y, w, z, scalars,
+                    counters):
         """GMRES cycles from iteration ``start``; returns ``(code, iterations)``.
 
         It returns ``_PAUSED`` at the end of the first cycle that reaches iteration
@@ -131,11 +144,17 @@ def _make_gmres_loop(KIND):
         can run between cycles: a callback, a check for Ctrl-C, a longer history.
         """
         k = start
+        scalars[_TRUE] = -1.0
         while True:
             # The true residual starts each cycle, so a cycle's claims are always checked.
-            rr = _csr.residual(indptr, indices, data, x, b, w, bounds)
-            counters[_MATVECS] += 1
+            if k == 0 and x_is_zero:
+                _csr.axpby(1.0, b, 0.0, w, bounds)
+                rr = real(_csr.dot(w, w, bounds))
+            else:
+                rr = _csr.residual(indptr, indices, data, x, b, w, bounds)
+                counters[_MATVECS] += 1
             true_norm = math.sqrt(rr)
+            scalars[_TRUE] = true_norm
             if not math.isfinite(true_norm):
                 return CODE_NAN, k
             if true_norm <= tol:
@@ -145,6 +164,9 @@ def _make_gmres_loop(KIND):
                                      omega, w, z)
                 counters[_APPLIES] += 1
                 beta = math.sqrt(real(_csr.dot(z, z, bounds)))
+                code = _start_code(beta)
+                if code != _GO_ON:
+                    return code, k
                 _csr.axpby(1.0 / beta, z, 0.0, V[0], bounds)
             else:
                 beta = true_norm
@@ -153,6 +175,7 @@ def _make_gmres_loop(KIND):
                                 counters)
             if code != _GO_ON:
                 return code, k
+            scalars[_TRUE] = -1.0  # x moves in this cycle
 
             g[:] = 0.0
             g[0] = beta
@@ -275,7 +298,7 @@ _gmres_loop = LOOPS[NONE]  # the loop without preconditioner, by its old name
 
 
 def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=30, maxiter=None, M=None,
-          callback=None, callback_type="pr_norm", monitor=None, dtol=None,
+          callback=None, callback_type=None, monitor=None, dtol=None,
           preconditioning="right") -> SolveResult:
     r"""Solve ``A x = b`` by restarted GMRES(``restart``).
 
@@ -286,12 +309,12 @@ def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=30, maxiter=None, M=Non
     Parameters
     ----------
     A : sparse matrix or array, ndarray or LinearOperator, shape (n, n)
-        Any nonsingular matrix.  Sparse and dense input runs entirely in Numba; a
+        Any nonsingular matrix, real or complex.  Sparse and dense input runs entirely in Numba; a
         ``LinearOperator`` goes through a slower loop that calls Python per step.
     b : array_like, shape (n,)
         Right-hand side.
-    x0 : array_like, shape (n,), optional
-        Starting guess (default zero); never modified.
+    x0 : array_like, shape (n,), or "Mb", optional
+        Starting guess (default zero; ``"Mb"``: :math:`M^{-1} b`); never modified.
     rtol, atol : float
         Stop when :math:`\|b - A x\|_2 \le \max(\mathrm{rtol}\,\|b\|_2, \mathrm{atol})`,
         checked on the recomputed true residual.
@@ -300,13 +323,18 @@ def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=30, maxiter=None, M=Non
     maxiter : int, optional
         Largest number of inner iterations in all (default ``10 n``).
     M : None, str, Preconditioner, sparse matrix or LinearOperator
-        Preconditioner: ``"jacobi"``, ``"ssor"``, ``"ilu0"``, ``"ic0"``, ``"amg"`` (with
-        pyamg installed), an object from
-        :func:`solvers.ilu0` and friends, or an operator approximating :math:`A^{-1}`.
+        Preconditioner: ``"jacobi"``, ``"ssor"``, ``"ilu0"``, ``"ic0"``, ``"amg"`` (real
+        ``A`` only), an object from :func:`solvers.ilu0` and friends, or an operator
+        approximating :math:`A^{-1}`.  With None, an operator ``A`` that has a ``psolve``
+        method is preconditioned by it (SciPy's convention).
     callback : callable, optional
-        With ``callback_type="pr_norm"``, ``callback(residual_norm / ||b||)`` once per
-        inner iteration; with ``"x"``, ``callback(x)`` once per cycle.  Called after each
-        cycle for the steps of that cycle.
+        With ``callback_type`` None, ``"legacy"`` or ``"pr_norm"``,
+        ``callback(residual_norm / ||b||)`` (a NumPy float) once per inner iteration;
+        with ``"x"``, ``callback(x)`` once per cycle.  Called after each cycle for the
+        steps of that cycle.
+    callback_type : {None, "legacy", "pr_norm", "x"}
+        SciPy's argument.  ``maxiter`` counts inner iterations whatever it is: SciPy
+        counts them so only for ``"legacy"`` (and None), and counts cycles otherwise.
     monitor : callable, optional
         ``monitor(k, residual_norm)`` for every history entry, after each cycle.
     dtol : float, optional
@@ -357,8 +385,9 @@ def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=30, maxiter=None, M=Non
     """
     problem = prepare(A, b, x0, rtol, atol, dtol, maxiter, M, callback, monitor)
     restart = min(check_positive_int(restart, "restart", 30), problem.n)
-    if callback_type not in ("pr_norm", "x"):
-        raise ValueError(f"callback_type must be 'pr_norm' or 'x'; got {callback_type!r}")
+    if callback_type not in CALLBACK_TYPES:
+        allowed = ", ".join(map(repr, CALLBACK_TYPES))
+        raise ValueError(f"callback_type must be one of {allowed}; got {callback_type!r}")
     if preconditioning not in ("right", "left"):
         raise ValueError(f"preconditioning must be 'right' or 'left'; got {preconditioning!r}")
     if problem.rhs_norm == 0.0:
@@ -368,6 +397,12 @@ def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=30, maxiter=None, M=Non
         problem.bounds = row_bounds(problem.A, problem.M, rows_per_chunk(restart))
     run = _gmres_compiled if problem.compiled else _gmres_operator
     return run(problem, restart, left, callback_type)
+
+
+#: SciPy's ``callback_type`` values.  ``maxiter`` counts inner iterations whichever is
+#: given, so ``None`` and ``"legacy"`` (SciPy's own inner-iteration counting) mean the
+#: same as ``"pr_norm"`` here.
+CALLBACK_TYPES = (None, "legacy", "pr_norm", "x")
 
 
 def rows_per_chunk(restart: int) -> int:
@@ -394,7 +429,7 @@ def _workspace(n: int, restart: int, iterations: int, dtype):
         "y": np.zeros(restart, dtype=small),
         "w": np.empty(n, dtype=dtype),
         "z": np.empty(n, dtype=dtype),
-        "scalars": np.zeros(3),
+        "scalars": np.zeros(4),
         "counters": np.zeros(7, dtype=np.int64),
     }
 
@@ -411,7 +446,8 @@ def _gmres_arguments(problem: Problem, space: dict, restart: int, left: bool, st
     A = problem.A
     return (A.indptr, A.indices, A.data, problem.bounds, problem.b, problem.x,
             *preconditioner_arrays(problem.M), left, problem.tolerance, problem.dtol, restart,
-            problem.maxiter, start, pause_at, space["history"], space["restarts"], space["V"],
+            problem.maxiter, start, pause_at, problem.x_is_zero, space["history"],
+            space["restarts"], space["V"],
             space["hessenberg"], space["longest"], space["rotated"], space["cosines"],
             space["sines"], space["g"], space["y"], space["w"], space["z"], space["scalars"],
             space["counters"])
@@ -465,7 +501,8 @@ def _result(problem: Problem, code: int, k: int, space, left: bool) -> SolveResu
         if singular_values[-1] > 0:
             condition = float(singular_values[0] / singular_values[-1])
     return finish(problem, "gmres", code, k, space["history"], counters[_MATVECS],
-                  counters[_APPLIES], condition_estimate=condition,
+                  counters[_APPLIES], true_norm=space["scalars"][_TRUE],
+                  condition_estimate=condition,
                   restarts=space["restarts"][:cycles].copy(),
                   residual_norm_type=_norm_type(problem, left))
 
@@ -497,9 +534,14 @@ def _operator_cycles(problem, space, restart, left, callback_type):
     while code is None:
         _reserve_cycle(problem, space, restart, k, k)
         history, V = space["history"], space["V"]
-        r = problem.b - problem.matvec(x)
-        counters[_MATVECS] += 1
+        if k == 0:
+            r = problem.initial_residual()
+            counters[_MATVECS] += 0 if problem.x_is_zero else 1
+        else:
+            r = problem.b - problem.matvec(x)
+            counters[_MATVECS] += 1
         true_norm = float(np.linalg.norm(r))
+        scalars[_TRUE] = true_norm
         if not np.isfinite(true_norm):
             code = CODE_NAN
             break
@@ -510,10 +552,13 @@ def _operator_cycles(problem, space, restart, left, callback_type):
             r = problem.precondition(r)
             counters[_APPLIES] += 1
         beta = float(np.linalg.norm(r))
-        code = _start_cycle(k, beta, true_norm, tol, maxiter, history, space["restarts"],
-                            scalars, counters)
+        code = _start_code(beta) if left else _GO_ON
+        if code == _GO_ON:
+            code = _start_cycle(k, beta, true_norm, tol, maxiter, history, space["restarts"],
+                                scalars, counters)
         if code != _GO_ON:
             break
+        scalars[_TRUE] = -1.0
         start = k
         V[0] = r / beta
         steps, code = _operator_cycle(problem, space, restart, left, beta, k)

@@ -44,6 +44,13 @@ class Reason(enum.StrEnum):
     def converged(self) -> bool:
         return self in (Reason.CONVERGED_RTOL, Reason.CONVERGED_ATOL)
 
+    @property
+    def reached_limit(self) -> bool:
+        """A stop that SciPy, which has no such tests, would have run on to ``maxiter``
+        from: the iteration limit itself, stagnation and ``dtol``."""
+        return self in (Reason.DIVERGED_MAX_ITERATIONS, Reason.DIVERGED_STAGNATION,
+                        Reason.DIVERGED_DTOL, Reason.INTERRUPTED)
+
 
 # Codes used inside the Numba loops, which cannot return an enum.
 REASON_CODES = (
@@ -87,7 +94,8 @@ def tolerance(rhs_norm: float, rtol: float, atol: float) -> tuple[float, Reason]
 class SolveResult:
     """The outcome of one Krylov solve.
 
-    It unpacks like SciPy's ``(x, info)`` pair, so ``x, info = cg(A, b)`` works.
+    It behaves as SciPy's ``(x, info)`` pair: ``x, info = cg(A, b)``, ``result[0]``,
+    ``result[1]`` and ``len(result) == 2`` work, with every attribute below besides.
 
     Attributes
     ----------
@@ -155,11 +163,15 @@ class SolveResult:
 
     @property
     def info(self) -> int:
-        """SciPy's convention: 0 converged, ``iterations`` if the limit was hit, -1 else."""
+        """SciPy's convention: 0 when converged; the iterations done (> 0) when the
+        tolerance was not met and SciPy would have reported reaching ``maxiter``
+        (``diverged_max_iterations``, ``diverged_stagnation``, ``diverged_dtol``); -1
+        for a breakdown (``diverged_breakdown``, ``diverged_indefinite_*``,
+        ``diverged_nan``)."""
         if self.converged:
             return 0
-        if self.reason is Reason.DIVERGED_MAX_ITERATIONS:
-            return self.iterations
+        if self.reason.reached_limit:
+            return max(1, self.iterations)
         return -1
 
     @property
@@ -170,6 +182,12 @@ class SolveResult:
     def __iter__(self):
         yield self.x
         yield self.info
+
+    def __len__(self) -> int:
+        return 2
+
+    def __getitem__(self, index):
+        return (self.x, self.info)[index]
 
     def __repr__(self) -> str:
         return (
