@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 from scipy.sparse.linalg import LinearOperator
 
 from ._errors import PivotError
@@ -377,9 +378,48 @@ def _apply_ic0(indptr, indices, data, diag, diag_positions, omega, r, z):
             z[indices[k]] -= conj(data[k]) * zi
 
 
+def _apply_amg(indptr, indices, data, diag, diag_positions, omega, r, z):
+    """The V-cycle for vectors of any dtype: the hierarchy is real and float64."""
+
+
+@overload(_apply_amg, jit_options={"cache": True, "nogil": True})
+def _apply_amg_typed(indptr, indices, data, diag, diag_positions, omega, r, z):
+    if r.dtype == types.float64 and z.dtype == types.float64:
+        return lambda indptr, indices, data, diag, diag_positions, omega, r, z: vcycle(
+            indptr, indices, data, diag, diag_positions, omega, r, z)
+    if isinstance(r.dtype, types.Complex):
+        def complex_cycle(indptr, indices, data, diag, diag_positions, omega, r, z):
+            # A real operator: M^{-1} (u + i v) = M^{-1} u + i M^{-1} v.
+            part, image = np.empty(r.size), np.empty(r.size)
+            for i in range(r.size):
+                part[i] = r[i].real
+            vcycle(indptr, indices, data, diag, diag_positions, omega, part, image)
+            for i in range(r.size):
+                z[i] = image[i]
+                part[i] = r[i].imag
+            vcycle(indptr, indices, data, diag, diag_positions, omega, part, image)
+            for i in range(r.size):
+                z[i] += 1j * image[i]
+        return complex_cycle
+
+    def single_cycle(indptr, indices, data, diag, diag_positions, omega, r, z):
+        part, image = np.empty(r.size), np.empty(r.size)
+        for i in range(r.size):
+            part[i] = r[i]
+        vcycle(indptr, indices, data, diag, diag_positions, omega, part, image)
+        for i in range(r.size):
+            z[i] = image[i]
+    return single_cycle
+
+
+@njit(cache=True, nogil=True)
+def _apply_amg_kernel(indptr, indices, data, diag, diag_positions, omega, r, z):
+    _apply_amg(indptr, indices, data, diag, diag_positions, omega, r, z)
+
+
 #: The kernel of each kind, for calls from Python.
 KERNELS = {NONE: _apply_none, JACOBI: _apply_jacobi, MATRIX: _apply_matrix, SSOR: _apply_ssor,
-           ILU0: _apply_ilu0, IC0: _apply_ic0, AMG: vcycle}
+           ILU0: _apply_ilu0, IC0: _apply_ic0, AMG: _apply_amg_kernel}
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -402,7 +442,7 @@ def apply_preconditioner(kind, indptr, indices, data, diag, diag_positions, omeg
     elif kind == IC0:
         _apply_ic0(indptr, indices, data, diag, diag_positions, omega, r, z)
     elif kind == AMG:
-        vcycle(indptr, indices, data, diag, diag_positions, omega, r, z)
+        _apply_amg(indptr, indices, data, diag, diag_positions, omega, r, z)
 
 
 def preconditioner(M, A):

@@ -173,3 +173,15 @@ def test_cached_loops_are_stamped_with_every_kernel_file():
     locator = loop._cache._impl.locator
     assert isinstance(locator, cache._PackageStamp)
     assert locator.get_source_stamp() == cache._package_hash()
+
+
+@pytest.mark.parametrize("rtol", [1e-12, 1e-14])
+def test_condition_estimate_survives_residual_replacements(rtol):
+    # A replacement restarts the Lanczos process; the estimate must still use the
+    # segments before it (the last one alone may hold a single iteration).
+    n = 300
+    A = sp.csr_array(sp.diags([-np.ones(n - 1), 2 * np.ones(n), -np.ones(n - 1)], [-1, 0, 1]))
+    exact = (np.sin(n * np.pi / (2 * (n + 1))) / np.sin(np.pi / (2 * (n + 1)))) ** 2
+    result = cg(A, np.random.default_rng(1).standard_normal(n), rtol=rtol)
+    assert result.residual_replacements >= 1
+    assert result.condition_estimate == pytest.approx(exact, rel=1e-3)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import scipy.sparse.linalg as sla
+from scipy.sparse.linalg import LinearOperator
 
 from solvers import Reason, cg, gmres
 
@@ -93,3 +94,33 @@ def test_stagnation_in_cg_at_attainable_accuracy(model):
 def test_reason_values_are_the_documented_strings(reason):
     assert reason.value == reason.name.lower()
     assert str(reason) == reason.value
+
+
+def _nan_after(calls):
+    """A user's preconditioner that returns NaNs from its ``calls``-th application on."""
+    seen = []
+
+    def apply(r):
+        seen.append(1)
+        return np.full_like(r, np.nan) if len(seen) >= calls else r
+    return LinearOperator((40, 40), matvec=apply, dtype=float)
+
+
+@pytest.mark.parametrize("calls", [1, 3])
+@pytest.mark.parametrize(("solve", "keywords"), [
+    (cg, {}), (gmres, {"preconditioning": "right"}), (gmres, {"preconditioning": "left"})])
+def test_nan_from_a_users_preconditioner_is_named(solve, keywords, calls, model):
+    A = model.laplacian_1d(40)
+    result = solve(A, np.ones(40), M=_nan_after(calls), rtol=1e-10, **keywords)
+    assert result.reason is Reason.DIVERGED_NAN and result.info == -1
+    assert np.all(np.isfinite(result.x))
+
+
+@pytest.mark.parametrize("preconditioning", ["right", "left"])
+def test_zero_from_a_users_preconditioner_is_a_breakdown(preconditioning, model):
+    A = model.laplacian_1d(40)
+    zero = LinearOperator((40, 40), matvec=np.zeros_like, dtype=float)
+    for solve, extra in ((gmres, {"preconditioning": preconditioning}), (cg, {})):
+        result = solve(A, np.ones(40), M=zero, **extra)
+        assert result.reason is Reason.DIVERGED_BREAKDOWN and not result.converged
+        assert np.all(np.isfinite(result.x))
