@@ -356,3 +356,20 @@ class TestGmres:
         result = gmres(A, b, rtol=1e-8, atol=0)
         assert not np.isnan(result.x).any() and not result.converged
         assert np.allclose(A @ (A @ result.x), A @ b)
+
+
+@pytest.mark.parametrize(("solve", "keywords"), [
+    (cg, {}), (gmres, {"preconditioning": "right"}), (gmres, {"preconditioning": "left"})])
+@pytest.mark.parametrize("dtype", [np.float32, np.complex64])
+def test_a_users_preconditioner_sees_the_solves_precision(solve, keywords, dtype):
+    A = _laplacian(50).astype(dtype)
+    seen = set()
+
+    def apply(r):
+        seen.add(r.dtype)
+        return r / 2
+    M = LinearOperator(A.shape, matvec=apply, dtype=dtype)
+    result = solve(A, np.ones(50, dtype=dtype), M=M, rtol=1e-4, restart=10, **keywords) \
+        if solve is gmres else solve(A, np.ones(50, dtype=dtype), M=M, rtol=1e-4)
+    assert seen == {np.dtype(dtype)}
+    assert result.x.dtype == dtype
