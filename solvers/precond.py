@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
-from numba import njit, types
+from numba import njit, types, uint64
 from numba.extending import overload
 from scipy.sparse.linalg import LinearOperator
 
@@ -56,11 +56,14 @@ class Preconditioner:
     returns ``M^{-1} r``.
 
     The arrays hold, by kind: Jacobi, the inverted diagonal in ``diag``; SSOR, the
-    matrix itself and its diagonal; ILU(0), the factors ``L`` (unit lower, implied
-    ones) and ``U`` in the sparsity pattern of ``A``; IC(0), the lower factor ``L``
-    in the pattern of ``tril(A)``; ``diag_positions[i]`` is where row ``i``'s diagonal
-    entry is stored; AMG, the packed arrays of a :class:`solvers.Hierarchy`
-    (``pointers, indices, data, work, layout`` in these five places).
+    matrix itself and its inverted diagonal; ILU(0), the factors ``L`` (unit lower,
+    implied ones) and ``U`` in the sparsity pattern of ``A``, and the inverted diagonal
+    of ``U``; IC(0), the lower factor ``L`` in the pattern of ``tril(A)`` and its
+    inverted diagonal; ``diag_positions[i]`` is where row ``i``'s diagonal entry is
+    stored (the sweeps multiply by the inverses: a division on the chain from one row
+    to the next would cost several times a multiplication); AMG, the packed arrays of
+    a :class:`solvers.Hierarchy` (``pointers, indices, data, work, layout`` in these
+    five places).
     """
 
     name: str
@@ -188,8 +191,8 @@ def ssor(A, omega: float = 1.0) -> Preconditioner:
     if zero.size:
         raise PivotError(f"ssor: diagonal entry {zero[0]} of A is zero; SSOR divides by it")
     return Preconditioner("ssor", SSOR, csr.n, matrix.indptr.astype(np.int64),
-                          matrix.indices.astype(np.uint32), matrix.data, diagonal,
-                          omega=float(omega))
+                          matrix.indices.astype(np.uint32), matrix.data, 1.0 / diagonal,
+                          _diagonal_positions(matrix, "ssor"), omega=float(omega))
 
 
 def ilu0(A) -> Preconditioner:
@@ -209,7 +212,7 @@ def ilu0(A) -> Preconditioner:
     if bad_row >= 0:
         raise PivotError(f"ilu0: zero pivot in row {bad_row}; try jacobi, or reorder A")
     return Preconditioner("ilu0", ILU0, csr.n, indptr, indices.astype(np.uint32), data,
-                          diag_positions=positions)
+                          1.0 / data[positions], positions)
 
 
 def ic0(A) -> Preconditioner:
@@ -235,7 +238,7 @@ def ic0(A) -> Preconditioner:
         raise PivotError(f"ic0: non-positive pivot in row {bad_row}; A is not positive definite"
                          " or IC(0) breaks down on it (try jacobi or ssor)")
     return Preconditioner("ic0", IC0, csr.n, indptr, indices.astype(np.uint32), data,
-                          diag_positions=positions)
+                          1.0 / data[positions], positions)
 
 
 @njit(cache=True)
@@ -325,56 +328,56 @@ def _apply_matrix(indptr, indices, data, diag, diag_positions, omega, r, z):
         z[i] = s
 
 
+# The sweeps index with unsigned counters, as the CSR kernels do (``_csr.py``): Numba
+# wraps negative signed indices, a test on every load of a short row.
+
 @njit(cache=True, nogil=True)
 def _apply_ssor(indptr, indices, data, diag, diag_positions, omega, r, z):
-    # (D + wL) y = w(2-w) r; t = D y; (D + wU) z = t, all in z.
-    n = r.size
+    # (D + wL) y = w(2-w) r; t = D y; (D + wU) z = t, all in z; ``diag`` holds D^-1.
+    n = uint64(r.size)
     scale = omega * (2.0 - omega)
     for i in range(n):
-        s = scale * r[i]
-        for k in range(indptr[i], indptr[i + 1]):
-            j = indices[k]
-            if j < i:
-                s -= omega * data[k] * z[j]
-        z[i] = s / diag[i]
+        s = 0.0
+        for k in range(uint64(indptr[i]), uint64(diag_positions[i])):
+            s += data[k] * z[indices[k]]
+        z[i] = (scale * r[i] - omega * s) * diag[i]
     for i in range(n):
-        z[i] *= diag[i]
-    for i in range(n - 1, -1, -1):
-        s = z[i]
-        for k in range(indptr[i], indptr[i + 1]):
-            j = indices[k]
-            if j > i:
-                s -= omega * data[k] * z[j]
-        z[i] = s / diag[i]
+        z[i] /= diag[i]
+    for i in range(r.size - 1, -1, -1):
+        s = 0.0
+        for k in range(uint64(diag_positions[i]) + uint64(1), uint64(indptr[i + 1])):
+            s += data[k] * z[indices[k]]
+        z[i] = (z[i] - omega * s) * diag[i]
 
 
 @njit(cache=True, nogil=True)
 def _apply_ilu0(indptr, indices, data, diag, diag_positions, omega, r, z):
-    n = r.size
+    n = uint64(r.size)
     for i in range(n):
         s = r[i]
-        for k in range(indptr[i], diag_positions[i]):
+        for k in range(uint64(indptr[i]), uint64(diag_positions[i])):
             s -= data[k] * z[indices[k]]
         z[i] = s
-    for i in range(n - 1, -1, -1):
+    for i in range(r.size - 1, -1, -1):
         s = z[i]
-        for k in range(diag_positions[i] + 1, indptr[i + 1]):
+        for k in range(uint64(diag_positions[i]) + uint64(1), uint64(indptr[i + 1])):
             s -= data[k] * z[indices[k]]
-        z[i] = s / data[diag_positions[i]]
+        z[i] = s * diag[i]
 
 
 @njit(cache=True, nogil=True)
 def _apply_ic0(indptr, indices, data, diag, diag_positions, omega, r, z):
-    n = r.size
+    # L y = r by rows, then L^H z = y by columns of L (the rows of L^H are not stored).
+    n = uint64(r.size)
     for i in range(n):
         s = r[i]
-        for k in range(indptr[i], diag_positions[i]):
+        for k in range(uint64(indptr[i]), uint64(diag_positions[i])):
             s -= data[k] * z[indices[k]]
-        z[i] = s / data[diag_positions[i]]
-    for i in range(n - 1, -1, -1):
-        zi = z[i] / data[diag_positions[i]]
+        z[i] = s * diag[i]
+    for i in range(r.size - 1, -1, -1):
+        zi = z[i] * conj(diag[i])
         z[i] = zi
-        for k in range(indptr[i], diag_positions[i]):
+        for k in range(uint64(indptr[i]), uint64(diag_positions[i])):
             z[indices[k]] -= conj(data[k]) * zi
 
 
