@@ -19,8 +19,8 @@ Exit status (one line on stderr for every failure, never a traceback):
 4    out of memory
 70   an internal error (``KRYLOVFEM_TRACEBACK=1`` shows the traceback)
 130  interrupted (Ctrl-C): a run's solve stops within a second and its record is
-     written so far, with the reason ``interrupted``; a study, comparison or heat
-     run writes nothing (an earlier record stays)
+     written so far, with the reason ``interrupted``; an adaptive loop keeps the steps
+     done; a study, comparison or heat run writes nothing (an earlier record stays)
 143  terminated (SIGTERM)
 ===  =====================================================================
 """
@@ -120,16 +120,18 @@ def build_parser() -> argparse.ArgumentParser:
                          help="comma-separated method:preconditioner pairs")
     adapt = case_command("adapt", "solve, estimate, mark and refine, step after step; "
                          "a uniform study beside it")
-    adapt.add_argument("--steps", type=_positive_int, default=10,
-                       help="the most solves (default 10)")
-    adapt.add_argument("--theta", type=float, default=0.5,
-                       help="marking parameter in (0, 1] (default 0.5)")
-    adapt.add_argument("--marking", choices=tuple(MARKINGS), default="dorfler",
-                       help="Dörfler (bulk) or maximum marking (default dorfler)")
-    adapt.add_argument("--target", type=float, metavar="ETA",
-                       help="stop once the estimate is at most ETA")
-    adapt.add_argument("--max-dofs", type=_positive_int, metavar="N", dest="max_dofs",
-                       help="never solve on a mesh with more than N unknowns")
+    # no defaults here: an option given overrides [adapt], whose defaults apply otherwise
+    adapt.add_argument("--steps", type=int, help="the most solves (overrides [adapt] steps; "
+                       "default 10)")
+    adapt.add_argument("--theta", type=float, help="marking parameter in (0, 1] (overrides "
+                       "[adapt] theta; default 0.5)")
+    adapt.add_argument("--marking", choices=tuple(MARKINGS), help="Dörfler (bulk) or "
+                       "maximum marking (overrides [adapt] marking; default dorfler)")
+    adapt.add_argument("--target", type=float, metavar="ETA", help="stop once the estimate "
+                       "is at most ETA (overrides [adapt] target)")
+    adapt.add_argument("--max-dofs", type=int, metavar="N", dest="max_dofs",
+                       help="never solve on a mesh with more than N unknowns (overrides "
+                       "[adapt] max_dofs)")
     plot = commands.add_parser("plot", help="residual histories of earlier runs in one figure",
                                description="residual histories of earlier runs in one figure")
     plot.add_argument("records", nargs="+", type=Path,
@@ -220,8 +222,8 @@ def _output_directory(case: Case, arguments) -> Path:
     return directory.with_name(f"{directory.name}.{arguments.command}")
 
 
-def _prepare(arguments) -> tuple[Case, Path]:
-    case = load_case(arguments.case, arguments.overrides)
+def _prepare(arguments, options: dict | None = None) -> tuple[Case, Path]:
+    case = load_case(arguments.case, arguments.overrides, options)
     directory = _output_directory(case, arguments)
     check_destination(directory, case)
     return case, directory
@@ -278,23 +280,35 @@ def _command_compare(arguments) -> int:
     return _finish(result.converged, ", ".join(failed), directory)
 
 
-def _command_adapt(arguments) -> int:
-    from krylovfem.adapt import AdaptSettings, check_adaptable, run_adapt
-    from krylovfem.record import write_adapt
+def _adapt_options(arguments) -> dict:
+    """The ``[adapt]`` keys the command's options set: ``"adapt.steps": ("--steps", 5)``."""
+    from krylovfem.adapt_options import ADAPT_OPTIONS
 
-    settings = AdaptSettings(arguments.steps, arguments.theta, arguments.marking,
-                             arguments.target, arguments.max_dofs)
-    case, directory = _prepare(arguments)
-    check_adaptable(case, settings)
-    with record_lock(directory):
+    return {f"adapt.{key}": (option, getattr(arguments, key))
+            for key, option in ADAPT_OPTIONS.items() if getattr(arguments, key) is not None}
+
+
+def _command_adapt(arguments) -> int:
+    from krylovfem.adapt import check_adaptable, run_adapt
+    from krylovfem.record import record_folder, write_adapt, write_step
+
+    case, directory = _prepare(arguments, _adapt_options(arguments))
+    check_adaptable(case)
+    with record_lock(directory), record_folder(directory) as folder:
         _emit_all(report_lines(arguments, printout.run_header(case)))
         monitor = _monitor(arguments.monitor, arguments.quiet)
-        result = run_adapt(case, settings, report=_report(arguments.quiet), monitor=monitor)
+        result = run_adapt(case, report=_report(arguments.quiet), monitor=monitor,
+                           on_run=lambda step, run: write_step(folder, step, run))
         _flush(monitor)
-        files = write_adapt(result, directory)
+        files = write_adapt(result, folder)
     _emit_all(report_lines(arguments, printout.adapt_table(result, directory, files)))
+    if result.interrupted:
+        return _fail(f"interrupted after {len(result.steps)} adaptive steps; the steps done "
+                     f"are in {directory}", EXIT_INTERRUPTED)
     failed = sorted({step.reason for step in result.steps if not step.converged})
-    return _finish(result.converged, ", ".join(failed) or str(result.failure), directory)
+    if result.failure is not None:
+        failed.append("diverged_breakdown")
+    return _finish(result.converged, ", ".join(failed), directory)
 
 
 def _command_plot(arguments) -> int:

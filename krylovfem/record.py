@@ -54,8 +54,9 @@ import numpy as np
 from krylovfem.section import CaseError
 from krylovfem.settings import Case
 
-__all__ = ["SCHEMA_VERSION", "RecordError", "load_solve_records", "record_lock",
-           "summary_document", "write_adapt", "write_compare", "write_run", "write_study"]
+__all__ = ["SCHEMA_VERSION", "RecordError", "RecordFolder", "load_solve_records",
+           "record_folder", "record_lock", "run_writers", "step_folder", "summary_document",
+           "write_adapt", "write_compare", "write_run", "write_step", "write_study"]
 
 SCHEMA_VERSION = 1
 #: The main document of each kind of record folder.
@@ -198,6 +199,87 @@ def _is_record_folder(directory: Path) -> bool:
     return False
 
 
+class RecordFolder:
+    """A record folder being built: files and sub-folders are written into a temporary
+    folder beside ``directory``, which :func:`record_folder` swaps into place whole.
+
+    Attributes
+    ----------
+    names : list of str
+        What has been written so far at the top of the folder (files and sub-folders).
+    """
+
+    def __init__(self, directory: Path, building: Path):
+        self.directory = directory
+        self.building = building
+        self.names: list[str] = []
+
+    def error(self, error: OSError) -> RecordError:
+        kept = " (the earlier record there is unchanged)" if self.directory.exists() else ""
+        return RecordError(f"cannot write the record {str(self.directory)!r}: "
+                           f"{error.strerror or error}; nothing was written{kept}")
+
+    def write(self, writers: dict[str, Writer], folder: str = "") -> list[Path]:
+        """Write each ``name -> writer(path)`` at the top, or into the sub-folder
+        ``folder``; a sub-folder appears whole or, after any failure, not at all.
+
+        Raises
+        ------
+        RecordError
+            When a file cannot be written.
+        """
+        target = self.building / folder
+        partial = self.building / f".{folder}.partial" if folder else target
+        try:
+            partial.mkdir(exist_ok=not folder)
+            for name, writer in writers.items():
+                writer(partial / name)
+            if folder:
+                os.replace(partial, target)
+        except OSError as error:
+            raise self.error(error) from None
+        finally:
+            if folder:
+                shutil.rmtree(partial, ignore_errors=True)
+        self.names += [folder] if folder else list(writers)
+        return [self.directory / folder / name for name in writers]
+
+
+@contextlib.contextmanager
+def record_folder(directory: Path):
+    """Build the record folder ``directory``: a :class:`RecordFolder` to write into, swapped
+    into place when the block ends, and removed, leaving ``directory`` as it was, when the
+    block raises (a failure, a Ctrl-C).
+
+    Raises
+    ------
+    RecordError
+        When the folder cannot be made or swapped into place.
+    """
+    directory = Path(directory).absolute()
+    stamp = f"{os.getpid()}"
+    building = directory.with_name(f".{directory.name}.partial-{stamp}")
+    retired = directory.with_name(f".{directory.name}.old-{stamp}")
+    folder = RecordFolder(directory, building)
+    try:
+        try:
+            directory.parent.mkdir(parents=True, exist_ok=True)
+            _remove_abandoned(directory)
+            building.mkdir()
+        except OSError as error:
+            raise folder.error(error) from None
+        yield folder
+        try:
+            if directory.exists():
+                os.replace(directory, retired)
+            os.replace(building, directory)
+        except OSError as error:
+            raise folder.error(error) from None
+    finally:
+        for leftover in (building, retired):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
 def write_folder(directory: Path, writers: dict[str, Writer]) -> list[Path]:
     """Write each ``name -> writer(path)`` into a new folder, then swap it into place.
 
@@ -207,27 +289,8 @@ def write_folder(directory: Path, writers: dict[str, Writer]) -> list[Path]:
         When a file cannot be written (a full disk, say): nothing of the new record is
         left, and an earlier record in ``directory`` is unchanged.
     """
-    directory = Path(directory).absolute()
-    stamp = f"{os.getpid()}"
-    building = directory.with_name(f".{directory.name}.partial-{stamp}")
-    retired = directory.with_name(f".{directory.name}.old-{stamp}")
-    try:
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        _remove_abandoned(directory)
-        building.mkdir()
-        for name, writer in writers.items():
-            writer(building / name)
-        if directory.exists():
-            os.replace(directory, retired)
-        os.replace(building, directory)
-    except OSError as error:
-        kept = " (the earlier record there is unchanged)" if directory.exists() else ""
-        raise RecordError(f"cannot write the record {str(directory)!r}: "
-                          f"{error.strerror or error}; nothing was written{kept}") from None
-    finally:
-        for leftover in (building, retired):
-            shutil.rmtree(leftover, ignore_errors=True)
-    return [directory / name for name in writers]
+    with record_folder(directory) as folder:
+        return folder.write(writers)
 
 
 def _remove_abandoned(directory: Path) -> None:
@@ -305,6 +368,10 @@ def resolved_case(case: Case) -> dict[str, Any]:
     }
     if solver.method == "gmres":
         resolved["solver"]["restart"] = solver.restart
+    if solver.amg:
+        resolved["solver"]["amg"] = dict(solver.amg)
+    if case.adapt is not None:
+        resolved["adapt"] = case.adapt.as_record()
     if case.system is not None:
         resolved["system"] = {"matrix": str(case.system.matrix),
                               "rhs": None if case.system.rhs is None else str(case.system.rhs)}
@@ -395,8 +462,8 @@ def summary_document(run, files: list[str]) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------
 # run
 # --------------------------------------------------------------------------------------
-def write_run(run, directory: Path) -> list[Path]:
-    """Write the record folder of a run; ``summary.json`` first in the list returned."""
+def run_writers(run) -> dict[str, Writer]:
+    """The files of a run's record, ``summary.json`` first."""
     case = run.case
     writers: dict[str, Writer] = {}
     writers["solution.npz"] = _bytes_writer(lambda buffer: np.savez_compressed(
@@ -412,7 +479,12 @@ def write_run(run, directory: Path) -> list[Path]:
         writers.update(figures.run_figures(run))
     names = ["summary.json", *writers]
     document = summary_document(run, names)
-    return write_folder(directory, {"summary.json": _json_writer(document), **writers})
+    return {"summary.json": _json_writer(document), **writers}
+
+
+def write_run(run, directory: Path) -> list[Path]:
+    """Write the record folder of a run; ``summary.json`` first in the list returned."""
+    return write_folder(directory, run_writers(run))
 
 
 def _solution_arrays(run) -> dict[str, np.ndarray]:
@@ -508,7 +580,8 @@ def adapt_document(result, files: list[str]) -> dict[str, Any]:
             "case": _case_entry(case), "problem": case.problem.type,
             "element": case.mesh_settings.element, "solver": resolved_case(case)["solver"],
             "adapt": result.settings.as_record(), "stop": result.stop,
-            "failure": result.failure,
+            "failure": result.failure, "interrupted": result.interrupted,
+            "step_records": [step_folder(step) for step in range(result.solved)],
             "steps": [step.as_record() for step in result.steps],
             "uniform": [step.as_record() for step in result.uniform],
             "rates": {"adaptive": dofs_rates(result.steps),
@@ -516,24 +589,37 @@ def adapt_document(result, files: list[str]) -> dict[str, Any]:
             "converged": result.converged, "versions": versions(), "files": files}
 
 
-def write_adapt(result, directory: Path) -> list[Path]:
-    """The record folder of an adaptive loop; ``adapt.json`` first in the list returned."""
+def step_folder(step: int) -> str:
+    """The sub-folder of an adaptive step's run record: ``step-03``."""
+    return f"step-{step:02d}"
+
+
+def write_step(folder: RecordFolder, step: int, run) -> None:
+    """An adaptive step's run record (the files ``run`` writes) in its sub-folder."""
+    folder.write(run_writers(run), step_folder(step))
+
+
+def write_adapt(result, folder: RecordFolder) -> list[Path]:
+    """``adapt.json``, the last step's solution and the figures of an adaptive loop, beside
+    the steps' folders; ``adapt.json`` first in the list returned."""
     from fem.meshio_io import write_solution
 
     space = result.space
-    arrays = {"u": result.u, "points": space.mesh.points, "cells": space.mesh.cells,
-              "dof_points": space.dof_points, "cell_dofs": space.cell_dofs,
-              "indicators": result.indicators}
-    writers: dict[str, Writer] = {
-        "solution.npz": _bytes_writer(lambda buffer: np.savez_compressed(buffer, **arrays)),
-        "solution.vtu": lambda path: write_solution(path, space, result.u, name="u")}
-    if result.case.output.plots:
-        from krylovfem import figures
+    writers: dict[str, Writer] = {}
+    if space is not None:
+        arrays = {"u": result.u, "points": space.mesh.points, "cells": space.mesh.cells,
+                  "dof_points": space.dof_points, "cell_dofs": space.cell_dofs,
+                  "indicators": result.indicators}
+        writers["solution.npz"] = _bytes_writer(
+            lambda buffer: np.savez_compressed(buffer, **arrays))
+        writers["solution.vtu"] = lambda path: write_solution(path, space, result.u, name="u")
+        if result.case.output.plots:
+            from krylovfem import figures
 
-        writers.update(figures.adapt_figures(result))
-    names = ["adapt.json", *writers]
+            writers.update(figures.adapt_figures(result))
+    names = ["adapt.json", *writers, *folder.names]
     document = adapt_document(result, names)
-    return write_folder(directory, {"adapt.json": _json_writer(document), **writers})
+    return folder.write({"adapt.json": _json_writer(document), **writers})
 
 
 # --------------------------------------------------------------------------------------

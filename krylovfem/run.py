@@ -173,15 +173,16 @@ def _solve(matrix, rhs, settings: SolverSettings, monitor, x0=None, M=None):
     return solve_linear_system(settings.method, matrix, rhs, x0, monitor=monitor, **options)
 
 
-def _multigrid(case: Case, matrix, report: Report, fields: dict):
-    """The AMG hierarchy of ``matrix`` when the case asks for ``amg`` (else None), built
-    here so that its summary (levels, sizes, complexities, setup time) is reported and
-    recorded; ``fields["preconditioner"]`` gets the summary."""
-    if case.solver.preconditioner != "amg":
+def _multigrid(settings: SolverSettings, matrix, report: Report, fields: dict):
+    """The AMG hierarchy of ``matrix`` with the ``[solver.amg]`` options when the solver
+    asks for ``amg`` (else None), built here so that its summary (levels, sizes,
+    complexities, setup time) is reported and recorded; ``fields["preconditioner"]``
+    gets the summary."""
+    if settings.preconditioner != "amg":
         return None
     from solvers import amg
 
-    hierarchy = amg(matrix)
+    hierarchy = amg(matrix, **settings.amg)
     fields["preconditioner"] = hierarchy.to_dict()
     report(printout.multigrid_line(hierarchy))
     return hierarchy
@@ -262,7 +263,7 @@ def _solve_system(case: Case, matrix, rhs, monitor, report: Report, started: flo
     fields["warnings"] = tuple(warnings)
     compile_seconds = _warm_up(case.solver, matrix, report)
     try:
-        M = _multigrid(case, matrix, report, fields)
+        M = _multigrid(case.solver, matrix, report, fields)
         return _solve(matrix, rhs, case.solver, monitor, x0, M), compile_seconds, None
     except SolveInterrupted as interrupted:
         # Ctrl-C: the solve so far is the run's result, recorded as interrupted
@@ -527,7 +528,8 @@ def run_compare(case: Case, solver_pairs: list[tuple[str, str]], *,
     for method, preconditioner in solver_pairs:
         settings = replace(case.solver, method=method, preconditioner=preconditioner)
         _warm_up(settings, matrix, report)
-        result = _solve(matrix, rhs, settings, monitor)
+        result = _solve(matrix, rhs, settings, monitor,
+                        M=_multigrid(settings, matrix, report, {}))
         solves.append(result)
         report(printout.compare_line(method, preconditioner, result))
     return CompareResult(case, int(np.size(rhs)), tuple(solver_pairs), tuple(solves))
