@@ -31,8 +31,9 @@ def l_shape_record(tmp_path_factory):
 def test_the_record_lists_every_step_and_file(l_shape_record):
     directory, record, stdout = l_shape_record
     assert record["schema"] == "krylovfem.adapt" and record["stop"] == "steps"
+    # --steps 7 overrides the case's [adapt] steps; the rest comes from the file
     assert record["adapt"] == {"steps": 7, "theta": 0.5, "marking": "dorfler", "target": None,
-                               "max_dofs": None}
+                               "max_dofs": 20000}
     steps = record["steps"]
     assert [step["step"] for step in steps] == list(range(7))
     assert all(step.keys() == STEP_KEYS for step in steps + record["uniform"])
@@ -106,14 +107,18 @@ def test_a_target_estimate_ends_the_loop(tmp_path, cli):
 
 
 @pytest.mark.parametrize(("arguments", "words"), [
-    (["--theta", "0"], "--theta 0.0: expected a number in (0, 1]"),
-    (["--theta", "1.5"], "--theta 1.5: expected a number in (0, 1]"),
+    (["--theta", "0"], "l-shape.toml: [adapt] theta (from --theta) = 0.0: theta must be a "
+                       "number in (0, 1], got 0.0"),
+    (["--theta", "1.5"], "[adapt] theta (from --theta) = 1.5: theta must be a number in (0, 1]"),
     (["--theta", "half"], "invalid float value: 'half'"),
-    (["--steps", "0"], "expected a positive integer, given '0'"),
-    (["--max-dofs", "100"], "--max-dofs 100: below the 225 DOFs of the case's mesh"),
+    (["--steps", "0"], "[adapt] steps (from --steps) = 0: out of range; allowed: an integer "
+                       ">= 1"),
+    (["--max-dofs", "100"], "[adapt] max_dofs (from --max-dofs) = 100: below the 225 DOFs of "
+                            "the case's mesh; allowed: >= 225"),
     (["--marking", "largest"], "invalid choice: 'largest'"),
-    (["--target", "-1"], "--target -1.0: expected a number > 0"),
-    (["--target", "inf"], "--target inf: expected a number > 0"),
+    (["--target", "-1"], "[adapt] target (from --target) = -1.0: out of range; allowed: a "
+                         "number > 0"),
+    (["--target", "inf"], "[adapt] target (from --target) = inf: out of range"),
 ])
 def test_bad_settings_are_one_line_and_write_nothing(arguments, words, tmp_path, cli):
     out = tmp_path / "never"
