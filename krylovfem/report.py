@@ -188,7 +188,8 @@ def adapt_table(result, directory: Path, files: list[Path]) -> list[str]:
     settings = result.settings
     lines = [_line("adapt", f"{len(result.steps)} steps, {settings.marking} marking, theta "
                             f"{settings.theta:g}; stopped: {result.stop}"
-                   + (" (interrupted)" if result.interrupted else ""))]
+                   + (" (then interrupted)" if result.interrupted
+                      and result.stop != "interrupted" else ""))]
     if result.failure is not None:
         lines.append(_line("failure", result.failure))
     if result.steps:
