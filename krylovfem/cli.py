@@ -19,8 +19,9 @@ Exit status (one line on stderr for every failure, never a traceback):
 4    out of memory
 70   an internal error (``KRYLOVFEM_TRACEBACK=1`` shows the traceback)
 130  interrupted (Ctrl-C): a run's solve stops within a second and its record is
-     written so far, with the reason ``interrupted``; an adaptive loop keeps the steps
-     done; a study, comparison or heat run writes nothing (an earlier record stays)
+     written so far, with the reason ``interrupted``; a study, comparison or adaptive
+     loop keeps the levels, solvers or steps done (marked interrupted); a heat run, or
+     a Ctrl-C before a first part is done, writes nothing (an earlier record stays)
 143  terminated (SIGTERM)
 ===  =====================================================================
 """
@@ -249,17 +250,20 @@ def _command_run(arguments) -> int:
 
 
 def _command_study(arguments) -> int:
-    from krylovfem.record import write_study
+    from krylovfem.record import record_folder, write_part, write_study
     from krylovfem.run import run_study
 
     case, directory = _prepare(arguments)
-    with record_lock(directory):
+    with record_lock(directory), record_folder(directory) as folder:
         monitor = _monitor(arguments.monitor, arguments.quiet)
         result = run_study(case, arguments.levels, monitor=monitor,
-                           report=_report(arguments.quiet))
+                           report=_report(arguments.quiet),
+                           on_run=lambda level, run: write_part(folder, "level", level, run))
         _flush(monitor)
-        files = write_study(result, directory)
+        files = write_study(result, folder)
     _emit_all(report_lines(arguments, printout.study_table(result, directory, files)))
+    if result.interrupted:
+        return _interrupted(f"{len(result.runs)} of {result.levels} levels", directory)
     failed = sorted({run.reason for run in result.runs if not run.converged})
     return _finish(result.converged, ", ".join(failed), directory)
 
@@ -276,6 +280,9 @@ def _command_compare(arguments) -> int:
         _flush(monitor)
         files = write_compare(result, directory)
     _emit_all(report_lines(arguments, printout.compare_table(result, directory, files)))
+    if result.interrupted:
+        return _interrupted(f"{len(result.solves)} of {len(result.requested)} solvers",
+                            directory)
     failed = sorted({str(solve.reason) for solve in result.solves if not solve.converged})
     return _finish(result.converged, ", ".join(failed), directory)
 
@@ -290,7 +297,7 @@ def _adapt_options(arguments) -> dict:
 
 def _command_adapt(arguments) -> int:
     from krylovfem.adapt import check_adaptable, run_adapt
-    from krylovfem.record import record_folder, write_adapt, write_step
+    from krylovfem.record import record_folder, write_adapt, write_part
 
     case, directory = _prepare(arguments, _adapt_options(arguments))
     check_adaptable(case)
@@ -298,13 +305,12 @@ def _command_adapt(arguments) -> int:
         _emit_all(report_lines(arguments, printout.run_header(case)))
         monitor = _monitor(arguments.monitor, arguments.quiet)
         result = run_adapt(case, report=_report(arguments.quiet), monitor=monitor,
-                           on_run=lambda step, run: write_step(folder, step, run))
+                           on_run=lambda step, run: write_part(folder, "step", step, run))
         _flush(monitor)
         files = write_adapt(result, folder)
     _emit_all(report_lines(arguments, printout.adapt_table(result, directory, files)))
     if result.interrupted:
-        return _fail(f"interrupted after {len(result.steps)} adaptive steps; the steps done "
-                     f"are in {directory}", EXIT_INTERRUPTED)
+        return _interrupted(f"{len(result.steps)} adaptive steps", directory)
     failed = sorted({step.reason for step in result.steps if not step.converged})
     if result.failure is not None:
         failed.append("diverged_breakdown")
@@ -327,6 +333,11 @@ def _command_plot(arguments) -> int:
     if not arguments.quiet:
         _emit(f"wrote {arguments.output} ({len(solves)} histories)")
     return EXIT_OK
+
+
+def _interrupted(done: str, directory: Path) -> int:
+    """A Ctrl-C that ended a study, comparison or adaptive loop after some of its parts."""
+    return _fail(f"interrupted after {done}; those done are in {directory}", EXIT_INTERRUPTED)
 
 
 def report_lines(arguments, lines: list[str]) -> list[str]:

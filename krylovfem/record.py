@@ -55,8 +55,8 @@ from krylovfem.section import CaseError
 from krylovfem.settings import Case
 
 __all__ = ["SCHEMA_VERSION", "RecordError", "RecordFolder", "load_solve_records",
-           "record_folder", "record_lock", "run_writers", "step_folder", "summary_document",
-           "write_adapt", "write_compare", "write_run", "write_step", "write_study"]
+           "part_folder", "record_folder", "record_lock", "run_writers", "summary_document",
+           "write_adapt", "write_compare", "write_part", "write_run", "write_study"]
 
 SCHEMA_VERSION = 1
 #: The main document of each kind of record folder.
@@ -515,8 +515,19 @@ def _mmwrite(buffer: io.BytesIO, value) -> None:
 
 
 # --------------------------------------------------------------------------------------
-# study and compare
+# study, compare and adapt
 # --------------------------------------------------------------------------------------
+def part_folder(kind: str, index: int) -> str:
+    """The sub-folder of one part's run record: ``level-01`` (study), ``step-03`` (adapt)."""
+    return f"{kind}-{index:02d}"
+
+
+def write_part(folder: RecordFolder, kind: str, index: int, run) -> None:
+    """A study level's or an adaptive step's run record (the files ``run`` writes) in its
+    sub-folder of ``folder``."""
+    folder.write(run_writers(run), part_folder(kind, index))
+
+
 def study_document(result, files: list[str]) -> dict[str, Any]:
     """The ``study.json`` of a :class:`~krylovfem.run.StudyResult`."""
     study, case = result.study, result.case
@@ -539,16 +550,20 @@ def study_document(result, files: list[str]) -> dict[str, Any]:
             "element": case.mesh_settings.element,
             "solver": resolved_case(case)["solver"], "levels": levels,
             "rates": {name: float(rate) for name, rate in study.fitted_rates.items()},
+            "levels_requested": result.levels, "interrupted": result.interrupted,
+            "level_records": [part_folder("level", level) for level in range(result.solved)],
             "converged": result.converged, "versions": versions(), "files": files}
 
 
-def write_study(result, directory: Path) -> list[Path]:
+def write_study(result, folder: RecordFolder) -> list[Path]:
+    """``study.json`` and the rates figure beside the levels' folders; ``study.json``
+    first in the list returned."""
     from krylovfem import figures
 
     writers = figures.study_figures(result) if result.case.output.plots else {}
-    names = ["study.json", *writers]
+    names = ["study.json", *writers, *folder.names]
     document = study_document(result, names)
-    return write_folder(directory, {"study.json": _json_writer(document), **writers})
+    return folder.write({"study.json": _json_writer(document), **writers})
 
 
 def compare_document(result, files: list[str]) -> dict[str, Any]:
@@ -558,6 +573,9 @@ def compare_document(result, files: list[str]) -> dict[str, Any]:
             "case": _case_entry(case), "problem": case.problem.type, "dofs": result.dofs,
             "rtol": case.solver.rtol, "atol": case.solver.atol,
             "solvers": [solve.to_dict() for solve in result.solves],
+            "interrupted": result.interrupted,
+            "not_run": [f"{method}:{preconditioner}" for method, preconditioner
+                        in result.requested[len(result.solves):]],
             "converged": result.converged, "versions": versions(), "files": files}
 
 
@@ -581,22 +599,12 @@ def adapt_document(result, files: list[str]) -> dict[str, Any]:
             "element": case.mesh_settings.element, "solver": resolved_case(case)["solver"],
             "adapt": result.settings.as_record(), "stop": result.stop,
             "failure": result.failure, "interrupted": result.interrupted,
-            "step_records": [step_folder(step) for step in range(result.solved)],
+            "step_records": [part_folder("step", step) for step in range(result.solved)],
             "steps": [step.as_record() for step in result.steps],
             "uniform": [step.as_record() for step in result.uniform],
             "rates": {"adaptive": dofs_rates(result.steps),
                       "uniform": dofs_rates(result.uniform)},
             "converged": result.converged, "versions": versions(), "files": files}
-
-
-def step_folder(step: int) -> str:
-    """The sub-folder of an adaptive step's run record: ``step-03``."""
-    return f"step-{step:02d}"
-
-
-def write_step(folder: RecordFolder, step: int, run) -> None:
-    """An adaptive step's run record (the files ``run`` writes) in its sub-folder."""
-    folder.write(run_writers(run), step_folder(step))
 
 
 def write_adapt(result, folder: RecordFolder) -> list[Path]:

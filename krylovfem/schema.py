@@ -362,11 +362,15 @@ OUTPUT_FILES = (
      "(Matrix Market)"),
     ("study.json, rates.png", "`krylovfem study`: errors, rates and iterations per level; "
      "the rates figure with plots"),
+    ("level-00/, level-01/, ...", "`krylovfem study`: each level's run record (the files "
+     "`run` writes)"),
     ("compare.json, compare.png", "`krylovfem compare`: one entry per solver; the residual "
      "histories figure with plots"),
     ("adapt.json, solution.npz, solution.vtu", "`krylovfem adapt`: one entry per step and "
-     "per uniform level (DOFs, estimate, errors, effectivity, iterations, times); the final "
-     "mesh's solution and indicators"),
+     "per uniform level (DOFs, estimate, errors, effectivity, iterations, times); the last "
+     "step's solution and indicators"),
+    ("step-00/, step-01/, ...", "`krylovfem adapt`: each step's run record (the files `run` "
+     "writes; also of a step whose solve broke down or was interrupted)"),
     ("convergence.png, mesh.png, solution.png", "`krylovfem adapt` with plots: estimate and "
      "error against DOFs beside the uniform levels; the final mesh coloured by the "
      "estimator; the solution"),
@@ -618,8 +622,9 @@ computes the residual estimator eta_T of every cell, marks cells (Dörfler: the 
 holding a fraction theta of eta^2; maximum: those with eta_T^2 >= theta max eta_T^2),
 bisects them by newest-vertex bisection and starts the next solve from the previous
 solution.  It stops after `--steps` solves, once the estimate is at most `--target`, or
-before a mesh with more than `--max-dofs` unknowns; the case is then solved on uniform
-refinements of its mesh up to as many unknowns, for comparison.  Errors and the
+before a mesh with more than `--max-dofs` unknowns (the keys of `[adapt]`, which these
+options override); the case is then solved on uniform refinements of its mesh up to as
+many unknowns, for comparison.  Errors and the
 effectivity index eta / |u - u_h|_H1 are recorded when `[problem] exact` is given.
 
 `--set section.key=value` (repeatable) replaces one value of the case file before it is
@@ -644,7 +649,9 @@ is allowed; nothing written); 3 the system refused a file (one that cannot be re
 written, a full disk, another run writing to the same folder: no new record, an earlier
 one unchanged); 4 out of memory; 70 an internal error (`KRYLOVFEM_TRACEBACK=1` shows the
 traceback); 130 interrupted (Ctrl-C: a solve stops within a second, and a run's record
-holds it so far, with the reason `interrupted`); 143 terminated (SIGTERM)."""
+holds it so far, with the reason `interrupted`; `study`, `compare` and `adapt` keep the
+levels, solvers and steps done, in a record marked `"interrupted": true`); 143 terminated
+(SIGTERM)."""
 
 
 _THREADS_TEXT = """\

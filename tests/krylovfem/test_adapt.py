@@ -209,8 +209,8 @@ def test_ctrl_c_keeps_the_steps_done(how, folders, tmp_path, cli, monkeypatch):
     out = tmp_path / "out"
     completed = cli("adapt", CASES / "l-shape.toml", "--steps", 6, "--out", out, *QUICK)
     assert completed.status == 130
-    assert completed.stderr == (f"krylovfem: interrupted after 2 adaptive steps; the steps "
-                                f"done are in {out}\n")
+    assert completed.stderr == (f"krylovfem: interrupted after 2 adaptive steps; those done "
+                                f"are in {out}\n")
     record = json.loads((out / "adapt.json").read_text())
     assert record["interrupted"] is True and record["stop"] == "interrupted"
     assert [step["step"] for step in record["steps"]] == [0, 1]
