@@ -12,7 +12,7 @@ from krylovfem.build import estimator_data
 from krylovfem.casefile import load_case
 from krylovfem.figures import read_figure_data
 
-from .conftest import CASES
+from .conftest import CASES, ctrl_c, ctrl_c_in_the_solve, interrupting
 
 STEP_KEYS = {"step", "dofs", "cells", "h", "estimate", "errors", "effectivity", "iterations",
              "converged", "reason", "marked", "times"}
@@ -162,50 +162,10 @@ def test_every_step_has_the_run_record_that_run_writes(l_shape_record):
 QUICK = ("--quiet", "--set", "output.plots=false")
 
 
-def _interrupting(monkeypatch, calls: int, how):
-    """Make the ``calls``-th solve of the run (counting from 1) end by ``how(run_case, ...)``."""
-    import krylovfem.run
-
-    real, count = krylovfem.run.run_case, [0]
-
-    def run_case(*args, **kwargs):
-        count[0] += 1
-        if count[0] == calls:
-            return how(real, *args, **kwargs)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(krylovfem.run, "run_case", run_case)
-
-
-def _ctrl_c(real, *args, **kwargs):
-    raise KeyboardInterrupt
-
-
-def _ctrl_c_in_the_solve(real, *args, **kwargs):
-    """The solver's answer to a Ctrl-C: the solve so far, with the reason interrupted."""
-    import dataclasses
-
-    import krylovfem.run
-    from solvers import Reason, SolveInterrupted
-
-    solve = krylovfem.run._solve
-
-    def interrupted(*solve_args, **solve_kwargs):
-        result = solve(*solve_args, **solve_kwargs)
-        raise SolveInterrupted(dataclasses.replace(result, reason=Reason.INTERRUPTED,
-                                                       converged=False))
-
-    krylovfem.run._solve = interrupted
-    try:
-        return real(*args, **kwargs)
-    finally:
-        krylovfem.run._solve = solve
-
-
-@pytest.mark.parametrize(("how", "folders"), [(_ctrl_c, 2), (_ctrl_c_in_the_solve, 3)],
+@pytest.mark.parametrize(("how", "folders"), [(ctrl_c, 2), (ctrl_c_in_the_solve, 3)],
                          ids=["between-solves", "in-a-solve"])
 def test_ctrl_c_keeps_the_steps_done(how, folders, tmp_path, cli, monkeypatch):
-    _interrupting(monkeypatch, 3, how)
+    interrupting(monkeypatch, 3, how)
     out = tmp_path / "out"
     completed = cli("adapt", CASES / "l-shape.toml", "--steps", 6, "--out", out, *QUICK)
     assert completed.status == 130
@@ -229,7 +189,7 @@ def test_ctrl_c_keeps_the_steps_done(how, folders, tmp_path, cli, monkeypatch):
 
 def test_ctrl_c_during_the_uniform_levels_keeps_every_adaptive_step(tmp_path, cli,
                                                                     monkeypatch):
-    _interrupting(monkeypatch, 4, _ctrl_c)  # 3 adaptive solves, then the first uniform one
+    interrupting(monkeypatch, 4, ctrl_c)  # 3 adaptive solves, then the first uniform one
     out = tmp_path / "out"
     completed = cli("adapt", CASES / "l-shape.toml", "--steps", 3, "--out", out, *QUICK)
     assert completed.status == 130
@@ -242,7 +202,7 @@ def test_ctrl_c_before_the_first_solve_ends_writes_nothing(tmp_path, cli, monkey
     out = tmp_path / "out"
     assert cli("adapt", CASES / "l-shape.toml", "--steps", 2, "--out", out, *QUICK).status == 0
     before = {path.name for path in out.iterdir()}
-    _interrupting(monkeypatch, 1, _ctrl_c)
+    interrupting(monkeypatch, 1, ctrl_c)
     completed = cli("adapt", CASES / "l-shape.toml", "--steps", 5, "--out", out, *QUICK)
     assert completed.status == 130 and completed.stderr == "krylovfem: interrupted\n"
     assert {path.name for path in out.iterdir()} == before  # the earlier record stays
