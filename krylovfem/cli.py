@@ -5,7 +5,7 @@
     krylovfem run CASE.toml [--out DIR] [--set section.key=value ...] [--monitor [K]] [--quiet]
     krylovfem study CASE.toml --levels K [...]
     krylovfem compare CASE.toml --solvers cg:none,cg:jacobi,gmres:ilu0 [...]
-    krylovfem adapt CASE.toml --steps K [--theta T] [--marking M] [--target ETA] [...]
+    krylovfem adapt CASE.toml [--steps K] [--theta T] [--marking M] [--target ETA] [...]
     krylovfem plot RUN_DIR_OR_SUMMARY ... -o FIG.png
 
 Exit status (one line on stderr for every failure, never a traceback):
@@ -94,6 +94,8 @@ def _levels(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``krylovfem`` (subcommands run, study, compare, adapt, plot)."""
     from fem.estimate import MARKINGS
+    from krylovfem.adapt_options import ADAPT_OPTIONS
+    from krylovfem.settings import AdaptSettings
 
     parser = _Parser(prog="krylovfem", description="Finite elements and Krylov solvers from "
                      "TOML case files; every run leaves a record (summary.json) and plots.")
@@ -121,18 +123,19 @@ def build_parser() -> argparse.ArgumentParser:
                          help="comma-separated method:preconditioner pairs")
     adapt = case_command("adapt", "solve, estimate, mark and refine, step after step; "
                          "a uniform study beside it")
-    # no defaults here: an option given overrides [adapt], whose defaults apply otherwise
-    adapt.add_argument("--steps", type=int, help="the most solves (overrides [adapt] steps; "
-                       "default 10)")
-    adapt.add_argument("--theta", type=float, help="marking parameter in (0, 1] (overrides "
-                       "[adapt] theta; default 0.5)")
-    adapt.add_argument("--marking", choices=tuple(MARKINGS), help="Dörfler (bulk) or "
-                       "maximum marking (overrides [adapt] marking; default dorfler)")
-    adapt.add_argument("--target", type=float, metavar="ETA", help="stop once the estimate "
-                       "is at most ETA (overrides [adapt] target)")
-    adapt.add_argument("--max-dofs", type=int, metavar="N", dest="max_dofs",
-                       help="never solve on a mesh with more than N unknowns (overrides "
-                       "[adapt] max_dofs)")
+    # no defaults here: an option given overrides its [adapt] key, whose default (that of
+    # AdaptSettings) applies otherwise; the values are checked with the case file's
+    defaults = AdaptSettings()
+    for key, type_, metavar, text in (
+            ("steps", int, "K", f"the most solves (default {defaults.steps})"),
+            ("theta", float, "T", f"marking parameter in (0, 1] (default {defaults.theta})"),
+            ("marking", None, None, f"Dörfler (bulk) or maximum marking (default "
+                                    f"{defaults.marking})"),
+            ("target", float, "ETA", "stop once the estimate is at most ETA"),
+            ("max_dofs", int, "N", "never solve on a mesh with more than N unknowns")):
+        adapt.add_argument(ADAPT_OPTIONS[key], dest=key, type=type_, metavar=metavar,
+                           choices=tuple(MARKINGS) if key == "marking" else None,
+                           help=f"{text}; overrides [adapt] {key}")
     plot = commands.add_parser("plot", help="residual histories of earlier runs in one figure",
                                description="residual histories of earlier runs in one figure")
     plot.add_argument("records", nargs="+", type=Path,

@@ -107,7 +107,8 @@ class Section:
         try:
             check(value)
         except ValueError as error:
-            raise CaseError(f"{self.source}: {self.label(key)} = {shown(value)}: "
+            given = self.table.get(key, value)
+            raise CaseError(f"{self.source}: {self.label(key)} = {shown(given)}: "
                             f"{' '.join(str(error).split())}") from None
 
     def boolean(self, key: str, default: bool) -> bool:

@@ -103,7 +103,7 @@ def test_the_ready_cases_that_adapt_carry_their_settings():
     ("steps = 0", "case.toml: [adapt] steps = 0: out of range; allowed: an integer >= 1"),
     ('steps = "3"', "[adapt] steps = '3': expected an integer >= 1, given a string"),
     ("theta = 1.5", "[adapt] theta = 1.5: theta must be a number in (0, 1], got 1.5"),
-    ("theta = 0", "[adapt] theta = 0.0: theta must be a number in (0, 1]"),
+    ("theta = 0", "[adapt] theta = 0: theta must be a number in (0, 1], got 0.0"),
     ('marking = "largest"', "[adapt] marking = 'largest': unknown; allowed: dorfler | maximum"),
     ("target = -1.0", "[adapt] target = -1.0: out of range; allowed: a number > 0"),
     ("max_dofs = 3", "[adapt] max_dofs = 3: below the 5 DOFs of the case's mesh; allowed: >= 5"),
@@ -177,7 +177,7 @@ def test_compare_study_and_adapt_use_the_amg_options(tmp_path, cli):
 
 
 @pytest.mark.parametrize(("settings", "words"), [
-    (["solver.amg.theta=1"], "case.toml: [solver.amg] theta (from --set) = 1.0: theta must "
+    (["solver.amg.theta=1"], "case.toml: [solver.amg] theta (from --set) = 1: theta must "
                              "be a number in [0, 1); got 1.0"),
     (["solver.amg.sweeps=0"], "[solver.amg] sweeps (from --set) = 0: sweeps must be an "
                               "integer >= 1; got 0"),
@@ -204,3 +204,13 @@ def test_amg_options_are_refused_for_heat(tmp_path, cli):
     path = _case(tmp_path, text.replace('preconditioner = "', 'preconditioner = "amg" #"'))
     _one_line_refusal(cli("run", path, "--out", tmp_path / "never"),
                       'section [solver.amg] is not used by type = "heat"', tmp_path / "never")
+
+
+def test_set_reaches_the_adapt_section_and_says_so(tmp_path, cli):
+    case = _case(tmp_path, POISSON_1D + "[adapt]\nsteps = 3\n")
+    _one_line_refusal(cli("adapt", case, "--set", "adapt.theta=2", "--out", tmp_path / "never"),
+                      "case.toml: [adapt] theta (from --set) = 2: theta must be a number in "
+                      "(0, 1], got 2.0", tmp_path / "never")
+    assert cli("adapt", case, "--set", "adapt.steps=2", "--out", tmp_path / "set",
+               "--quiet").status == 0
+    assert len(json.loads((tmp_path / "set" / "adapt.json").read_text())["steps"]) == 2
