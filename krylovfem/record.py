@@ -572,7 +572,8 @@ def compare_document(result, files: list[str]) -> dict[str, Any]:
     return {"schema": "krylovfem.compare", "schema_version": SCHEMA_VERSION,
             "case": _case_entry(case), "problem": case.problem.type, "dofs": result.dofs,
             "rtol": case.solver.rtol, "atol": case.solver.atol,
-            "solvers": [solve.to_dict() for solve in result.solves],
+            "solvers": [solve.to_dict() | {"hierarchy": hierarchy} for solve, hierarchy
+                        in zip(result.solves, result.hierarchies, strict=True)],
             "interrupted": result.interrupted,
             "not_run": [f"{method}:{preconditioner}" for method, preconditioner
                         in result.requested[len(result.solves):]],

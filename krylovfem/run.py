@@ -164,8 +164,9 @@ class StudyResult:
 class CompareResult:
     """One linear system solved by several methods and preconditioners.
 
-    ``solvers`` and ``solves`` are those done; ``requested`` all that were asked for
-    (more when a Ctrl-C ended the comparison: ``interrupted``).
+    ``solvers`` and ``solves`` are those done, ``hierarchies`` the summary of each one's
+    AMG hierarchy (None for other preconditioners); ``requested`` all that were asked
+    for (more when a Ctrl-C ended the comparison: ``interrupted``).
     """
 
     case: Case
@@ -174,6 +175,7 @@ class CompareResult:
     solves: tuple = field(default_factory=tuple)
     requested: tuple[tuple[str, str], ...] = ()
     interrupted: bool = False
+    hierarchies: tuple[dict | None, ...] = ()
 
     @property
     def converged(self) -> bool:
@@ -561,18 +563,21 @@ def run_compare(case: Case, solver_pairs: list[tuple[str, str]], *,
                         f"or matrix case (heat solves one system per step)")
     matrix, rhs = system_for_compare(case)
     report(printout.dofs_line(int(np.size(rhs)), None))
-    solves, requested = [], tuple(solver_pairs)
+    solves, hierarchies, requested = [], [], tuple(solver_pairs)
+    interrupted = False
     try:
         for method, preconditioner in requested:
             settings = replace(case.solver, method=method, preconditioner=preconditioner)
             _warm_up(settings, matrix, report)
+            fields = {}
             result = _solve(matrix, rhs, settings, monitor,
-                            M=_multigrid(settings, matrix, report, {}))
+                            M=_multigrid(settings, matrix, report, fields))
             solves.append(result)
+            hierarchies.append(fields.get("preconditioner"))
             report(printout.compare_line(method, preconditioner, result))
     except KeyboardInterrupt:
         if not solves:
             raise
-        return CompareResult(case, int(np.size(rhs)), requested[:len(solves)], tuple(solves),
-                             requested, interrupted=True)
-    return CompareResult(case, int(np.size(rhs)), requested, tuple(solves), requested)
+        interrupted = True
+    return CompareResult(case, int(np.size(rhs)), requested[:len(solves)], tuple(solves),
+                         requested, interrupted, tuple(hierarchies))

@@ -165,6 +165,7 @@ def test_compare_study_and_adapt_use_the_amg_options(tmp_path, cli):
     system, direct = _direct_hierarchy(path, theta=0.05, sweeps=1, max_coarse=40)
     expected = solvers.cg(system.reduced_matrix, system.reduced_rhs, M=direct, rtol=1e-8)
     assert compared["iterations"] == expected.iterations
+    assert compared["hierarchy"]["sizes"] == list(direct.sizes)
     assert np.allclose(compared["residual_norms"], expected.residual_norms, rtol=1e-10)
 
     assert cli("study", path, "--levels", 2, "--out", tmp_path / "study", "--quiet").status == 0
