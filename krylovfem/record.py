@@ -12,9 +12,13 @@ and the solution)::
     summary.json   solution.npz   solution.vtu (mesh cases)   system.mtx, rhs.mtx
     residuals.png  solution.png  error.png (exact known)  iterations.png (heat)
 
-Study: ``study.json``, ``rates.png``; comparison: ``compare.json``, ``compare.png``;
-adaptive loop: ``adapt.json``, ``solution.npz`` and ``solution.vtu`` of the final mesh,
-``convergence.png``, ``mesh.png``, ``solution.png``.
+Study: ``study.json``, ``rates.png``, and each level's run record in ``level-00/``, ...;
+comparison: ``compare.json``, ``compare.png``; adaptive loop: ``adapt.json``,
+``solution.npz`` and ``solution.vtu`` of the last step's mesh, ``convergence.png``,
+``mesh.png``, ``solution.png``, and each step's run record in ``step-00/``, ...  Those
+sub-folders are written as their parts finish (:class:`RecordFolder`), into the folder
+that is swapped into place at the end, so a Ctrl-C keeps the parts done and a failure
+leaves the earlier record.
 
 ``summary.json`` (``"schema": "krylovfem.run"``, ``"schema_version": 1``) holds:
 
