@@ -183,7 +183,7 @@ def run_adapt(case: Case, settings: AdaptSettings | None = None, *, report: Repo
     Raises
     ------
     CaseError
-        For a matrix or heat case.
+        For a matrix or heat case, or ``settings`` out of range (as in ``[adapt]``).
     KeyboardInterrupt
         When a Ctrl-C came before the first solve ended (nothing to keep).
     """
@@ -193,8 +193,16 @@ def run_adapt(case: Case, settings: AdaptSettings | None = None, *, report: Repo
     from krylovfem.run import run_case
 
     check_adaptable(case)
-    settings = settings or case.adapt
     degree = case.mesh_settings.degree
+    if settings is None:
+        settings = case.adapt
+    else:  # a caller's settings get the checks of the case file's [adapt]
+        from krylovfem.adapt_options import read_adapt_settings
+        from krylovfem.section import Section
+
+        given = {key: value for key, value in settings.as_record().items() if value is not None}
+        settings = read_adapt_settings(Section(case.source, "adapt", given, {}), case.mesh,
+                                       degree)
     mesh = longest_edge_first(case.mesh)
     steps, uniform, guess, stop, failure, solved = [], [], None, "steps", None, 0
     final, adaptive_done = (None, None, None), False

@@ -85,7 +85,8 @@ def test_the_convergence_figure_shows_the_recorded_numbers(l_shape_record):
 
 def test_interior_layer_stops_at_the_dof_budget(tmp_path, cli):
     completed = cli("adapt", CASES / "interior-layer.toml", "--steps", 30, "--max-dofs", 1500,
-                    "--marking", "maximum", "--out", tmp_path / "layer", "--quiet")
+                    "--marking", "maximum", "--out", tmp_path / "layer", "--quiet",
+                    "--set", "output.plots=false")
     assert completed.status == 0, completed.stderr
     record = json.loads((tmp_path / "layer" / "adapt.json").read_text())
     assert record["stop"] == "max_dofs"

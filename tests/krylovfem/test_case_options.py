@@ -5,6 +5,7 @@ the same keywords; the adaptive settings against the loop's record.
 """
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -215,3 +216,18 @@ def test_set_reaches_the_adapt_section_and_says_so(tmp_path, cli):
     assert cli("adapt", case, "--set", "adapt.steps=2", "--out", tmp_path / "set",
                "--quiet").status == 0
     assert len(json.loads((tmp_path / "set" / "adapt.json").read_text())["steps"]) == 2
+
+
+def test_run_adapt_checks_settings_given_in_python(tmp_path):
+    from krylovfem.adapt import run_adapt
+    from krylovfem.casefile import CaseError, parse_case_text
+    from krylovfem.settings import AdaptSettings
+
+    case = parse_case_text(POISSON_1D, name="demo", source="demo.toml")
+    for settings, words in ((AdaptSettings(theta=2.0), "[adapt] theta = 2.0: theta must be"),
+                            (AdaptSettings(steps=0), "[adapt] steps = 0: out of range"),
+                            (AdaptSettings(max_dofs=2), "below the 5 DOFs")):
+        with pytest.raises(CaseError, match=re.escape(words)):
+            run_adapt(case, settings)
+    result = run_adapt(case, AdaptSettings(steps=2, marking="maximum"))
+    assert len(result.steps) == 2 and result.settings.marking == "maximum"
