@@ -6,7 +6,10 @@ an example), and :data:`SECTIONS` the sections in file order.  The reader in
 :mod:`krylovfem.casefile` derives from them which keys it accepts
 (:func:`keys_by_section`, :func:`problem_keys`); the lists of allowed names live here
 (:data:`DOMAINS`, :data:`ELEMENTS`, :data:`PROBLEM_TYPES`, :data:`SCHEMES`) or in
-:mod:`solvers` (``METHODS``, ``PRECONDITIONERS``) and are never written twice.
+:mod:`solvers` (``METHODS``, ``PRECONDITIONERS``, and the keywords of ``solvers.amg``
+that make the ``[solver.amg]`` keys, read by :mod:`krylovfem.amg_options`) and are never
+written twice; the ``[adapt]`` defaults are those of
+:class:`~krylovfem.settings.AdaptSettings`.
 
 ``python -m krylovfem.schema`` writes ``docs/case-files.md`` from
 :func:`reference_markdown`; a test checks that the committed page is what the
