@@ -256,7 +256,7 @@ def _validate(raw: dict, *, name: str, source: str, base: Path,
         raise CaseError(f"{source}: [problem] type is missing; allowed: "
                         f"{' | '.join(PROBLEM_TYPES)}")
     problem_type = problem_section.choice("type", PROBLEM_TYPES, None)
-    _check_sections_for(source, problem_type, raw)
+    _check_sections_for(source, problem_type, raw, overridden)
     solver = _solver_settings(Section(source, "solver", raw.get("solver", {}), overridden),
                               problem_type, overridden)
     output = _output_settings(Section(source, "output", raw.get("output", {}), overridden),
@@ -331,7 +331,8 @@ def _check_heat_work(section: Section, time: TimeSettings, mesh) -> None:
                   f"or a coarser mesh)")
 
 
-def _check_sections_for(source: str, problem_type: str, raw: dict) -> None:
+def _check_sections_for(source: str, problem_type: str, raw: dict,
+                        overridden: dict[str, str]) -> None:
     """The sections (and sub-tables) a problem type needs are there, and no others."""
     for section in SECTIONS:
         if not section.name:
@@ -345,7 +346,10 @@ def _check_sections_for(source: str, problem_type: str, raw: dict) -> None:
                                 f"type = \"{problem_type}\")")
         elif present:
             users = ", ".join(f'"{kind}"' for kind in section.problems)
-            raise CaseError(f"{source}: section [{section.name}] is not used by type = "
+            options = sorted({option for key, option in overridden.items()
+                              if key.startswith(f"{section.name}.")})
+            given = f" (set by {', '.join(options)})" if options else ""
+            raise CaseError(f"{source}: section [{section.name}]{given} is not used by type = "
                             f"\"{problem_type}\" (it is for type = {users})")
 
 

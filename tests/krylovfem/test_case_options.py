@@ -231,3 +231,10 @@ def test_run_adapt_checks_settings_given_in_python(tmp_path):
             run_adapt(case, settings)
     result = run_adapt(case, AdaptSettings(steps=2, marking="maximum"))
     assert len(result.steps) == 2 and result.settings.marking == "maximum"
+
+
+def test_an_adapt_option_on_a_heat_case_is_named_in_the_refusal(tmp_path, cli):
+    _one_line_refusal(cli("adapt", CASES / "heat.toml", "--steps", 3, "--theta", 0.3,
+                          "--out", tmp_path / "never"),
+                      'heat.toml: section [adapt] (set by --steps, --theta) is not used by '
+                      'type = "heat"', tmp_path / "never")
