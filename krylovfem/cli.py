@@ -261,7 +261,10 @@ def _command_study(arguments) -> int:
         monitor = _monitor(arguments.monitor, arguments.quiet)
         result = run_study(case, arguments.levels, monitor=monitor,
                            report=_report(arguments.quiet),
-                           on_run=lambda level, run: write_part(folder, "level", level, run))
+                           # a study's figure is rates.png: drawing each level's solution
+                           # and error would take longer than solving the levels
+                           on_run=lambda level, run: write_part(folder, "level", level, run,
+                                                                figures=False))
         _flush(monitor)
         files = write_study(result, folder)
     _emit_all(report_lines(arguments, printout.study_table(result, directory, files)))

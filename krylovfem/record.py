@@ -12,7 +12,8 @@ and the solution)::
     summary.json   solution.npz   solution.vtu (mesh cases)   system.mtx, rhs.mtx
     residuals.png  solution.png  error.png (exact known)  iterations.png (heat)
 
-Study: ``study.json``, ``rates.png``, and each level's run record in ``level-00/``, ...;
+Study: ``study.json``, ``rates.png``, and each level's run record (without its figures)
+in ``level-00/``, ...;
 comparison: ``compare.json``, ``compare.png``; adaptive loop: ``adapt.json``,
 ``solution.npz`` and ``solution.vtu`` of the last step's mesh, ``convergence.png``,
 ``mesh.png``, ``solution.png``, and each step's run record in ``step-00/``, ...  Those
@@ -466,8 +467,9 @@ def summary_document(run, files: list[str]) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------
 # run
 # --------------------------------------------------------------------------------------
-def run_writers(run) -> dict[str, Writer]:
-    """The files of a run's record, ``summary.json`` first."""
+def run_writers(run, *, figures: bool = True) -> dict[str, Writer]:
+    """The files of a run's record, ``summary.json`` first; the figures (with
+    ``[output] plots``) unless ``figures`` is false."""
     case = run.case
     writers: dict[str, Writer] = {}
     writers["solution.npz"] = _bytes_writer(lambda buffer: np.savez_compressed(
@@ -477,10 +479,10 @@ def run_writers(run) -> dict[str, Writer]:
     if case.output.save_system and run.matrix is not None:
         writers["system.mtx"] = _bytes_writer(lambda buffer: _mmwrite(buffer, run.matrix))
         writers["rhs.mtx"] = _bytes_writer(lambda buffer: _mmwrite(buffer, run.rhs))
-    if case.output.plots:
-        from krylovfem import figures  # matplotlib: a third of a second, only with plots
+    if figures and case.output.plots:
+        from krylovfem.figures import run_figures  # matplotlib: a third of a second
 
-        writers.update(figures.run_figures(run))
+        writers.update(run_figures(run))
     names = ["summary.json", *writers]
     document = summary_document(run, names)
     return {"summary.json": _json_writer(document), **writers}
@@ -526,10 +528,11 @@ def part_folder(kind: str, index: int) -> str:
     return f"{kind}-{index:02d}"
 
 
-def write_part(folder: RecordFolder, kind: str, index: int, run) -> None:
-    """A study level's or an adaptive step's run record (the files ``run`` writes) in its
-    sub-folder of ``folder``."""
-    folder.write(run_writers(run), part_folder(kind, index))
+def write_part(folder: RecordFolder, kind: str, index: int, run, *,
+               figures: bool = True) -> None:
+    """A study level's or an adaptive step's run record (the files ``run`` writes; without
+    its figures unless ``figures``) in its sub-folder of ``folder``."""
+    folder.write(run_writers(run, figures=figures), part_folder(kind, index))
 
 
 def study_document(result, files: list[str]) -> dict[str, Any]:

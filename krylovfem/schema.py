@@ -367,7 +367,7 @@ OUTPUT_FILES = (
     ("study.json, rates.png", "`krylovfem study`: errors, rates and iterations per level; "
      "the rates figure with plots"),
     ("level-00/, level-01/, ...", "`krylovfem study`: each level's run record (the files "
-     "`run` writes)"),
+     "`run` writes but its figures)"),
     ("compare.json, compare.png", "`krylovfem compare`: one entry per solver; the residual "
      "histories figure with plots"),
     ("adapt.json, solution.npz, solution.vtu", "`krylovfem adapt`: one entry per step and "

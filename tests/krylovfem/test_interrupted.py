@@ -31,6 +31,15 @@ def test_a_study_records_each_level_as_run_does(tmp_path, cli):
     for row, folder in zip(study["levels"], study["level_records"], strict=True):
         summary = json.loads((tmp_path / "study" / folder / "summary.json").read_text())
         assert summary["dofs"] == row["dofs"] and summary["errors"]["l2"] == row["l2"]
+        assert sorted(summary["files"]) == ["solution.npz", "solution.vtu", "summary.json"]
+        assert _listing(tmp_path / "study" / folder) == sorted(summary["files"])
+
+
+def test_a_study_level_record_holds_no_figures_even_with_plots(tmp_path, cli):
+    assert cli("study", POISSON, "--levels", 2, "--out", tmp_path, "--quiet",
+               "--set", "mesh.n=4").status == 0
+    assert _listing(tmp_path / "level-01") == ["solution.npz", "solution.vtu", "summary.json"]
+    assert "rates.png" in _listing(tmp_path)
 
 
 @pytest.mark.parametrize(("how", "records"), [(ctrl_c, 2), (ctrl_c_in_the_solve, 3)],
