@@ -15,7 +15,9 @@ The modules of this package, in the order data flows through them:
 * :mod:`krylovfem.casefile` -- the case-file reader (TOML to :class:`Case`), with
   :mod:`krylovfem.section` (typed reading of one table), :mod:`krylovfem.settings`
   (the validated dataclasses), :mod:`krylovfem.meshes` (the ``[mesh]`` section and the
-  mesh) and :mod:`krylovfem.expression_checks` (every expression evaluated on the mesh);
+  mesh), :mod:`krylovfem.amg_options` (``[solver.amg]``, read off :func:`solvers.amg`),
+  :mod:`krylovfem.adapt_options` (``[adapt]``) and :mod:`krylovfem.expression_checks`
+  (every expression evaluated on the mesh);
 * :mod:`krylovfem.build` -- a case turned into the library's arguments;
 * :mod:`krylovfem.run` -- run, study and compare, returning frozen results;
 * :mod:`krylovfem.adapt` -- the adaptive loop (solve, estimate, mark, refine);

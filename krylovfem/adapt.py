@@ -10,7 +10,9 @@ or before a mesh with more than ``max_dofs`` unknowns.  Beside it the case is so
 uniform refinements of its mesh up to as many unknowns as the last adaptive step, with
 the same estimate and errors, for comparison.
 
-Nothing here writes a file: :func:`krylovfem.record.write_adapt` does.
+Nothing here writes a file: each step's run goes to an ``on_run`` callable as soon as
+it is solved (``krylovfem adapt`` records it there), and :func:`krylovfem.record.write_adapt`
+writes the loop.  A Ctrl-C ends the loop with the steps done so far.
 """
 
 from __future__ import annotations
@@ -26,66 +28,20 @@ from krylovfem import report as printout
 from krylovfem.build import estimator_data
 from krylovfem.casefile import Case, CaseError
 from krylovfem.meshes import MAX_CELLS
+from krylovfem.settings import AdaptSettings
 
 __all__ = ["STOP_REASONS", "AdaptResult", "AdaptSettings", "AdaptStep", "check_adaptable",
            "run_adapt"]
 
 Report = Callable[[str], None]
+OnRun = Callable[[int, Any], None]
 
 #: Why an adaptive loop ended.
-STOP_REASONS = ("steps", "target", "max_dofs", "max_cells", "failure")
+STOP_REASONS = ("steps", "target", "max_dofs", "max_cells", "failure", "interrupted")
 
 
 def _quiet(_: str) -> None:
     return None
-
-
-@dataclass(frozen=True)
-class AdaptSettings:
-    """The marking and the stopping rule of an adaptive loop.
-
-    Attributes
-    ----------
-    steps : int
-        The most solves (meshes), at least 1.
-    theta : float in (0, 1]
-        The marking parameter (bulk fraction for Dörfler, fraction of the largest
-        indicator for maximum marking).
-    marking : {"dorfler", "maximum"}
-    target : float or None
-        Stop once the estimate is at most this.
-    max_dofs : int or None
-        Never solve on a mesh with more unknowns than this.
-    """
-
-    steps: int
-    theta: float = 0.5
-    marking: str = "dorfler"
-    target: float | None = None
-    max_dofs: int | None = None
-
-    def __post_init__(self):
-        from fem.estimate import MARKINGS, check_theta
-
-        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
-            raise CaseError(f"--steps {self.steps!r}: expected a positive integer")
-        try:
-            check_theta(self.theta)
-        except ValueError:
-            raise CaseError(f"--theta {self.theta!r}: expected a number in (0, 1]") from None
-        if self.marking not in MARKINGS:
-            raise CaseError(f"--marking {self.marking!r}: unknown; allowed: "
-                            f"{' | '.join(MARKINGS)}")
-        if self.target is not None and not (np.isfinite(self.target) and self.target > 0):
-            raise CaseError(f"--target {self.target!r}: expected a number > 0")
-        if self.max_dofs is not None and (isinstance(self.max_dofs, bool)
-                                          or not isinstance(self.max_dofs, int)
-                                          or self.max_dofs < 1):
-            raise CaseError(f"--max-dofs {self.max_dofs!r}: expected a positive integer")
-
-    def as_record(self) -> dict[str, Any]:
-        return {"steps": self.steps, "theta": self.theta, "marking": self.marking,
-                "target": self.target, "max_dofs": self.max_dofs}
 
 
 @dataclass(frozen=True)
@@ -131,11 +87,18 @@ class AdaptResult:
     Attributes
     ----------
     steps, uniform : tuple of AdaptStep
-        The adaptive steps and the uniform levels.
+        The adaptive steps and the uniform levels (so far, when interrupted).
     stop : str
         One of :data:`STOP_REASONS`.
     space, u, indicators
-        The final mesh's space, solution and :math:`\\eta_T^2`.
+        The last step's space, solution and :math:`\\eta_T^2` (None without a step).
+    failure : str or None
+        Why a step's solve could not start (a preconditioner that broke down).
+    interrupted : bool
+        True when a Ctrl-C ended the loop or its uniform comparison.
+    solved : int
+        How many adaptive steps were solved (and given to ``on_run``): the steps, and a
+        last one that failed or was interrupted.
     """
 
     case: Case
@@ -143,10 +106,12 @@ class AdaptResult:
     steps: tuple
     uniform: tuple
     stop: str
-    space: Any
-    u: np.ndarray
-    indicators: np.ndarray
+    space: Any = None
+    u: np.ndarray | None = None
+    indicators: np.ndarray | None = None
     failure: str | None = None
+    interrupted: bool = False
+    solved: int = 0
 
     @property
     def converged(self) -> bool:
@@ -154,40 +119,29 @@ class AdaptResult:
                                                                          *self.uniform))
 
 
-def check_adaptable(case: Case, settings: AdaptSettings) -> None:
-    """Refuse, before any work, what an estimator cannot serve (matrix and heat cases)
-    and a DOF budget below the case's mesh."""
+def check_adaptable(case: Case) -> None:
+    """Refuse, before any work, what an estimator cannot serve (matrix and heat cases)."""
     if case.problem.type == "matrix":
         raise CaseError(f"{case.source}: adapt needs a mesh and an equation; a matrix case "
                         f"has neither (the estimator measures the residual of the PDE)")
-    if not case.is_stationary:
+    if case.adapt is None:
         raise CaseError(f"{case.source}: adapt needs a stationary problem; "
                         f"type = \"{case.problem.type}\" is not one")
-    if settings.max_dofs is not None:
-        first = _dofs_of(case.mesh, case.mesh_settings.degree)
-        if settings.max_dofs < first:
-            raise CaseError(f"{case.source}: --max-dofs {settings.max_dofs}: below the {first} "
-                            f"DOFs of the case's mesh; allowed: >= {first}")
 
 
-def _solve_and_estimate(case: Case, mesh, step: int, x0, report: Report, monitor=None):
-    """Solve on ``mesh`` and estimate: the run, its indicators and its step record."""
+def _estimated_step(case: Case, run, step: int) -> tuple[np.ndarray, AdaptStep]:
+    """The indicators of a solved step, and its record."""
     from fem.estimate import residual_estimate
-    from krylovfem.run import run_case
 
-    run = run_case(case, mesh=mesh, x0=x0, report=report, monitor=monitor)
-    if run.interrupted:  # Ctrl-C ends the whole loop, not just this step's solve
-        raise KeyboardInterrupt
     times = {"assemble": run.timings.setup, "compile": run.timings.compile,
              "solve": run.timings.solve, "estimate": 0.0, "mark": 0.0, "refine": 0.0}
-    if run.failure is not None:
-        return run, None, None
     started = time.perf_counter()
     estimate = residual_estimate(run.space, run.u, **estimator_data(case))
     times["estimate"] = time.perf_counter() - started
+    mesh = run.space.mesh
     record = AdaptStep(step, run.dofs, mesh.num_cells, float(mesh.h), estimate.total,
                        run.errors, run.iterations, run.converged, run.reason, None, times)
-    return run, estimate.indicators, record
+    return estimate.indicators, record
 
 
 def _dofs_of(mesh, degree: int) -> int:
@@ -196,74 +150,127 @@ def _dofs_of(mesh, degree: int) -> int:
     return function_space(mesh, degree).num_dofs
 
 
-def run_adapt(case: Case, settings: AdaptSettings, *, report: Report = _quiet,
-              monitor: Callable[[int, float], None] | None = None) -> AdaptResult:
+def _ignore(step: int, run) -> None:
+    return None
+
+
+def run_adapt(case: Case, settings: AdaptSettings | None = None, *, report: Report = _quiet,
+              monitor: Callable[[int, float], None] | None = None,
+              on_run: OnRun = _ignore) -> AdaptResult:
     """The adaptive loop of ``case`` with ``settings``, and the uniform levels beside it.
 
-    ``monitor(k, residual_norm)`` sees every iteration of the adaptive steps' solves.
+    Parameters
+    ----------
+    case : Case
+        A stationary case.
+    settings : AdaptSettings, optional
+        Default: the case's ``[adapt]`` section.
+    report : callable, optional
+        Receives each line of progress.
+    monitor : callable, optional
+        ``monitor(k, residual_norm)`` sees every iteration of the adaptive steps' solves.
+    on_run : callable, optional
+        ``on_run(step, run)`` receives each adaptive step's
+        :class:`~krylovfem.run.RunResult` once solved (also one that failed or was
+        interrupted), before the step is estimated.
+
+    Returns
+    -------
+    AdaptResult
+        With the steps done so far when a Ctrl-C came (``interrupted``), or when a
+        step's preconditioner broke down (``failure``, and no step when it was the first).
 
     Raises
     ------
     CaseError
-        For a matrix or heat case, or a DOF budget below the case's mesh.
+        For a matrix or heat case, or ``settings`` out of range (as in ``[adapt]``).
+    KeyboardInterrupt
+        When a Ctrl-C came before the first solve ended (nothing to keep).
     """
     from fem.element import function_space
     from fem.estimate import mark
     from fem.refine import bisect, longest_edge_first, prolongate
+    from krylovfem.run import run_case
 
-    check_adaptable(case, settings)
+    check_adaptable(case)
     degree = case.mesh_settings.degree
+    if settings is None:
+        settings = case.adapt
+    else:  # a caller's settings get the checks of the case file's [adapt]
+        from krylovfem.adapt_options import read_adapt_settings
+        from krylovfem.section import Section
+
+        given = {key: value for key, value in settings.as_record().items() if value is not None}
+        settings = read_adapt_settings(Section(case.source, "adapt", given, {}), case.mesh,
+                                       degree)
     mesh = longest_edge_first(case.mesh)
-    steps, guess, stop, failure = [], None, "steps", None
-    for step in range(settings.steps):
-        run, indicators, record = _solve_and_estimate(case, mesh, step, guess,
-                                                      report if step == 0 else _quiet,
-                                                      monitor)
-        if record is None:
-            stop, failure = "failure", run.failure
-            break
-        space, u = run.space, run.u
-        last = step == settings.steps - 1
-        if settings.target is not None and record.estimate <= settings.target:
-            stop, last = "target", True
-        if not last:
-            started = time.perf_counter()
-            marked = mark(indicators, settings.theta, settings.marking)
-            marking = time.perf_counter()
-            refinement = bisect(mesh, marked)
-            next_space = function_space(refinement.mesh, degree)
-            if settings.max_dofs is not None and next_space.num_dofs > settings.max_dofs:
-                stop, last = "max_dofs", True
-            elif refinement.mesh.num_cells > MAX_CELLS:
-                stop, last = "max_cells", True
-            else:
-                guess = prolongate(space, u, next_space, refinement.parents)
-                mesh = refinement.mesh
-            record = replace(record, marked=int(marked.sum()), times={
-                **record.times, "mark": marking - started,
-                "refine": time.perf_counter() - marking})
-        steps.append(record)
-        report(printout.adapt_step_line(record))
-        if last:
-            break
-    if not steps:
-        raise CaseError(f"{case.source}: the first solve failed: {failure}")
-    uniform = _uniform_levels(case, steps[-1].dofs, report)
-    return AdaptResult(case, settings, tuple(steps), tuple(uniform), stop, space, u,
-                       indicators, failure)
+    steps, uniform, guess, stop, failure, solved = [], [], None, "steps", None, 0
+    final, adaptive_done = (None, None, None), False
+    try:
+        for step in range(settings.steps):
+            run = run_case(case, mesh=mesh, x0=guess, report=report if step == 0 else _quiet,
+                           monitor=monitor)
+            on_run(step, run)
+            solved += 1
+            if run.interrupted:  # Ctrl-C ends the whole loop, not just this step's solve
+                raise KeyboardInterrupt
+            if run.failure is not None:
+                stop, failure = "failure", run.failure
+                break
+            indicators, record = _estimated_step(case, run, step)
+            steps.append(record)
+            final = (run.space, run.u, indicators)
+            last = step == settings.steps - 1
+            if settings.target is not None and record.estimate <= settings.target:
+                stop, last = "target", True
+            if not last:
+                started = time.perf_counter()
+                marked = mark(indicators, settings.theta, settings.marking)
+                marking = time.perf_counter()
+                refinement = bisect(mesh, marked)
+                next_space = function_space(refinement.mesh, degree)
+                if settings.max_dofs is not None and next_space.num_dofs > settings.max_dofs:
+                    stop, last = "max_dofs", True
+                elif refinement.mesh.num_cells > MAX_CELLS:
+                    stop, last = "max_cells", True
+                else:
+                    guess = prolongate(run.space, run.u, next_space, refinement.parents)
+                    mesh = refinement.mesh
+                steps[-1] = replace(record, marked=int(marked.sum()), times={
+                    **record.times, "mark": marking - started,
+                    "refine": time.perf_counter() - marking})
+            report(printout.adapt_step_line(steps[-1]))
+            if last:
+                break
+        adaptive_done = True
+        if steps:
+            _uniform_levels(case, steps[-1].dofs, report, uniform)
+    except KeyboardInterrupt:
+        if not solved:
+            raise
+        return AdaptResult(case, settings, tuple(steps), tuple(uniform),
+                           stop if adaptive_done else "interrupted", *final, failure,
+                           interrupted=True, solved=solved)
+    return AdaptResult(case, settings, tuple(steps), tuple(uniform), stop, *final, failure,
+                       solved=solved)
 
 
-def _uniform_levels(case: Case, max_dofs: int, report: Report) -> list[AdaptStep]:
-    """The case on uniform refinements of its mesh, up to ``max_dofs`` unknowns."""
-    levels, mesh, level = [], case.mesh, 0
+def _uniform_levels(case: Case, max_dofs: int, report: Report,
+                    levels: list[AdaptStep]) -> None:
+    """The case on uniform refinements of its mesh, up to ``max_dofs`` unknowns, appended
+    to ``levels`` one by one (so that an interrupt keeps those done)."""
+    from krylovfem.run import run_case
+
+    mesh, level = case.mesh, 0
     while True:
-        _, _, record = _solve_and_estimate(case, mesh, level, None, _quiet)
-        if record is None:
+        run = run_case(case, mesh=mesh)
+        if run.interrupted:
+            raise KeyboardInterrupt
+        if run.failure is not None:
             break
-        levels.append(record)
-        report(printout.adapt_step_line(record, uniform=True))
+        levels.append(_estimated_step(case, run, level)[1])
+        report(printout.adapt_step_line(levels[-1], uniform=True))
         mesh = mesh.refined()
         level += 1
         if _dofs_of(mesh, case.mesh_settings.degree) > max_dofs:
             break
-    return levels

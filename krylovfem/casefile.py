@@ -39,6 +39,8 @@ from typing import Any
 
 import numpy as np
 
+from krylovfem.adapt_options import read_adapt_settings
+from krylovfem.amg_options import read_amg_options
 from krylovfem.expr import Expression, compile_expression
 from krylovfem.expression_checks import check_expressions_on_mesh
 from krylovfem.meshes import build_mesh, read_mesh_settings
@@ -47,6 +49,8 @@ from krylovfem.schema import (
     ELEMENTS,
     PROBLEM_TYPES,
     SCHEMES,
+    SECTIONS,
+    STATIONARY_PROBLEMS,
     problem_keys,
 )
 from krylovfem.section import (
@@ -155,10 +159,19 @@ def parse_override(text: str) -> tuple[tuple[str, ...], Any]:
     return path, parsed
 
 
-def _apply_overrides(source: str, raw: dict, overrides: list[str]) -> frozenset[str]:
-    applied = []
-    for text in overrides:
-        path, value = parse_override(text)
+def _apply_overrides(source: str, raw: dict, overrides: list[str],
+                     options: dict[str, tuple[str, Any]]) -> dict[str, str]:
+    """Set each ``--set`` override, then each command-line option, in ``raw``.
+
+    ``options`` maps ``"section.key"`` to ``(option, value)``, such as
+    ``"adapt.steps": ("--steps", 5)``.  Returns which option set each ``section.key``
+    (and each of its enclosing tables), for the messages.
+    """
+    applied: dict[str, str] = {}
+    settings = [(text, *parse_override(text), "--set") for text in overrides]
+    settings += [(f"{option} {shown(value)}", tuple(key.split(".")), value, option)
+                 for key, (option, value) in options.items()]
+    for text, path, value, option in settings:
         if path[0] not in SCHEMA[""]:
             raise unknown_key_error(f"{source} (--set {shown(text)})", "", path[0],
                                     SCHEMA[""])
@@ -166,14 +179,15 @@ def _apply_overrides(source: str, raw: dict, overrides: list[str]) -> frozenset[
         for part in path[:-1]:
             child = table.setdefault(part, {})
             if not isinstance(child, dict):
-                raise CaseError(f"{source}: --set {shown(text)}: {part!r} is not a table")
+                raise CaseError(f"{source}: {text}: {part!r} is not a table")
             table = child
         table[path[-1]] = value
-        applied.append(".".join(path[:2]))
-    return frozenset(applied)
+        applied.update({".".join(path[:end]): option for end in range(2, len(path) + 1)})
+    return applied
 
 
-def load_case(path: str | Path, overrides: list[str] | None = None) -> Case:
+def load_case(path: str | Path, overrides: list[str] | None = None,
+              options: dict[str, tuple[str, Any]] | None = None) -> Case:
     """Read, override and validate a case file.
 
     Parameters
@@ -182,6 +196,10 @@ def load_case(path: str | Path, overrides: list[str] | None = None) -> Case:
         The TOML case file; a mesh or matrix file named in it is relative to it.
     overrides : list of str, optional
         ``section.key=value`` settings that replace those of the file.
+    options : dict, optional
+        ``"section.key": (option, value)``: values a command's options set (such as
+        ``"adapt.steps": ("--steps", 5)``), applied after ``overrides``; unlike those,
+        they leave the output folder's name as it is.
 
     Returns
     -------
@@ -196,11 +214,12 @@ def load_case(path: str | Path, overrides: list[str] | None = None) -> Case:
     text = read_case_file(path)
     origin = CaseOrigin(str(path), hashlib.sha256(text.encode("utf-8")).hexdigest())
     return parse_case_text(text, name=path.stem, source=path.name, base=path.parent,
-                           overrides=overrides, origin=origin)
+                           overrides=overrides, options=options, origin=origin)
 
 
 def parse_case_text(text: str, *, name: str, source: str = "<case>", base: Path | None = None,
                     overrides: list[str] | None = None,
+                    options: dict[str, tuple[str, Any]] | None = None,
                     origin: CaseOrigin | None = None) -> Case:
     """Validate case-file text; see :func:`load_case`."""
     try:
@@ -211,14 +230,14 @@ def parse_case_text(text: str, *, name: str, source: str = "<case>", base: Path 
         raise CaseError(f"{source}: arrays or tables nested too deeply to read (a case "
                         f"file needs two levels)") from None
     overrides = tuple(overrides or ())
-    overridden = _apply_overrides(source, raw, list(overrides))
+    overridden = _apply_overrides(source, raw, list(overrides), dict(options or {}))
     origin = replace(origin or CaseOrigin(), overrides=overrides)
     return _validate(raw, name=name, source=source, base=base or Path.cwd(),
                      overridden=overridden, origin=origin)
 
 
 def _validate(raw: dict, *, name: str, source: str, base: Path,
-              overridden: frozenset[str], origin: CaseOrigin) -> Case:
+              overridden: dict[str, str], origin: CaseOrigin) -> Case:
     check_keys(source, "", raw, SCHEMA[""])
     top = Section(source, "", raw, overridden)
     for section in SCHEMA[""]:
@@ -237,9 +256,9 @@ def _validate(raw: dict, *, name: str, source: str, base: Path,
         raise CaseError(f"{source}: [problem] type is missing; allowed: "
                         f"{' | '.join(PROBLEM_TYPES)}")
     problem_type = problem_section.choice("type", PROBLEM_TYPES, None)
-    _check_sections_for(source, problem_type, raw)
+    _check_sections_for(source, problem_type, raw, overridden)
     solver = _solver_settings(Section(source, "solver", raw.get("solver", {}), overridden),
-                              problem_type)
+                              problem_type, overridden)
     output = _output_settings(Section(source, "output", raw.get("output", {}), overridden),
                               case_name, origin.overrides)
     if problem_type == "matrix":
@@ -262,14 +281,18 @@ def _validate(raw: dict, *, name: str, source: str, base: Path,
         _check_heat_options(source, solver, output, overridden)
         _check_heat_work(Section(source, "time", raw["time"], overridden), time, mesh)
     check_solver_memory(source, solver, _unknowns(mesh, mesh_settings.degree))
+    adapt = None
+    if problem_type in STATIONARY_PROBLEMS:
+        adapt = read_adapt_settings(Section(source, "adapt", raw.get("adapt", {}), overridden),
+                                    mesh, mesh_settings.degree)
     case = Case(case_name, source, problem, solver, output, mesh_settings=mesh_settings,
-                mesh=mesh, boundary=boundary, time=time, origin=origin)
+                mesh=mesh, boundary=boundary, time=time, adapt=adapt, origin=origin)
     check_expressions_on_mesh(case)
     return case
 
 
 def _check_heat_options(source: str, solver: SolverSettings, output: OutputSettings,
-                        overridden: frozenset[str]) -> None:
+                        overridden: dict[str, str]) -> None:
     """Options that the time stepper of :func:`fem.problems.solve_heat` cannot honour."""
     if output.save_system:
         origin = " (from --set)" if "output.save_system" in overridden else ""
@@ -308,19 +331,26 @@ def _check_heat_work(section: Section, time: TimeSettings, mesh) -> None:
                   f"or a coarser mesh)")
 
 
-def _check_sections_for(source: str, problem_type: str, raw: dict) -> None:
-    needed = {"matrix": ("system",), "heat": ("mesh", "time")}.get(problem_type, ("mesh",))
-    refused = {"matrix": ("mesh", "boundary", "time")}.get(
-        problem_type, ("system",) if problem_type == "heat" else ("system", "time"))
-    for section in needed:
-        if section not in raw:
-            raise CaseError(f"{source}: missing section [{section}] (needed by type = "
-                            f"\"{problem_type}\")")
-    for section in refused:
-        if section in raw:
-            users = {"system": "matrix", "time": "heat"}.get(section, "mesh-based problems")
-            raise CaseError(f"{source}: section [{section}] is not used by type = "
-                            f"\"{problem_type}\" (it is for {users})")
+def _check_sections_for(source: str, problem_type: str, raw: dict,
+                        overridden: dict[str, str]) -> None:
+    """The sections (and sub-tables) a problem type needs are there, and no others."""
+    for section in SECTIONS:
+        if not section.name:
+            continue
+        parent, _, child = section.name.rpartition(".")
+        table = raw.get(parent, {}) if parent else raw
+        present = isinstance(table, dict) and child in table
+        if problem_type in section.problems:
+            if section.required and not present:
+                raise CaseError(f"{source}: missing section [{section.name}] (needed by "
+                                f"type = \"{problem_type}\")")
+        elif present:
+            users = ", ".join(f'"{kind}"' for kind in section.problems)
+            options = sorted({option for key, option in overridden.items()
+                              if key.startswith(f"{section.name}.")})
+            given = f" (set by {', '.join(options)})" if options else ""
+            raise CaseError(f"{source}: section [{section.name}]{given} is not used by type = "
+                            f"\"{problem_type}\" (it is for type = {users})")
 
 
 # --------------------------------------------------------------------------------------
@@ -452,7 +482,8 @@ def _check_overlapping_parts(section: Section, parts: dict[str, str], mesh) -> N
                 )
 
 
-def _solver_settings(section: Section, problem_type: str) -> SolverSettings:
+def _solver_settings(section: Section, problem_type: str,
+                     overridden: dict[str, str]) -> SolverSettings:
     from solvers import check_tolerances, missing_dependency
 
     default_method = "gmres" if problem_type == "convection_diffusion" else "cg"
@@ -473,7 +504,11 @@ def _solver_settings(section: Section, problem_type: str) -> SolverSettings:
         raise section.error("atol" if section.has("atol") else "rtol", str(error)) from None
     maxiter = section.integer("maxiter", None, minimum=1, maximum=10_000_000)
     restart = section.integer("restart", 30, minimum=1, maximum=10_000)
-    return SolverSettings(method, preconditioner, rtol, atol, maxiter, restart)
+    if section.has("amg") and not isinstance(section.table["amg"], dict):
+        raise section.wrong("amg", "a table [solver.amg] such as { theta = 0.08 }")
+    amg = read_amg_options(Section(section.source, "solver.amg", section.table.get("amg", {}),
+                                   overridden), preconditioner)
+    return SolverSettings(method, preconditioner, rtol, atol, maxiter, restart, amg)
 
 
 def _output_settings(section: Section, name: str, overrides: tuple[str, ...]) -> OutputSettings:

@@ -5,7 +5,7 @@
     krylovfem run CASE.toml [--out DIR] [--set section.key=value ...] [--monitor [K]] [--quiet]
     krylovfem study CASE.toml --levels K [...]
     krylovfem compare CASE.toml --solvers cg:none,cg:jacobi,gmres:ilu0 [...]
-    krylovfem adapt CASE.toml --steps K [--theta T] [--marking M] [--target ETA] [...]
+    krylovfem adapt CASE.toml [--steps K] [--theta T] [--marking M] [--target ETA] [...]
     krylovfem plot RUN_DIR_OR_SUMMARY ... -o FIG.png
 
 Exit status (one line on stderr for every failure, never a traceback):
@@ -19,8 +19,9 @@ Exit status (one line on stderr for every failure, never a traceback):
 4    out of memory
 70   an internal error (``KRYLOVFEM_TRACEBACK=1`` shows the traceback)
 130  interrupted (Ctrl-C): a run's solve stops within a second and its record is
-     written so far, with the reason ``interrupted``; a study, comparison or heat
-     run writes nothing (an earlier record stays)
+     written so far, with the reason ``interrupted``; a study, comparison or adaptive
+     loop keeps the levels, solvers or steps done (marked interrupted); a heat run, or
+     a Ctrl-C before a first part is done, writes nothing (an earlier record stays)
 143  terminated (SIGTERM)
 ===  =====================================================================
 """
@@ -93,6 +94,8 @@ def _levels(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``krylovfem`` (subcommands run, study, compare, adapt, plot)."""
     from fem.estimate import MARKINGS
+    from krylovfem.adapt_options import ADAPT_OPTIONS
+    from krylovfem.settings import AdaptSettings
 
     parser = _Parser(prog="krylovfem", description="Finite elements and Krylov solvers from "
                      "TOML case files; every run leaves a record (summary.json) and plots.")
@@ -120,16 +123,19 @@ def build_parser() -> argparse.ArgumentParser:
                          help="comma-separated method:preconditioner pairs")
     adapt = case_command("adapt", "solve, estimate, mark and refine, step after step; "
                          "a uniform study beside it")
-    adapt.add_argument("--steps", type=_positive_int, default=10,
-                       help="the most solves (default 10)")
-    adapt.add_argument("--theta", type=float, default=0.5,
-                       help="marking parameter in (0, 1] (default 0.5)")
-    adapt.add_argument("--marking", choices=tuple(MARKINGS), default="dorfler",
-                       help="Dörfler (bulk) or maximum marking (default dorfler)")
-    adapt.add_argument("--target", type=float, metavar="ETA",
-                       help="stop once the estimate is at most ETA")
-    adapt.add_argument("--max-dofs", type=_positive_int, metavar="N", dest="max_dofs",
-                       help="never solve on a mesh with more than N unknowns")
+    # no defaults here: an option given overrides its [adapt] key, whose default (that of
+    # AdaptSettings) applies otherwise; the values are checked with the case file's
+    defaults = AdaptSettings()
+    for key, type_, metavar, text in (
+            ("steps", int, "K", f"the most solves (default {defaults.steps})"),
+            ("theta", float, "T", f"marking parameter in (0, 1] (default {defaults.theta})"),
+            ("marking", None, None, f"Dörfler (bulk) or maximum marking (default "
+                                    f"{defaults.marking})"),
+            ("target", float, "ETA", "stop once the estimate is at most ETA"),
+            ("max_dofs", int, "N", "never solve on a mesh with more than N unknowns")):
+        adapt.add_argument(ADAPT_OPTIONS[key], dest=key, type=type_, metavar=metavar,
+                           choices=tuple(MARKINGS) if key == "marking" else None,
+                           help=f"{text}; overrides [adapt] {key}")
     plot = commands.add_parser("plot", help="residual histories of earlier runs in one figure",
                                description="residual histories of earlier runs in one figure")
     plot.add_argument("records", nargs="+", type=Path,
@@ -220,8 +226,8 @@ def _output_directory(case: Case, arguments) -> Path:
     return directory.with_name(f"{directory.name}.{arguments.command}")
 
 
-def _prepare(arguments) -> tuple[Case, Path]:
-    case = load_case(arguments.case, arguments.overrides)
+def _prepare(arguments, options: dict | None = None) -> tuple[Case, Path]:
+    case = load_case(arguments.case, arguments.overrides, options)
     directory = _output_directory(case, arguments)
     check_destination(directory, case)
     return case, directory
@@ -247,17 +253,23 @@ def _command_run(arguments) -> int:
 
 
 def _command_study(arguments) -> int:
-    from krylovfem.record import write_study
+    from krylovfem.record import record_folder, write_part, write_study
     from krylovfem.run import run_study
 
     case, directory = _prepare(arguments)
-    with record_lock(directory):
+    with record_lock(directory), record_folder(directory) as folder:
         monitor = _monitor(arguments.monitor, arguments.quiet)
         result = run_study(case, arguments.levels, monitor=monitor,
-                           report=_report(arguments.quiet))
+                           report=_report(arguments.quiet),
+                           # a study's figure is rates.png: drawing each level's solution
+                           # and error would take longer than solving the levels
+                           on_run=lambda level, run: write_part(folder, "level", level, run,
+                                                                figures=False))
         _flush(monitor)
-        files = write_study(result, directory)
+        files = write_study(result, folder)
     _emit_all(report_lines(arguments, printout.study_table(result, directory, files)))
+    if result.interrupted:
+        return _interrupted(f"{len(result.runs)} of {result.levels} levels", directory)
     failed = sorted({run.reason for run in result.runs if not run.converged})
     return _finish(result.converged, ", ".join(failed), directory)
 
@@ -274,27 +286,41 @@ def _command_compare(arguments) -> int:
         _flush(monitor)
         files = write_compare(result, directory)
     _emit_all(report_lines(arguments, printout.compare_table(result, directory, files)))
+    if result.interrupted:
+        return _interrupted(f"{len(result.solves)} of {len(result.requested)} solvers",
+                            directory)
     failed = sorted({str(solve.reason) for solve in result.solves if not solve.converged})
     return _finish(result.converged, ", ".join(failed), directory)
 
 
-def _command_adapt(arguments) -> int:
-    from krylovfem.adapt import AdaptSettings, check_adaptable, run_adapt
-    from krylovfem.record import write_adapt
+def _adapt_options(arguments) -> dict:
+    """The ``[adapt]`` keys the command's options set: ``"adapt.steps": ("--steps", 5)``."""
+    from krylovfem.adapt_options import ADAPT_OPTIONS
 
-    settings = AdaptSettings(arguments.steps, arguments.theta, arguments.marking,
-                             arguments.target, arguments.max_dofs)
-    case, directory = _prepare(arguments)
-    check_adaptable(case, settings)
-    with record_lock(directory):
+    return {f"adapt.{key}": (option, getattr(arguments, key))
+            for key, option in ADAPT_OPTIONS.items() if getattr(arguments, key) is not None}
+
+
+def _command_adapt(arguments) -> int:
+    from krylovfem.adapt import check_adaptable, run_adapt
+    from krylovfem.record import record_folder, write_adapt, write_part
+
+    case, directory = _prepare(arguments, _adapt_options(arguments))
+    check_adaptable(case)
+    with record_lock(directory), record_folder(directory) as folder:
         _emit_all(report_lines(arguments, printout.run_header(case)))
         monitor = _monitor(arguments.monitor, arguments.quiet)
-        result = run_adapt(case, settings, report=_report(arguments.quiet), monitor=monitor)
+        result = run_adapt(case, report=_report(arguments.quiet), monitor=monitor,
+                           on_run=lambda step, run: write_part(folder, "step", step, run))
         _flush(monitor)
-        files = write_adapt(result, directory)
+        files = write_adapt(result, folder)
     _emit_all(report_lines(arguments, printout.adapt_table(result, directory, files)))
+    if result.interrupted:
+        return _interrupted(f"{len(result.steps)} adaptive steps", directory)
     failed = sorted({step.reason for step in result.steps if not step.converged})
-    return _finish(result.converged, ", ".join(failed) or str(result.failure), directory)
+    if result.failure is not None:
+        failed.append("diverged_breakdown")
+    return _finish(result.converged, ", ".join(failed), directory)
 
 
 def _command_plot(arguments) -> int:
@@ -313,6 +339,11 @@ def _command_plot(arguments) -> int:
     if not arguments.quiet:
         _emit(f"wrote {arguments.output} ({len(solves)} histories)")
     return EXIT_OK
+
+
+def _interrupted(done: str, directory: Path) -> int:
+    """A Ctrl-C that ended a study, comparison or adaptive loop after some of its parts."""
+    return _fail(f"interrupted after {done}; those done are in {directory}", EXIT_INTERRUPTED)
 
 
 def report_lines(arguments, lines: list[str]) -> list[str]:

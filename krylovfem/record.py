@@ -12,9 +12,14 @@ and the solution)::
     summary.json   solution.npz   solution.vtu (mesh cases)   system.mtx, rhs.mtx
     residuals.png  solution.png  error.png (exact known)  iterations.png (heat)
 
-Study: ``study.json``, ``rates.png``; comparison: ``compare.json``, ``compare.png``;
-adaptive loop: ``adapt.json``, ``solution.npz`` and ``solution.vtu`` of the final mesh,
-``convergence.png``, ``mesh.png``, ``solution.png``.
+Study: ``study.json``, ``rates.png``, and each level's run record (without its figures)
+in ``level-00/``, ...;
+comparison: ``compare.json``, ``compare.png``; adaptive loop: ``adapt.json``,
+``solution.npz`` and ``solution.vtu`` of the last step's mesh, ``convergence.png``,
+``mesh.png``, ``solution.png``, and each step's run record in ``step-00/``, ...  Those
+sub-folders are written as their parts finish (:class:`RecordFolder`), into the folder
+that is swapped into place at the end, so a Ctrl-C keeps the parts done and a failure
+leaves the earlier record.
 
 ``summary.json`` (``"schema": "krylovfem.run"``, ``"schema_version": 1``) holds:
 
@@ -54,8 +59,9 @@ import numpy as np
 from krylovfem.section import CaseError
 from krylovfem.settings import Case
 
-__all__ = ["SCHEMA_VERSION", "RecordError", "load_solve_records", "record_lock",
-           "summary_document", "write_adapt", "write_compare", "write_run", "write_study"]
+__all__ = ["SCHEMA_VERSION", "RecordError", "RecordFolder", "load_solve_records",
+           "part_folder", "record_folder", "record_lock", "run_writers", "summary_document",
+           "write_adapt", "write_compare", "write_part", "write_run", "write_study"]
 
 SCHEMA_VERSION = 1
 #: The main document of each kind of record folder.
@@ -198,6 +204,87 @@ def _is_record_folder(directory: Path) -> bool:
     return False
 
 
+class RecordFolder:
+    """A record folder being built: files and sub-folders are written into a temporary
+    folder beside ``directory``, which :func:`record_folder` swaps into place whole.
+
+    Attributes
+    ----------
+    names : list of str
+        What has been written so far at the top of the folder (files and sub-folders).
+    """
+
+    def __init__(self, directory: Path, building: Path):
+        self.directory = directory
+        self.building = building
+        self.names: list[str] = []
+
+    def error(self, error: OSError) -> RecordError:
+        kept = " (the earlier record there is unchanged)" if self.directory.exists() else ""
+        return RecordError(f"cannot write the record {str(self.directory)!r}: "
+                           f"{error.strerror or error}; nothing was written{kept}")
+
+    def write(self, writers: dict[str, Writer], folder: str = "") -> list[Path]:
+        """Write each ``name -> writer(path)`` at the top, or into the sub-folder
+        ``folder``; a sub-folder appears whole or, after any failure, not at all.
+
+        Raises
+        ------
+        RecordError
+            When a file cannot be written.
+        """
+        target = self.building / folder
+        partial = self.building / f".{folder}.partial" if folder else target
+        try:
+            partial.mkdir(exist_ok=not folder)
+            for name, writer in writers.items():
+                writer(partial / name)
+            if folder:
+                os.replace(partial, target)
+        except OSError as error:
+            raise self.error(error) from None
+        finally:
+            if folder:
+                shutil.rmtree(partial, ignore_errors=True)
+        self.names += [folder] if folder else list(writers)
+        return [self.directory / folder / name for name in writers]
+
+
+@contextlib.contextmanager
+def record_folder(directory: Path):
+    """Build the record folder ``directory``: a :class:`RecordFolder` to write into, swapped
+    into place when the block ends, and removed, leaving ``directory`` as it was, when the
+    block raises (a failure, a Ctrl-C).
+
+    Raises
+    ------
+    RecordError
+        When the folder cannot be made or swapped into place.
+    """
+    directory = Path(directory).absolute()
+    stamp = f"{os.getpid()}"
+    building = directory.with_name(f".{directory.name}.partial-{stamp}")
+    retired = directory.with_name(f".{directory.name}.old-{stamp}")
+    folder = RecordFolder(directory, building)
+    try:
+        try:
+            directory.parent.mkdir(parents=True, exist_ok=True)
+            _remove_abandoned(directory)
+            building.mkdir()
+        except OSError as error:
+            raise folder.error(error) from None
+        yield folder
+        try:
+            if directory.exists():
+                os.replace(directory, retired)
+            os.replace(building, directory)
+        except OSError as error:
+            raise folder.error(error) from None
+    finally:
+        for leftover in (building, retired):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
 def write_folder(directory: Path, writers: dict[str, Writer]) -> list[Path]:
     """Write each ``name -> writer(path)`` into a new folder, then swap it into place.
 
@@ -207,27 +294,8 @@ def write_folder(directory: Path, writers: dict[str, Writer]) -> list[Path]:
         When a file cannot be written (a full disk, say): nothing of the new record is
         left, and an earlier record in ``directory`` is unchanged.
     """
-    directory = Path(directory).absolute()
-    stamp = f"{os.getpid()}"
-    building = directory.with_name(f".{directory.name}.partial-{stamp}")
-    retired = directory.with_name(f".{directory.name}.old-{stamp}")
-    try:
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        _remove_abandoned(directory)
-        building.mkdir()
-        for name, writer in writers.items():
-            writer(building / name)
-        if directory.exists():
-            os.replace(directory, retired)
-        os.replace(building, directory)
-    except OSError as error:
-        kept = " (the earlier record there is unchanged)" if directory.exists() else ""
-        raise RecordError(f"cannot write the record {str(directory)!r}: "
-                          f"{error.strerror or error}; nothing was written{kept}") from None
-    finally:
-        for leftover in (building, retired):
-            shutil.rmtree(leftover, ignore_errors=True)
-    return [directory / name for name in writers]
+    with record_folder(directory) as folder:
+        return folder.write(writers)
 
 
 def _remove_abandoned(directory: Path) -> None:
@@ -305,6 +373,10 @@ def resolved_case(case: Case) -> dict[str, Any]:
     }
     if solver.method == "gmres":
         resolved["solver"]["restart"] = solver.restart
+    if solver.amg:
+        resolved["solver"]["amg"] = dict(solver.amg)
+    if case.adapt is not None:
+        resolved["adapt"] = case.adapt.as_record()
     if case.system is not None:
         resolved["system"] = {"matrix": str(case.system.matrix),
                               "rhs": None if case.system.rhs is None else str(case.system.rhs)}
@@ -395,8 +467,9 @@ def summary_document(run, files: list[str]) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------
 # run
 # --------------------------------------------------------------------------------------
-def write_run(run, directory: Path) -> list[Path]:
-    """Write the record folder of a run; ``summary.json`` first in the list returned."""
+def run_writers(run, *, figures: bool = True) -> dict[str, Writer]:
+    """The files of a run's record, ``summary.json`` first; the figures (with
+    ``[output] plots``) unless ``figures`` is false."""
     case = run.case
     writers: dict[str, Writer] = {}
     writers["solution.npz"] = _bytes_writer(lambda buffer: np.savez_compressed(
@@ -406,13 +479,18 @@ def write_run(run, directory: Path) -> list[Path]:
     if case.output.save_system and run.matrix is not None:
         writers["system.mtx"] = _bytes_writer(lambda buffer: _mmwrite(buffer, run.matrix))
         writers["rhs.mtx"] = _bytes_writer(lambda buffer: _mmwrite(buffer, run.rhs))
-    if case.output.plots:
-        from krylovfem import figures  # matplotlib: a third of a second, only with plots
+    if figures and case.output.plots:
+        from krylovfem.figures import run_figures  # matplotlib: a third of a second
 
-        writers.update(figures.run_figures(run))
+        writers.update(run_figures(run))
     names = ["summary.json", *writers]
     document = summary_document(run, names)
-    return write_folder(directory, {"summary.json": _json_writer(document), **writers})
+    return {"summary.json": _json_writer(document), **writers}
+
+
+def write_run(run, directory: Path) -> list[Path]:
+    """Write the record folder of a run; ``summary.json`` first in the list returned."""
+    return write_folder(directory, run_writers(run))
 
 
 def _solution_arrays(run) -> dict[str, np.ndarray]:
@@ -443,8 +521,20 @@ def _mmwrite(buffer: io.BytesIO, value) -> None:
 
 
 # --------------------------------------------------------------------------------------
-# study and compare
+# study, compare and adapt
 # --------------------------------------------------------------------------------------
+def part_folder(kind: str, index: int) -> str:
+    """The sub-folder of one part's run record: ``level-01`` (study), ``step-03`` (adapt)."""
+    return f"{kind}-{index:02d}"
+
+
+def write_part(folder: RecordFolder, kind: str, index: int, run, *,
+               figures: bool = True) -> None:
+    """A study level's or an adaptive step's run record (the files ``run`` writes; without
+    its figures unless ``figures``) in its sub-folder of ``folder``."""
+    folder.write(run_writers(run, figures=figures), part_folder(kind, index))
+
+
 def study_document(result, files: list[str]) -> dict[str, Any]:
     """The ``study.json`` of a :class:`~krylovfem.run.StudyResult`."""
     study, case = result.study, result.case
@@ -467,16 +557,20 @@ def study_document(result, files: list[str]) -> dict[str, Any]:
             "element": case.mesh_settings.element,
             "solver": resolved_case(case)["solver"], "levels": levels,
             "rates": {name: float(rate) for name, rate in study.fitted_rates.items()},
+            "levels_requested": result.levels, "interrupted": result.interrupted,
+            "level_records": [part_folder("level", level) for level in range(result.solved)],
             "converged": result.converged, "versions": versions(), "files": files}
 
 
-def write_study(result, directory: Path) -> list[Path]:
+def write_study(result, folder: RecordFolder) -> list[Path]:
+    """``study.json`` and the rates figure beside the levels' folders; ``study.json``
+    first in the list returned."""
     from krylovfem import figures
 
     writers = figures.study_figures(result) if result.case.output.plots else {}
-    names = ["study.json", *writers]
+    names = ["study.json", *writers, *folder.names]
     document = study_document(result, names)
-    return write_folder(directory, {"study.json": _json_writer(document), **writers})
+    return folder.write({"study.json": _json_writer(document), **writers})
 
 
 def compare_document(result, files: list[str]) -> dict[str, Any]:
@@ -485,7 +579,11 @@ def compare_document(result, files: list[str]) -> dict[str, Any]:
     return {"schema": "krylovfem.compare", "schema_version": SCHEMA_VERSION,
             "case": _case_entry(case), "problem": case.problem.type, "dofs": result.dofs,
             "rtol": case.solver.rtol, "atol": case.solver.atol,
-            "solvers": [solve.to_dict() for solve in result.solves],
+            "solvers": [solve.to_dict() | {"hierarchy": hierarchy} for solve, hierarchy
+                        in zip(result.solves, result.hierarchies, strict=True)],
+            "interrupted": result.interrupted,
+            "not_run": [f"{method}:{preconditioner}" for method, preconditioner
+                        in result.requested[len(result.solves):]],
             "converged": result.converged, "versions": versions(), "files": files}
 
 
@@ -508,7 +606,8 @@ def adapt_document(result, files: list[str]) -> dict[str, Any]:
             "case": _case_entry(case), "problem": case.problem.type,
             "element": case.mesh_settings.element, "solver": resolved_case(case)["solver"],
             "adapt": result.settings.as_record(), "stop": result.stop,
-            "failure": result.failure,
+            "failure": result.failure, "interrupted": result.interrupted,
+            "step_records": [part_folder("step", step) for step in range(result.solved)],
             "steps": [step.as_record() for step in result.steps],
             "uniform": [step.as_record() for step in result.uniform],
             "rates": {"adaptive": dofs_rates(result.steps),
@@ -516,24 +615,27 @@ def adapt_document(result, files: list[str]) -> dict[str, Any]:
             "converged": result.converged, "versions": versions(), "files": files}
 
 
-def write_adapt(result, directory: Path) -> list[Path]:
-    """The record folder of an adaptive loop; ``adapt.json`` first in the list returned."""
+def write_adapt(result, folder: RecordFolder) -> list[Path]:
+    """``adapt.json``, the last step's solution and the figures of an adaptive loop, beside
+    the steps' folders; ``adapt.json`` first in the list returned."""
     from fem.meshio_io import write_solution
 
     space = result.space
-    arrays = {"u": result.u, "points": space.mesh.points, "cells": space.mesh.cells,
-              "dof_points": space.dof_points, "cell_dofs": space.cell_dofs,
-              "indicators": result.indicators}
-    writers: dict[str, Writer] = {
-        "solution.npz": _bytes_writer(lambda buffer: np.savez_compressed(buffer, **arrays)),
-        "solution.vtu": lambda path: write_solution(path, space, result.u, name="u")}
-    if result.case.output.plots:
-        from krylovfem import figures
+    writers: dict[str, Writer] = {}
+    if space is not None:
+        arrays = {"u": result.u, "points": space.mesh.points, "cells": space.mesh.cells,
+                  "dof_points": space.dof_points, "cell_dofs": space.cell_dofs,
+                  "indicators": result.indicators}
+        writers["solution.npz"] = _bytes_writer(
+            lambda buffer: np.savez_compressed(buffer, **arrays))
+        writers["solution.vtu"] = lambda path: write_solution(path, space, result.u, name="u")
+        if result.case.output.plots:
+            from krylovfem import figures
 
-        writers.update(figures.adapt_figures(result))
-    names = ["adapt.json", *writers]
+            writers.update(figures.adapt_figures(result))
+    names = ["adapt.json", *writers, *folder.names]
     document = adapt_document(result, names)
-    return write_folder(directory, {"adapt.json": _json_writer(document), **writers})
+    return folder.write({"adapt.json": _json_writer(document), **writers})
 
 
 # --------------------------------------------------------------------------------------

@@ -186,11 +186,16 @@ def study_table(result, directory: Path, files: list[Path]) -> list[str]:
 def adapt_table(result, directory: Path, files: list[Path]) -> list[str]:
     """The lines after an adaptive loop: why it stopped, the fitted rates, the files."""
     settings = result.settings
-    last = result.steps[-1]
     lines = [_line("adapt", f"{len(result.steps)} steps, {settings.marking} marking, theta "
-                            f"{settings.theta:g}; stopped: {result.stop}"),
-             _line("final", f"{last.dofs} DOFs, estimate {last.estimate:.3e}"
-                   + (f", H1 error {last.errors['h1']:.3e}" if last.errors else ""))]
+                            f"{settings.theta:g}; stopped: {result.stop}"
+                   + (" (then interrupted)" if result.interrupted
+                      and result.stop != "interrupted" else ""))]
+    if result.failure is not None:
+        lines.append(_line("failure", result.failure))
+    if result.steps:
+        last = result.steps[-1]
+        lines.append(_line("final", f"{last.dofs} DOFs, estimate {last.estimate:.3e}"
+                           + (f", H1 error {last.errors['h1']:.3e}" if last.errors else "")))
     for label, steps in (("rate", result.steps), ("uniform", result.uniform)):
         rates = dofs_rates(steps)
         if rates:

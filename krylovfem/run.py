@@ -36,9 +36,14 @@ __all__ = ["CompareResult", "RunResult", "StudyResult", "Timings", "parse_solver
 
 Monitor = Callable[[int, float], None]
 Report = Callable[[str], None]
+OnRun = Callable[[int, "RunResult"], None]
 
 
 def _quiet(_: str) -> None:
+    return None
+
+
+def _ignore(index: int, run) -> None:
     return None
 
 
@@ -132,11 +137,19 @@ class RunResult:
 
 @dataclass(frozen=True, eq=False)
 class StudyResult:
-    """A case on successive uniform refinements (``fem.norms.RefinementStudy`` of runs)."""
+    """A case on successive uniform refinements (``fem.norms.RefinementStudy`` of runs).
+
+    ``levels`` is the number asked for; an interrupted study (``interrupted``) holds the
+    levels done before the Ctrl-C, and ``solved`` counts the runs given to ``on_run``
+    (those levels, and the one interrupted).
+    """
 
     case: Case
     study: Any
     dt: tuple[float, ...] | None = None
+    levels: int = 0
+    interrupted: bool = False
+    solved: int = 0
 
     @property
     def runs(self) -> list[RunResult]:
@@ -149,12 +162,20 @@ class StudyResult:
 
 @dataclass(frozen=True, eq=False)
 class CompareResult:
-    """One linear system solved by several methods and preconditioners."""
+    """One linear system solved by several methods and preconditioners.
+
+    ``solvers`` and ``solves`` are those done, ``hierarchies`` the summary of each one's
+    AMG hierarchy (None for other preconditioners); ``requested`` all that were asked
+    for (more when a Ctrl-C ended the comparison: ``interrupted``).
+    """
 
     case: Case
     dofs: int
     solvers: tuple[tuple[str, str], ...]
     solves: tuple = field(default_factory=tuple)
+    requested: tuple[tuple[str, str], ...] = ()
+    interrupted: bool = False
+    hierarchies: tuple[dict | None, ...] = ()
 
     @property
     def converged(self) -> bool:
@@ -173,15 +194,16 @@ def _solve(matrix, rhs, settings: SolverSettings, monitor, x0=None, M=None):
     return solve_linear_system(settings.method, matrix, rhs, x0, monitor=monitor, **options)
 
 
-def _multigrid(case: Case, matrix, report: Report, fields: dict):
-    """The AMG hierarchy of ``matrix`` when the case asks for ``amg`` (else None), built
-    here so that its summary (levels, sizes, complexities, setup time) is reported and
-    recorded; ``fields["preconditioner"]`` gets the summary."""
-    if case.solver.preconditioner != "amg":
+def _multigrid(settings: SolverSettings, matrix, report: Report, fields: dict):
+    """The AMG hierarchy of ``matrix`` with the ``[solver.amg]`` options when the solver
+    asks for ``amg`` (else None), built here so that its summary (levels, sizes,
+    complexities, setup time) is reported and recorded; ``fields["preconditioner"]``
+    gets the summary."""
+    if settings.preconditioner != "amg":
         return None
     from solvers import amg
 
-    hierarchy = amg(matrix)
+    hierarchy = amg(matrix, **settings.amg)
     fields["preconditioner"] = hierarchy.to_dict()
     report(printout.multigrid_line(hierarchy))
     return hierarchy
@@ -262,7 +284,7 @@ def _solve_system(case: Case, matrix, rhs, monitor, report: Report, started: flo
     fields["warnings"] = tuple(warnings)
     compile_seconds = _warm_up(case.solver, matrix, report)
     try:
-        M = _multigrid(case, matrix, report, fields)
+        M = _multigrid(case.solver, matrix, report, fields)
         return _solve(matrix, rhs, case.solver, monitor, x0, M), compile_seconds, None
     except SolveInterrupted as interrupted:
         # Ctrl-C: the solve so far is the run's result, recorded as interrupted
@@ -424,12 +446,14 @@ def _matrix_run(case: Case, monitor, report: Report, started: float) -> RunResul
 # study
 # --------------------------------------------------------------------------------------
 def run_study(case: Case, levels: int, *, monitor: Monitor | None = None,
-              report: Report = _quiet) -> StudyResult:
+              report: Report = _quiet, on_run: OnRun = _ignore) -> StudyResult:
     """Solve on ``levels`` successive uniform refinements: errors, rates, iterations.
 
     The refinement loop is :func:`fem.norms.refinement_study`; each level is a
-    :func:`run_case` on the refined mesh.  For the heat equation ``dt`` halves with
-    ``h``, so that a second-order scheme shows the spatial rate.
+    :func:`run_case` on the refined mesh, given to ``on_run(level, run)`` once solved.
+    For the heat equation ``dt`` halves with ``h``, so that a second-order scheme shows
+    the spatial rate.  A Ctrl-C ends the study with the levels done (``interrupted``);
+    before the first level is done it propagates.
     """
     from fem.norms import refinement_study
 
@@ -442,22 +466,36 @@ def run_study(case: Case, levels: int, *, monitor: Monitor | None = None,
         raise CaseError(f"{case.source}: --levels {levels}: the finest mesh would have "
                         f"{finest:,} cells; at most {MAX_CELLS:,}")
     coarsest_h = case.mesh.h
-    steps = []
+    steps, done, solved = [], [], [0]
 
     def solve(space):
         dt = None
         if case.time is not None:
             dt = case.time.dt / round(coarsest_h / space.mesh.h)
             steps.append(dt)
-        return run_case(case, monitor=monitor, mesh=space.mesh, dt=dt)
+        run = run_case(case, monitor=monitor, mesh=space.mesh, dt=dt)
+        on_run(solved[0], run)
+        solved[0] += 1
+        if run.interrupted:  # Ctrl-C ends the study, not just this level's solve
+            raise KeyboardInterrupt
+        return run
 
     def on_level(partial) -> None:
+        done.append(partial)
         report(printout.study_level_line(partial))
 
     exact, gradient = exact_solution(case, case.time.t_end if case.time else None)
-    study = refinement_study(case.mesh, case.mesh_settings.degree, solve, levels=levels,
-                             exact=exact, exact_gradient=gradient, callback=on_level)
-    return StudyResult(case, study, tuple(steps) if steps else None)
+    try:
+        study = refinement_study(case.mesh, case.mesh_settings.degree, solve, levels=levels,
+                                 exact=exact, exact_gradient=gradient, callback=on_level)
+    except KeyboardInterrupt:
+        if not done:
+            raise
+        count = len(done[-1].results)
+        return StudyResult(case, done[-1], tuple(steps[:count]) if steps else None, levels,
+                           interrupted=True, solved=solved[0])
+    return StudyResult(case, study, tuple(steps) if steps else None, levels,
+                       solved=solved[0])
 
 
 # --------------------------------------------------------------------------------------
@@ -516,18 +554,30 @@ def run_compare(case: Case, solver_pairs: list[tuple[str, str]], *,
     """Solve the case's one linear system with each solver, every one from ``x0 = 0``.
 
     The system is assembled (or read) once; the tolerances are the case file's.  Each
-    solver's kernels are compiled before its solve, so the times compare solves only.
+    solver's kernels are compiled before its solve, so the times compare solves only.  A
+    Ctrl-C ends the comparison with the solves done (``interrupted``); before the first
+    is done it propagates.
     """
     if case.problem.type == "heat":
         raise CaseError(f"{case.source}: compare needs one linear system; use a stationary "
                         f"or matrix case (heat solves one system per step)")
     matrix, rhs = system_for_compare(case)
     report(printout.dofs_line(int(np.size(rhs)), None))
-    solves = []
-    for method, preconditioner in solver_pairs:
-        settings = replace(case.solver, method=method, preconditioner=preconditioner)
-        _warm_up(settings, matrix, report)
-        result = _solve(matrix, rhs, settings, monitor)
-        solves.append(result)
-        report(printout.compare_line(method, preconditioner, result))
-    return CompareResult(case, int(np.size(rhs)), tuple(solver_pairs), tuple(solves))
+    solves, hierarchies, requested = [], [], tuple(solver_pairs)
+    interrupted = False
+    try:
+        for method, preconditioner in requested:
+            settings = replace(case.solver, method=method, preconditioner=preconditioner)
+            _warm_up(settings, matrix, report)
+            fields = {}
+            result = _solve(matrix, rhs, settings, monitor,
+                            M=_multigrid(settings, matrix, report, fields))
+            solves.append(result)
+            hierarchies.append(fields.get("preconditioner"))
+            report(printout.compare_line(method, preconditioner, result))
+    except KeyboardInterrupt:
+        if not solves:
+            raise
+        interrupted = True
+    return CompareResult(case, int(np.size(rhs)), requested[:len(solves)], tuple(solves),
+                         requested, interrupted, tuple(hierarchies))

@@ -6,7 +6,10 @@ an example), and :data:`SECTIONS` the sections in file order.  The reader in
 :mod:`krylovfem.casefile` derives from them which keys it accepts
 (:func:`keys_by_section`, :func:`problem_keys`); the lists of allowed names live here
 (:data:`DOMAINS`, :data:`ELEMENTS`, :data:`PROBLEM_TYPES`, :data:`SCHEMES`) or in
-:mod:`solvers` (``METHODS``, ``PRECONDITIONERS``) and are never written twice.
+:mod:`solvers` (``METHODS``, ``PRECONDITIONERS``, and the keywords of ``solvers.amg``
+that make the ``[solver.amg]`` keys, read by :mod:`krylovfem.amg_options`) and are never
+written twice; the ``[adapt]`` defaults are those of
+:class:`~krylovfem.settings.AdaptSettings`.
 
 ``python -m krylovfem.schema`` writes ``docs/case-files.md`` from
 :func:`reference_markdown`; a test checks that the committed page is what the
@@ -25,11 +28,15 @@ Examples
 from __future__ import annotations
 
 import argparse
+import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
+import fem.estimate
 import fem.problems
+from krylovfem.amg_options import AMG_OPTIONS
+from krylovfem.settings import AdaptSettings
 from solvers import METHODS, PRECONDITIONERS
 
 __all__ = [
@@ -45,6 +52,7 @@ __all__ = [
     "REFERENCE_PATH",
     "SCHEMES",
     "SECTIONS",
+    "STATIONARY_PROBLEMS",
     "Key",
     "Section",
     "entry",
@@ -60,6 +68,8 @@ SCHEMES = tuple(fem.problems.SCHEMES)
 
 #: The problem types that need a mesh (all but ``matrix``).
 MESH_PROBLEMS = tuple(kind for kind in PROBLEM_TYPES if kind != "matrix")
+#: The problem types with one stationary equation on a mesh (those ``adapt`` takes).
+STATIONARY_PROBLEMS = tuple(kind for kind in MESH_PROBLEMS if kind != "heat")
 
 #: The named boundary parts of each generated domain (as :mod:`fem.mesh` makes them).
 BOUNDARY_PARTS = {
@@ -80,7 +90,8 @@ class Section:
     Attributes
     ----------
     name : str
-        The section name as written in brackets, ``""`` for the top level.
+        The section name as written in brackets, ``""`` for the top level; a sub-table
+        is named with its parent's, ``"solver.amg"``.
     meaning : str
         One sentence: what the section describes.
     problems : tuple of str
@@ -144,6 +155,20 @@ def _one_of(names: tuple[str, ...]) -> str:
     return " \\| ".join(f'`"{name}"`' for name in names)
 
 
+def _default(field: str) -> str:
+    """An ``[adapt]`` key's default, as :class:`~krylovfem.settings.AdaptSettings` has it."""
+    value = next(item.default for item in fields(AdaptSettings) if item.name == field)
+    if value is None:
+        return "none"
+    return f'"{value}"' if isinstance(value, str) else repr(value)
+
+
+def _from_docstring(text: str) -> str:
+    """reStructuredText of a docstring as a Markdown table cell."""
+    text = re.sub(r":math:`([^`]*)`", r"`\1`", text).replace("``", "`")
+    return text.replace("|", "\\|")
+
+
 _EXPRESSION = "expression"
 _SPACE = "expression of x (and y in 2D)"
 _SPACE_TIME = "expression of x (and y in 2D), and t for heat"
@@ -170,6 +195,17 @@ SECTIONS: tuple[Section, ...] = (
             PROBLEM_TYPES, False,
             '[solver]\nmethod = "gmres"\npreconditioner = "ilu0"\nrtol = 1e-10\n'
             'restart = 50'),
+    Section("solver.amg", "Options of the smoothed-aggregation preconditioner "
+            "(`solvers.amg`), a sub-table of [solver]; only with preconditioner = \"amg\" "
+            "(not for heat, whose time stepper builds the hierarchy with the defaults); "
+            "`compare` uses it for each `amg` solver of `--solvers`.",
+            tuple(kind for kind in PROBLEM_TYPES if kind != "heat"), False,
+            '[solver]\npreconditioner = "amg"\n\n[solver.amg]\ntheta = 0.08\nsweeps = 1\n'
+            'max_coarse = 500'),
+    Section("adapt", "The adaptive loop of `krylovfem adapt`: marking and stopping rule "
+            "(the command's options override it; `run`, `study` and `compare` ignore it).",
+            STATIONARY_PROBLEMS, False,
+            '[adapt]\nsteps = 12\nmarking = "dorfler"\ntheta = 0.5\nmax_dofs = 20000'),
     Section("output", "Where the record goes and what it holds.", PROBLEM_TYPES, False,
             '[output]\ndir = "results/my-run"\nplots = false'),
     Section("system", "A linear system read from files (type = \"matrix\").", ("matrix",),
@@ -247,6 +283,24 @@ KEYS: tuple[Key, ...] = (
         "inner steps).", "500"),
     Key("solver", "restart", "integer", "30", "1 to 10000",
         "The GMRES restart length (CG ignores it).", "50"),
+    # solver.amg: one key per option of solvers.amg
+    *(Key("solver.amg", option.name, option.type, repr(option.default),
+          f"{'an integer' if option.type == 'integer' else 'a number'} that solvers.amg "
+          f"accepts (see meaning)", _from_docstring(option.meaning), repr(option.default))
+      for option in AMG_OPTIONS.values()),
+    # adapt
+    Key("adapt", "steps", "integer", _default("steps"), ">= 1",
+        "The most solves (meshes) of the loop.", "12"),
+    Key("adapt", "marking", "string", _default("marking"), _one_of(tuple(fem.estimate.MARKINGS)),
+        "Dörfler marking (the fewest cells holding a fraction theta of eta^2) or maximum "
+        "marking (the cells with eta_T^2 >= theta max eta_T^2).", '"maximum"'),
+    Key("adapt", "theta", "number", _default("theta"), "0 < theta <= 1",
+        "The marking parameter.", "0.3"),
+    Key("adapt", "target", "number", _default("target"), "> 0",
+        "Stop once the estimate eta is at most this.", "1e-3"),
+    Key("adapt", "max_dofs", "integer", _default("max_dofs"), "at least the unknowns of "
+        "the case's mesh", "Never solve on a mesh with more unknowns than this (the loop "
+        "stops before it).", "20000"),
     # output
     Key("output", "dir", "string (path)", '"results/<name>"', "a path, relative to the "
         "working directory", "The output folder (see [The output folder]"
@@ -312,11 +366,15 @@ OUTPUT_FILES = (
      "(Matrix Market)"),
     ("study.json, rates.png", "`krylovfem study`: errors, rates and iterations per level; "
      "the rates figure with plots"),
+    ("level-00/, level-01/, ...", "`krylovfem study`: each level's run record (the files "
+     "`run` writes but its figures)"),
     ("compare.json, compare.png", "`krylovfem compare`: one entry per solver; the residual "
      "histories figure with plots"),
     ("adapt.json, solution.npz, solution.vtu", "`krylovfem adapt`: one entry per step and "
-     "per uniform level (DOFs, estimate, errors, effectivity, iterations, times); the final "
-     "mesh's solution and indicators"),
+     "per uniform level (DOFs, estimate, errors, effectivity, iterations, times); the last "
+     "step's solution and indicators"),
+    ("step-00/, step-01/, ...", "`krylovfem adapt`: each step's run record (the files `run` "
+     "writes; also of a step whose solve broke down or was interrupted)"),
     ("convergence.png, mesh.png, solution.png", "`krylovfem adapt` with plots: estimate and "
      "error against DOFs beside the uniform levels; the final mesh coloured by the "
      "estimator; the solution"),
@@ -341,7 +399,10 @@ def keys_by_section() -> dict[str, tuple[str, ...]]:
     """Key names per section, in table order; ``""`` holds the top keys, then the sections."""
     names = {section.name: tuple(key.key for key in KEYS if key.section == section.name)
              for section in SECTIONS}
-    names[""] += tuple(section.name for section in SECTIONS if section.name)
+    for section in SECTIONS:
+        if section.name:
+            parent, _, child = section.name.rpartition(".")
+            names[parent] += (child,)
     return names
 
 
@@ -565,8 +626,9 @@ computes the residual estimator eta_T of every cell, marks cells (Dörfler: the 
 holding a fraction theta of eta^2; maximum: those with eta_T^2 >= theta max eta_T^2),
 bisects them by newest-vertex bisection and starts the next solve from the previous
 solution.  It stops after `--steps` solves, once the estimate is at most `--target`, or
-before a mesh with more than `--max-dofs` unknowns; the case is then solved on uniform
-refinements of its mesh up to as many unknowns, for comparison.  Errors and the
+before a mesh with more than `--max-dofs` unknowns (the keys of `[adapt]`, which these
+options override); the case is then solved on uniform refinements of its mesh up to as
+many unknowns, for comparison.  Errors and the
 effectivity index eta / |u - u_h|_H1 are recorded when `[problem] exact` is given.
 
 `--set section.key=value` (repeatable) replaces one value of the case file before it is
@@ -591,7 +653,9 @@ is allowed; nothing written); 3 the system refused a file (one that cannot be re
 written, a full disk, another run writing to the same folder: no new record, an earlier
 one unchanged); 4 out of memory; 70 an internal error (`KRYLOVFEM_TRACEBACK=1` shows the
 traceback); 130 interrupted (Ctrl-C: a solve stops within a second, and a run's record
-holds it so far, with the reason `interrupted`); 143 terminated (SIGTERM)."""
+holds it so far, with the reason `interrupted`; `study`, `compare` and `adapt` keep the
+levels, solvers and steps done, in a record marked `"interrupted": true`); 143 terminated
+(SIGTERM)."""
 
 
 _THREADS_TEXT = """\

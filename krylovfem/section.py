@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from krylovfem.expr import Expression, ExpressionError, compile_expression
@@ -37,16 +38,17 @@ def shown(value: Any) -> str:
 class Section:
     """Typed access to one table of the case file, raising :class:`CaseError`."""
 
-    def __init__(self, source: str, name: str, table: dict, overridden: frozenset[str]):
+    def __init__(self, source: str, name: str, table: dict, overridden: Mapping[str, str]):
         self.source = source
         self.name = name
         self.table = table
+        # "section.key" -> the command-line option that set it ("--set", "--steps", ...)
         self.overridden = overridden
 
     def label(self, key: str) -> str:
         section = f"[{self.name}] " if self.name else ""
-        from_command_line = f"{self.name}.{key}".lstrip(".") in self.overridden
-        return f"{section}{key}" + (" (from --set)" if from_command_line else "")
+        option = self.overridden.get(f"{self.name}.{key}".lstrip("."))
+        return f"{section}{key}" + (f" (from {option})" if option else "")
 
     def error(self, key: str, message: str) -> CaseError:
         return CaseError(f"{self.source}: {self.label(key)}: {message}")
@@ -82,20 +84,32 @@ class Section:
             raise self.out_of_range(key, allowed)
         return value
 
-    def integer(self, key: str, default: int | None, *, minimum: int,
+    def integer(self, key: str, default: int | None, *, minimum: int | None = None,
                 maximum: int | None = None) -> int | None:
         if key not in self.table:
             return default
         value = self.table[key]
-        allowed = f"an integer >= {minimum}" + (f" and <= {maximum}" if maximum else "")
+        allowed = ("an integer" + (f" >= {minimum}" if minimum is not None else "")
+                   + (f" and <= {maximum}" if maximum else ""))
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
             else:
                 raise self.wrong(key, allowed)
-        if value < minimum or (maximum is not None and value > maximum):
+        if (minimum is not None and value < minimum) or (maximum is not None
+                                                          and value > maximum):
             raise self.out_of_range(key, allowed)
         return value
+
+    def checked(self, key: str, value: Any, check: Callable[[Any], Any]) -> None:
+        """Run a library's own check of ``value`` (its ranges live there); its
+        ``ValueError`` becomes a one-line error naming the key and the value given."""
+        try:
+            check(value)
+        except ValueError as error:
+            given = self.table.get(key, value)
+            raise CaseError(f"{self.source}: {self.label(key)} = {shown(given)}: "
+                            f"{' '.join(str(error).split())}") from None
 
     def boolean(self, key: str, default: bool) -> bool:
         if key not in self.table:

@@ -79,6 +79,9 @@ class SolverSettings:
     atol: float
     maxiter: int | None
     restart: int
+    #: The ``[solver.amg]`` options with defaults filled in (empty unless the
+    #: preconditioner is ``amg``): keywords of :func:`solvers.amg`.
+    amg: dict[str, Any] = field(default_factory=dict)
 
     def as_record(self) -> dict[str, Any]:
         """The ``solver`` entry of the run record."""
@@ -90,6 +93,37 @@ class SolverSettings:
             "maxiter": self.maxiter,
             "restart": self.restart,
         }
+
+
+@dataclass(frozen=True)
+class AdaptSettings:
+    """The marking and the stopping rule of an adaptive loop (``[adapt]``).
+
+    The defaults here are those of the case file and of ``krylovfem adapt``.
+
+    Attributes
+    ----------
+    steps : int
+        The most solves (meshes), at least 1.
+    theta : float in (0, 1]
+        The marking parameter (bulk fraction for Dörfler, fraction of the largest
+        indicator for maximum marking).
+    marking : {"dorfler", "maximum"}
+    target : float or None
+        Stop once the estimate is at most this.
+    max_dofs : int or None
+        Never solve on a mesh with more unknowns than this.
+    """
+
+    steps: int = 10
+    theta: float = 0.5
+    marking: str = "dorfler"
+    target: float | None = None
+    max_dofs: int | None = None
+
+    def as_record(self) -> dict[str, Any]:
+        return {"steps": self.steps, "theta": self.theta, "marking": self.marking,
+                "target": self.target, "max_dofs": self.max_dofs}
 
 
 @dataclass(frozen=True)
@@ -140,6 +174,8 @@ class Case:
         The file name used in messages.
     mesh : fem.mesh.Mesh or None
         The mesh at the level given in the file (``None`` for a matrix case).
+    adapt : AdaptSettings or None
+        The ``[adapt]`` section with defaults filled in (stationary mesh cases only).
     """
 
     name: str
@@ -152,6 +188,7 @@ class Case:
     boundary: BoundarySettings | None = None
     time: TimeSettings | None = None
     system: SystemSettings | None = None
+    adapt: AdaptSettings | None = None
     origin: CaseOrigin = field(default_factory=CaseOrigin)
 
     @property

@@ -32,3 +32,45 @@ def run_cli(*arguments) -> Completed:
 @pytest.fixture
 def cli():
     return run_cli
+
+
+# Ctrl-C at a chosen point of a command, in-process
+def interrupting(monkeypatch, calls: int, how):
+    """Make the ``calls``-th call of ``krylovfem.run.run_case`` (counting from 1) end by
+    ``how(run_case, *arguments)``: a study level, an adaptive step or a uniform level."""
+    import krylovfem.run
+
+    real, count = krylovfem.run.run_case, [0]
+
+    def run_case(*args, **kwargs):
+        count[0] += 1
+        if count[0] == calls:
+            return how(real, *args, **kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(krylovfem.run, "run_case", run_case)
+
+
+def ctrl_c(real, *args, **kwargs):
+    raise KeyboardInterrupt
+
+
+def ctrl_c_in_the_solve(real, *args, **kwargs):
+    """The solver's answer to a Ctrl-C: the solve so far, with the reason interrupted."""
+    import dataclasses
+
+    import krylovfem.run
+    from solvers import Reason, SolveInterrupted
+
+    solve = krylovfem.run._solve
+
+    def interrupted(*solve_args, **solve_kwargs):
+        result = solve(*solve_args, **solve_kwargs)
+        raise SolveInterrupted(dataclasses.replace(result, reason=Reason.INTERRUPTED,
+                                                   converged=False))
+
+    krylovfem.run._solve = interrupted
+    try:
+        return real(*args, **kwargs)
+    finally:
+        krylovfem.run._solve = solve

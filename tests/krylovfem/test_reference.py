@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from krylovfem import schema
+from krylovfem.amg_options import AMG_OPTIONS
 from krylovfem.casefile import Case, CaseError, parse_case_text
 from krylovfem.schema import KEYS, PROBLEM_TYPES, SECTIONS, entry
 
@@ -50,6 +51,10 @@ SETTINGS = {
     ("solver", "atol"): lambda case: case.solver.atol,
     ("solver", "maxiter"): lambda case: case.solver.maxiter,
     ("solver", "restart"): lambda case: case.solver.restart,
+    **{("solver.amg", name): (lambda case, name=name: case.solver.amg[name])
+       for name in AMG_OPTIONS},
+    **{("adapt", name): (lambda case, name=name: getattr(case.adapt, name))
+       for name in ("steps", "marking", "theta", "target", "max_dofs")},
     ("output", "dir"): lambda case: str(case.output.dir),
     ("output", "plots"): lambda case: case.output.plots,
     ("output", "save_system"): lambda case: case.output.save_system,
@@ -60,7 +65,8 @@ SETTINGS = {
 # Keys whose example or default needs other settings than the minimal case's:
 # {"section.key": value, or None to leave it out}.  Bounds are for interval (and
 # rectangle) only; a file replaces the domain.
-DEFAULT_CONTEXT = {("mesh", "bounds"): {"mesh.domain": '"interval"'}}
+DEFAULT_CONTEXT = {("mesh", "bounds"): {"mesh.domain": '"interval"'}} | {
+    ("solver.amg", name): {"solver.preconditioner": '"amg"'} for name in AMG_OPTIONS}
 EXAMPLE_CONTEXT = DEFAULT_CONTEXT | {("mesh", "file"): {"mesh.domain": None}}
 
 
@@ -150,7 +156,8 @@ def test_reader_derives_its_keys_from_the_table():
 
     assert casefile.SCHEMA == schema.keys_by_section()
     assert casefile.SCHEMA[""] == ("name", "mesh", "problem", "boundary", "time", "solver",
-                                   "output", "system")
+                                   "adapt", "output", "system")
+    assert casefile.SCHEMA["solver"][-1] == "amg"  # the sub-table [solver.amg]
     assert casefile._PROBLEM_KEYS == schema.problem_keys()
     assert casefile.DOMAINS is schema.DOMAINS
     assert casefile.METHODS == ("cg", "gmres")
@@ -186,7 +193,9 @@ def test_section_example_parses(section):
         text = section.example + "\n" + _text(case)
     raw = tomllib.loads(section.example)
     parsed = _parse(text)
-    for name, value in (raw[section.name] if section.name else raw).items():
+    for part in filter(None, section.name.split(".")):  # [solver.amg] is raw["solver"]["amg"]
+        raw = raw[part]
+    for name, value in raw.items():
         assert _setting(parsed, section.name, name) == value, name
 
 
@@ -201,8 +210,10 @@ def test_unknown_keys_are_refused(kind):
     for section in SECTIONS:
         if kind not in section.problems:
             continue
+        context = DEFAULT_CONTEXT.get((section.name, next(iter(AMG_OPTIONS))), {}) \
+            if section.name == "solver.amg" else {}
         with pytest.raises(CaseError, match="unknown key"):
-            _parse(_text(_with(minimal, {f"{section.name}.bogus": "1"})))
+            _parse(_text(_with(minimal, {f"{section.name}.bogus": "1", **context})))
 
 
 @pytest.mark.parametrize("kind", PROBLEM_TYPES)
@@ -356,6 +367,9 @@ def test_case_files_use_only_documented_keys(path):
         assert name in documented[""], name
         if isinstance(value, dict):
             assert set(value) <= set(documented[name]), (name, set(value))
+            for child, table in value.items():
+                if f"{name}.{child}" in documented:  # a sub-table such as [solver.amg]
+                    assert set(table) <= set(documented[f"{name}.{child}"]), (child, table)
     kind = raw["problem"]["type"]
     for key in raw["problem"]:
         assert key == "type" or kind in entry("problem", key).applies_to, key
