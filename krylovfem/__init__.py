@@ -21,7 +21,8 @@ The modules of this package, in the order data flows through them:
 * :mod:`krylovfem.build` -- a case turned into the library's arguments;
 * :mod:`krylovfem.run` -- run, study and compare, returning frozen results;
 * :mod:`krylovfem.adapt` -- the adaptive loop (solve, estimate, mark, refine);
-* :mod:`krylovfem.record` -- results written to a folder, whole or not at all;
+* :mod:`krylovfem.record` -- what a record folder holds (documents, data, figures), and
+  :mod:`krylovfem.folder` -- record folders written whole or not at all;
 * :mod:`krylovfem.figures` -- the figures of a run;
 * :mod:`krylovfem.cli` -- the ``krylovfem`` command, with :mod:`krylovfem.interrupts`
   (a Ctrl-C that Numba's compiler swallowed, kept until the run can stop).

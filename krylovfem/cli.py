@@ -41,8 +41,8 @@ from krylovfem import __version__
 from krylovfem import report as printout
 from krylovfem.casefile import Case, CaseError, load_case
 from krylovfem.expr import ExpressionError
+from krylovfem.folder import RecordError, check_destination, record_lock
 from krylovfem.interrupts import keep_swallowed
-from krylovfem.record import RecordError, check_destination, record_lock
 
 __all__ = ["main"]
 
@@ -253,7 +253,8 @@ def _command_run(arguments) -> int:
 
 
 def _command_study(arguments) -> int:
-    from krylovfem.record import record_folder, write_part, write_study
+    from krylovfem.folder import record_folder
+    from krylovfem.record import write_part, write_study
     from krylovfem.run import run_study
 
     case, directory = _prepare(arguments)
@@ -303,7 +304,8 @@ def _adapt_options(arguments) -> dict:
 
 def _command_adapt(arguments) -> int:
     from krylovfem.adapt import check_adaptable, run_adapt
-    from krylovfem.record import record_folder, write_adapt, write_part
+    from krylovfem.folder import record_folder
+    from krylovfem.record import write_adapt, write_part
 
     case, directory = _prepare(arguments, _adapt_options(arguments))
     check_adaptable(case)
@@ -325,7 +327,8 @@ def _command_adapt(arguments) -> int:
 
 def _command_plot(arguments) -> int:
     from krylovfem.figures import residual_figure, save_figure
-    from krylovfem.record import check_writable, load_solve_records
+    from krylovfem.folder import check_writable
+    from krylovfem.record import load_solve_records
 
     if arguments.output.suffix.lower() != ".png":
         raise CaseError(f"-o {arguments.output}: the figure is written as PNG; name it .png")

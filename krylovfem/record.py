@@ -1,10 +1,7 @@
-r"""Run results written as a record folder: whole, or not at all.
+r"""What a record folder holds: its documents, data files and figures.
 
-A record folder holds exactly one run, study or comparison.  It is built in a
-temporary folder beside its destination and then swapped into place: an earlier
-record there is replaced as a whole (no stale picture survives beside a new
-summary), and a failure or an interrupt while writing leaves the earlier record, or
-nothing, never a mixture.  A destination that holds anything but a record is refused.
+A record folder holds exactly one run, study, comparison or adaptive loop, and is
+written whole or not at all (:mod:`krylovfem.folder`).
 
 Files of a run (``summary.json`` is the record proper, the rest are derived from it
 and the solution)::
@@ -41,304 +38,29 @@ leaves the earlier record.
 
 from __future__ import annotations
 
-import contextlib
-import glob
 import io
 import json
-import math
-import os
-import shutil
 import sys
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from krylovfem.folder import (
+    RecordFolder,
+    Writer,
+    bytes_writer,
+    json_writer,
+    write_folder,
+)
 from krylovfem.section import CaseError
 from krylovfem.settings import Case
 
-__all__ = ["SCHEMA_VERSION", "RecordError", "RecordFolder", "load_solve_records",
-           "part_folder", "record_folder", "record_lock", "run_writers", "summary_document",
-           "write_adapt", "write_compare", "write_part", "write_run", "write_study"]
+__all__ = ["SCHEMA_VERSION", "load_solve_records", "part_folder", "run_writers",
+           "summary_document", "write_adapt", "write_compare", "write_part", "write_run",
+           "write_study"]
 
 SCHEMA_VERSION = 1
-#: The main document of each kind of record folder.
-DOCUMENTS = {"krylovfem.run": "summary.json", "krylovfem.study": "study.json",
-             "krylovfem.compare": "compare.json", "krylovfem.adapt": "adapt.json"}
-
-Writer = Callable[[Path], None]
-
-
-# --------------------------------------------------------------------------------------
-# The folder, whole or not at all
-# --------------------------------------------------------------------------------------
-class RecordError(Exception):
-    """The environment refused the record: a path that cannot be written, a full disk,
-    another run writing to the same folder.  One line, naming the path."""
-
-
-def check_destination(directory: Path, case: Case | None = None) -> None:
-    """Refuse, before any work, a destination that could not take a record folder.
-
-    Raises
-    ------
-    CaseError
-        When ``directory`` or the folder it would be made in cannot be written, holds
-        something that is not a record (a record folder is replaced whole), or holds
-        the case file itself.
-    """
-    directory = Path(directory)
-    check_writable(directory)
-    if directory.is_dir():
-        if case is not None and case.origin.path is not None:
-            source = Path(case.origin.path).resolve()
-            if source.is_relative_to(directory.resolve()):
-                raise CaseError(f"output directory {str(directory)!r} holds the case file "
-                                f"{case.source}; a record folder is replaced whole: choose "
-                                f"another --out")
-        if any(directory.iterdir()) and not _is_record_folder(directory):
-            raise CaseError(f"output directory {str(directory)!r} holds files that are not "
-                            f"a krylovfem record; a record folder is replaced whole: choose "
-                            f"an empty or new --out")
-
-
-def check_writable(directory: Path) -> None:
-    """Refuse a directory that could not be made or written, before any work.
-
-    The nearest existing ancestor must be a directory in which a folder can really be
-    made (a probe folder is made and removed): permissions alone do not tell a
-    read-only file system, ``/proc`` or a dangling symbolic link.
-    """
-    directory = Path(directory)
-    existing = directory
-    while not existing.exists() and existing.parent != existing:
-        if existing.is_symlink():
-            raise CaseError(f"output directory {str(directory)!r}: {str(existing)!r} is a "
-                              f"symbolic link to {os.readlink(existing)!r}, which does not "
-                              f"exist")
-        existing = existing.parent
-    if not existing.is_dir():
-        raise CaseError(f"output directory {str(directory)!r}: {str(existing)!r} is a file")
-    try:
-        os.rmdir(tempfile.mkdtemp(prefix=".krylovfem-probe-", dir=existing))
-    except OSError as error:
-        raise CaseError(f"output directory {str(directory)!r}: cannot write in "
-                          f"{str(existing)!r} ({error.strerror or error})") from None
-
-
-@contextlib.contextmanager
-def record_lock(directory: Path):
-    """Hold the exclusive right to write the record folder ``directory``.
-
-    A second run into the same folder is refused at once (with the first one's process
-    id) instead of interleaving with it.  The lock is an advisory ``flock`` on the file
-    ``.<name>.lock`` beside the folder, removed when the run is done; the kernel drops
-    the lock when the process ends, however it ends, so a killed run never leaves the
-    folder locked.
-
-    Raises
-    ------
-    RecordError
-        When another run holds the lock, or the lock file cannot be made.
-    """
-    directory = Path(directory).absolute()
-    path = directory.with_name(f".{directory.name}.lock")
-    try:
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        handle = _locked_file(path)
-    except OSError as error:
-        raise RecordError(f"output directory {str(directory)!r}: cannot lock it "
-                          f"({error.strerror or error})") from None
-    if handle is None:
-        holder = _lock_holder(path)
-        raise RecordError(f"output directory {str(directory)!r}: another krylovfem run "
-                          f"(pid {holder}) is writing there; wait for it or choose "
-                          f"another --out")
-    with handle:
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
-        try:
-            yield
-        finally:
-            # unlinked while still locked: a run that opened this file meanwhile finds
-            # it is no longer the one at the path, and takes a new one (below)
-            path.unlink(missing_ok=True)
-
-
-def _locked_file(path: Path):
-    """The lock file at ``path``, opened and locked; None when another process holds it."""
-    import fcntl
-
-    while True:
-        handle = open(path, "a+")  # kept open for as long as the lock
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            return None
-        try:
-            current = os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
-        except FileNotFoundError:
-            current = False
-        if current:
-            handle.truncate(0)
-            return handle
-        handle.close()  # the holder removed it between our open and our lock
-
-
-def _lock_holder(path: Path) -> str:
-    with contextlib.suppress(OSError):
-        return path.read_text().strip() or "?"
-    return "?"
-
-
-def _is_record_folder(directory: Path) -> bool:
-    for name in DOCUMENTS.values():
-        document = directory / name
-        if document.is_file():
-            with contextlib.suppress(OSError, ValueError):
-                content = json.loads(document.read_text(encoding="utf-8"))
-                return isinstance(content, dict) and "case" in content and "versions" in content
-    return False
-
-
-class RecordFolder:
-    """A record folder being built: files and sub-folders are written into a temporary
-    folder beside ``directory``, which :func:`record_folder` swaps into place whole.
-
-    Attributes
-    ----------
-    names : list of str
-        What has been written so far at the top of the folder (files and sub-folders).
-    """
-
-    def __init__(self, directory: Path, building: Path):
-        self.directory = directory
-        self.building = building
-        self.names: list[str] = []
-
-    def error(self, error: OSError) -> RecordError:
-        kept = " (the earlier record there is unchanged)" if self.directory.exists() else ""
-        return RecordError(f"cannot write the record {str(self.directory)!r}: "
-                           f"{error.strerror or error}; nothing was written{kept}")
-
-    def write(self, writers: dict[str, Writer], folder: str = "") -> list[Path]:
-        """Write each ``name -> writer(path)`` at the top, or into the sub-folder
-        ``folder``; a sub-folder appears whole or, after any failure, not at all.
-
-        Raises
-        ------
-        RecordError
-            When a file cannot be written.
-        """
-        target = self.building / folder
-        partial = self.building / f".{folder}.partial" if folder else target
-        try:
-            partial.mkdir(exist_ok=not folder)
-            for name, writer in writers.items():
-                writer(partial / name)
-            if folder:
-                os.replace(partial, target)
-        except OSError as error:
-            raise self.error(error) from None
-        finally:
-            if folder:
-                shutil.rmtree(partial, ignore_errors=True)
-        self.names += [folder] if folder else list(writers)
-        return [self.directory / folder / name for name in writers]
-
-
-@contextlib.contextmanager
-def record_folder(directory: Path):
-    """Build the record folder ``directory``: a :class:`RecordFolder` to write into, swapped
-    into place when the block ends, and removed, leaving ``directory`` as it was, when the
-    block raises (a failure, a Ctrl-C).
-
-    Raises
-    ------
-    RecordError
-        When the folder cannot be made or swapped into place.
-    """
-    directory = Path(directory).absolute()
-    stamp = f"{os.getpid()}"
-    building = directory.with_name(f".{directory.name}.partial-{stamp}")
-    retired = directory.with_name(f".{directory.name}.old-{stamp}")
-    folder = RecordFolder(directory, building)
-    try:
-        try:
-            directory.parent.mkdir(parents=True, exist_ok=True)
-            _remove_abandoned(directory)
-            building.mkdir()
-        except OSError as error:
-            raise folder.error(error) from None
-        yield folder
-        try:
-            if directory.exists():
-                os.replace(directory, retired)
-            os.replace(building, directory)
-        except OSError as error:
-            raise folder.error(error) from None
-    finally:
-        for leftover in (building, retired):
-            shutil.rmtree(leftover, ignore_errors=True)
-
-
-def write_folder(directory: Path, writers: dict[str, Writer]) -> list[Path]:
-    """Write each ``name -> writer(path)`` into a new folder, then swap it into place.
-
-    Raises
-    ------
-    RecordError
-        When a file cannot be written (a full disk, say): nothing of the new record is
-        left, and an earlier record in ``directory`` is unchanged.
-    """
-    with record_folder(directory) as folder:
-        return folder.write(writers)
-
-
-def _remove_abandoned(directory: Path) -> None:
-    """Folders that a killed run was building or retiring beside ``directory``.
-
-    Only those of processes that no longer exist; the caller holds
-    :func:`record_lock`, so no live run of ours is writing them.
-    """
-    for leftover in directory.parent.glob(f".{glob.escape(directory.name)}.*-*"):
-        kind, _, pid = leftover.name.rpartition("-")
-        if not (kind.endswith((".partial", ".old")) and pid.isdigit()):
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            shutil.rmtree(leftover, ignore_errors=True)
-        except OSError:
-            pass
-
-
-def _json_writer(document: dict) -> Writer:
-    text = json.dumps(_finite(document), indent=2, allow_nan=False) + "\n"
-    return lambda path: path.write_text(text, encoding="utf-8")
-
-
-def _finite(value: Any) -> Any:
-    """JSON has no NaN or infinity: such numbers are recorded as null."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(item) for item in value]
-    return value
-
-
-def _bytes_writer(make: Callable[[io.BytesIO], None]) -> Writer:
-    def write(path: Path) -> None:
-        buffer = io.BytesIO()
-        make(buffer)
-        path.write_bytes(buffer.getvalue())
-
-    return write
 
 
 # --------------------------------------------------------------------------------------
@@ -472,20 +194,20 @@ def run_writers(run, *, figures: bool = True) -> dict[str, Writer]:
     ``[output] plots``) unless ``figures`` is false."""
     case = run.case
     writers: dict[str, Writer] = {}
-    writers["solution.npz"] = _bytes_writer(lambda buffer: np.savez_compressed(
+    writers["solution.npz"] = bytes_writer(lambda buffer: np.savez_compressed(
         buffer, **_solution_arrays(run)))
     if run.space is not None:
         writers["solution.vtu"] = lambda path: _write_vtu(path, run)
     if case.output.save_system and run.matrix is not None:
-        writers["system.mtx"] = _bytes_writer(lambda buffer: _mmwrite(buffer, run.matrix))
-        writers["rhs.mtx"] = _bytes_writer(lambda buffer: _mmwrite(buffer, run.rhs))
+        writers["system.mtx"] = bytes_writer(lambda buffer: _mmwrite(buffer, run.matrix))
+        writers["rhs.mtx"] = bytes_writer(lambda buffer: _mmwrite(buffer, run.rhs))
     if figures and case.output.plots:
         from krylovfem.figures import run_figures  # matplotlib: a third of a second
 
         writers.update(run_figures(run))
     names = ["summary.json", *writers]
     document = summary_document(run, names)
-    return {"summary.json": _json_writer(document), **writers}
+    return {"summary.json": json_writer(document), **writers}
 
 
 def write_run(run, directory: Path) -> list[Path]:
@@ -570,7 +292,7 @@ def write_study(result, folder: RecordFolder) -> list[Path]:
     writers = figures.study_figures(result) if result.case.output.plots else {}
     names = ["study.json", *writers, *folder.names]
     document = study_document(result, names)
-    return folder.write({"study.json": _json_writer(document), **writers})
+    return folder.write({"study.json": json_writer(document), **writers})
 
 
 def compare_document(result, files: list[str]) -> dict[str, Any]:
@@ -593,7 +315,7 @@ def write_compare(result, directory: Path) -> list[Path]:
     writers = figures.compare_figures(result) if result.case.output.plots else {}
     names = ["compare.json", *writers]
     document = compare_document(result, names)
-    return write_folder(directory, {"compare.json": _json_writer(document), **writers})
+    return write_folder(directory, {"compare.json": json_writer(document), **writers})
 
 
 def adapt_document(result, files: list[str]) -> dict[str, Any]:
@@ -626,7 +348,7 @@ def write_adapt(result, folder: RecordFolder) -> list[Path]:
         arrays = {"u": result.u, "points": space.mesh.points, "cells": space.mesh.cells,
                   "dof_points": space.dof_points, "cell_dofs": space.cell_dofs,
                   "indicators": result.indicators}
-        writers["solution.npz"] = _bytes_writer(
+        writers["solution.npz"] = bytes_writer(
             lambda buffer: np.savez_compressed(buffer, **arrays))
         writers["solution.vtu"] = lambda path: write_solution(path, space, result.u, name="u")
         if result.case.output.plots:
@@ -635,7 +357,7 @@ def write_adapt(result, folder: RecordFolder) -> list[Path]:
             writers.update(figures.adapt_figures(result))
     names = ["adapt.json", *writers, *folder.names]
     document = adapt_document(result, names)
-    return folder.write({"adapt.json": _json_writer(document), **writers})
+    return folder.write({"adapt.json": json_writer(document), **writers})
 
 
 # --------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from krylovfem.cli import (
     EXIT_SYSTEM,
     EXIT_TERMINATED,
 )
-from krylovfem.record import RecordError, record_lock, write_folder
+from krylovfem.folder import RecordError, record_lock, write_folder
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 POISSON = REPOSITORY / "cases" / "poisson-2d.toml"
