@@ -333,7 +333,8 @@ def _apply_matrix(indptr, indices, data, diag, diag_positions, omega, r, z):
 
 @njit(cache=True, nogil=True)
 def _apply_ssor(indptr, indices, data, diag, diag_positions, omega, r, z):
-    # (D + wL) y = w(2-w) r; t = D y; (D + wU) z = t, all in z; ``diag`` holds D^-1.
+    # (D + wL) y = w(2-w) r; (D + wU) z = D y, both in z; ``diag`` holds D^-1, and the
+    # product D y is taken row by row in the second sweep (from A's own diagonal).
     n = uint64(r.size)
     scale = omega * (2.0 - omega)
     for i in range(n):
@@ -341,13 +342,12 @@ def _apply_ssor(indptr, indices, data, diag, diag_positions, omega, r, z):
         for k in range(uint64(indptr[i]), uint64(diag_positions[i])):
             s += data[k] * z[indices[k]]
         z[i] = (scale * r[i] - omega * s) * diag[i]
-    for i in range(n):
-        z[i] /= diag[i]
     for i in range(r.size - 1, -1, -1):
+        position = uint64(diag_positions[i])
         s = 0.0
-        for k in range(uint64(diag_positions[i]) + uint64(1), uint64(indptr[i + 1])):
+        for k in range(position + uint64(1), uint64(indptr[i + 1])):
             s += data[k] * z[indices[k]]
-        z[i] = (z[i] - omega * s) * diag[i]
+        z[i] = (z[i] * data[position] - omega * s) * diag[i]
 
 
 @njit(cache=True, nogil=True)
