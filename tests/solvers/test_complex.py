@@ -155,3 +155,9 @@ def test_condition_estimate_of_a_complex_solve():
     exact = (np.sin(n * np.pi / (2 * (n + 1))) / np.sin(np.pi / (2 * (n + 1)))) ** 2
     result = cg(H, np.ones(n) + 1j, rtol=1e-12)
     assert result.condition_estimate == pytest.approx(exact, rel=1e-3)
+
+
+def test_hermitian_indefinite_preconditioner_is_named():
+    negative = sp.csr_array(-sp.eye(HPD.shape[0], dtype=complex))  # M^{-1} = -I
+    result = cg(HPD, B, M=negative, rtol=1e-10)
+    assert result.reason is Reason.DIVERGED_INDEFINITE_PRECONDITIONER and result.info == -1
