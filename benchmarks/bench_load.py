@@ -15,6 +15,8 @@ warmed up by one untimed solve, then timed), so no setting inherits another's th
 * ``1 thread``: ours with ``NUMBA_NUM_THREADS=1``, nothing else started;
 * ``policy``: ours as a user runs it (threads chosen by ``solvers._threads``);
 * ``busy``: ours while a Python busy loop, started and stopped here, keeps a core busy;
+* ``2t busy``: the same on two threads whatever the load (the policy switched off): what
+  the policy avoids;
 * ``pair``: two of our solves at once (each time counted);
 * ``scipy`` and ``scipy busy``: SciPy alone and beside the same busy loop.
 
@@ -64,7 +66,14 @@ QUIET_GOALS = {("CG", 32): 2.7, ("CG", 100): 2.4, ("CG", 1000): 2.6,
                ("GMRES(30)", 100): 3.9, ("GMRES(30)", 316): 4.6}
 COMPLEX_GOAL = 2.0
 LOADED_GOAL = 1.5
-BUSY_LOOP = "while True:\n    pass\n"
+#: The other process keeping a core busy; it ends with the benchmark, however that ends.
+BUSY_LOOP = """
+import os
+parent = os.getppid()
+while os.getppid() == parent:
+    for _ in range(10**6):
+        pass
+"""
 
 
 @dataclass(frozen=True)
@@ -130,7 +139,7 @@ def worker(spec: str) -> None:
     row = Row(**task["row"])
     solve_function(Row(row.method, min(row.m, 100), row.complex_), task["library"])()
     solve = solve_function(row, task["library"])
-    chosen = threads_chosen() if task["library"] == "ours" else []
+    chosen = threads_chosen(task.get("threads")) if task["library"] == "ours" else []
     print("ready", flush=True)
     sys.stdin.readline()
     times = []
@@ -141,15 +150,16 @@ def worker(spec: str) -> None:
     print(json.dumps({"times": times, "threads": chosen}), flush=True)
 
 
-def threads_chosen() -> list[int]:
-    """The thread counts our policy chooses from now on, piece by piece."""
+def threads_chosen(forced: int | None = None) -> list[int]:
+    """The thread counts our policy chooses from now on, piece by piece; ``forced``:
+    that many threads whatever the load (the policy switched off, for comparison)."""
     from solvers import _threads
 
     chosen = []
     choose = _threads.ThreadPolicy.choose
 
     def recording(policy):
-        chosen.append(choose(policy))
+        chosen.append(choose(policy) if forced is None else forced)
         return chosen[-1]
 
     _threads.ThreadPolicy.choose = recording
@@ -192,9 +202,9 @@ def busy_loop() -> subprocess.Popen:
 
 
 def setting(row: Row, library: str, processes: int, environment=None, pair=False,
-            busy=False) -> tuple[list[float], list[int]]:
+            busy=False, forced_threads=None) -> tuple[list[float], list[int]]:
     task = {"row": {"method": row.method, "m": row.m, "complex_": row.complex_},
-            "library": library, "solves": solves_for(row)}
+            "library": library, "solves": solves_for(row), "threads": forced_threads}
     times, threads = [], []
     for _ in range(processes):
         loop = busy_loop() if busy else None
@@ -214,6 +224,7 @@ SETTINGS = {
     "1 thread": dict(library="ours", environment={"NUMBA_NUM_THREADS": "1"}),
     "policy": dict(library="ours"),
     "busy": dict(library="ours", busy=True),
+    "2t busy": dict(library="ours", busy=True, forced_threads=2),
     "pair": dict(library="ours", pair=True),
     "scipy": dict(library="scipy"),
     "scipy busy": dict(library="scipy", busy=True),
@@ -252,6 +263,7 @@ def report(row: Row, times: dict[str, list[float]], threads: dict[str, list[int]
     cells = " ".join(f"{1e3 * median[name]:>10.2f}" for name in SETTINGS)
     return (f"{row.m * row.m:>8d} {row.label:<17} {cells} {spread:>6.2f} "
             + verdict(median["busy"] / base, LOADED_GOAL, True)
+            + f"{median['2t busy'] / base:7.2f} "
             + verdict(median["pair"] / base, LOADED_GOAL, True)
             + verdict(median["scipy busy"] / median["busy"], 1.0, False)
             + verdict(median["scipy"] / median["policy"], quiet_goal, False)
@@ -281,7 +293,7 @@ def main(argv=None) -> None:
     print()
     names = " ".join(f"{name + ' ms':>10}" for name in SETTINGS)
     print(f"{'n':>8} {'method':<17} {names} {'spread':>6} "
-          f"{'busy/1t':>10} {'pair/1t':>10} {'sp busy/busy':>10} {'sp/policy':>10}"
+          f"{'busy/1t':>10} {'2tb/1t':>7} {'pair/1t':>10} {'sp busy/busy':>10} {'sp/policy':>10}"
           f" {'1t/2t:':>7} {'policy':>7} {'busy':>7} {'pair':>7}")
     for row in rows:
         measured = {name: setting(row, processes=processes, **options)
@@ -293,6 +305,8 @@ def main(argv=None) -> None:
     print("busy/1t, pair/1t: goal <= 1.5; sp busy/busy: goal >= 1; sp/policy: goal no "
           "worse than bench_solvers' figures before (CG 2.7, 2.4, -, 2.6; GMRES 3.9, 4.6),"
           f" {COMPLEX_GOAL:g} for complex rows; spread: largest (max - min) / median.")
+    print("2tb/1t: two threads beside the busy loop / 1 thread (no goal: the policy's"
+          " reason).")
     print("1t/2t: pieces of work our policy ran on one thread / on two, per setting (the"
           " 1e3 rows have no parallel region: 0/0).")
     print("at end: " + machine_state())

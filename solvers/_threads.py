@@ -3,9 +3,10 @@
 The kernels split their work into fixed row chunks (``_csr.row_chunks``), so the number
 of threads changes how fast a solve runs, never its bits.  Two threads only pay when
 each has a core: a CG iteration passes three barriers (GMRES more), and a thread that
-waits for a core holds the other one at every barrier.  Measured on two cores with one
-other busy process, a two-thread CG solve took 2x to 2.4x the one-thread time
-(``benchmarks/bench_load.py`` prints the figures).  Hence the rule:
+waits for a core holds the other one at every barrier.  Measured on two cores beside one
+other busy process, two-thread CG solves took 1.9x to 2.4x the one-thread time of a
+quiet machine (n = 1e4 and 1e5; ``benchmarks/bench_load.py`` prints it as ``2tb/1t``).
+Hence the rule:
 
 * threads = the cores this process may use (``os.sched_getaffinity``) minus the tasks
   of other processes that are running or waiting for a core right now (the 4th field of
