@@ -671,9 +671,12 @@ a checksum that is verified before Numba loads it: a corrupt, truncated or forei
 a cache folder that cannot be written, or no writable folder at all never stops a run;
 it prints one `CacheWarning` line, and the kernel is compiled again (or without a cache).
 
-The sparse kernels run in parallel on Numba's threads; `NUMBA_NUM_THREADS` sets their
-number (default: the number of CPU cores), e.g. `NUMBA_NUM_THREADS=1 krylovfem run
-cases/poisson-2d.toml` for a serial run.
+The solver kernels of large systems run in parallel on Numba's threads, as many as there
+are CPU cores not busy with other work when the solve starts, counted again as a long
+solve goes on (a thread sharing its core with another busy process would slow every
+iteration down); the results are the same bits on any number of threads.
+`NUMBA_NUM_THREADS` sets the most they may use (default: the number of CPU cores), e.g.
+`NUMBA_NUM_THREADS=1 krylovfem run cases/poisson-2d.toml` for a serial run.
 """
 
 

@@ -37,6 +37,7 @@ from ._common import (
     zero_rhs_result,
 )
 from ._scalar import abs2, real
+from ._threads import thread_policy
 from .precond import JACOBI, KINDS, NONE, apply_preconditioner
 from .result import (
     CODE_BREAKDOWN,
@@ -306,16 +307,17 @@ def _cg_compiled(problem: Problem) -> SolveResult:
     work = _cg_workspace(problem, max(step, FIRST_HISTORY))
     loop = LOOPS[problem.M.kind]
     start, code, k = 0, _PAUSED, 0
-    try:
-        while code == _PAUSED:
-            stop = min(start + step, maxiter)
-            reserve(work, ("history",), stop + 1, maxiter + 1)
-            reserve(work, ("alphas", "betas"), stop, maxiter)
-            code, k = loop(*_cg_arguments(problem, work, start, stop))
-            _report(problem, work["history"], 0 if start == 0 else start + 1, k)
-            start = stop
-    except KeyboardInterrupt:
-        code, k = CODE_INTERRUPTED, int(work["counters"][_DONE])
+    with thread_policy(problem.bounds is not None) as threads:
+        try:
+            while code == _PAUSED:
+                stop = min(start + step, maxiter)
+                reserve(work, ("history",), stop + 1, maxiter + 1)
+                reserve(work, ("alphas", "betas"), stop, maxiter)
+                code, k = threads.run(loop, _cg_arguments(problem, work, start, stop), start)
+                _report(problem, work["history"], 0 if start == 0 else start + 1, k)
+                start = stop
+        except KeyboardInterrupt:
+            code, k = CODE_INTERRUPTED, int(work["counters"][_DONE])
     return delivered(_result(problem, code, k, work))
 
 

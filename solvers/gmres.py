@@ -34,6 +34,7 @@ from ._common import (
 )
 from ._inputs import check_positive_int
 from ._scalar import accumulator_dtype, conj, real
+from ._threads import thread_policy
 from .precond import KINDS, NONE, apply_preconditioner
 from .result import (
     CODE_BREAKDOWN,
@@ -464,15 +465,17 @@ def _gmres_compiled(problem: Problem, restart: int, left: bool, callback_type: s
                        problem.b.dtype)
     loop = LOOPS[problem.M.kind]
     start, code, k = 0, _PAUSED, 0
-    try:
-        while code == _PAUSED:
-            pause_at = start + step
-            _reserve_cycle(problem, space, restart, start, pause_at)
-            code, k = loop(*_gmres_arguments(problem, space, restart, left, start, pause_at))
-            _report(problem, space["history"], start, k, callback_type)
-            start = k
-    except KeyboardInterrupt:
-        code, k = CODE_INTERRUPTED, int(space["counters"][_DONE])
+    with thread_policy(problem.bounds is not None) as threads:
+        try:
+            while code == _PAUSED:
+                pause_at = start + step
+                _reserve_cycle(problem, space, restart, start, pause_at)
+                arguments = _gmres_arguments(problem, space, restart, left, start, pause_at)
+                code, k = threads.run(loop, arguments, start)
+                _report(problem, space["history"], start, k, callback_type)
+                start = k
+        except KeyboardInterrupt:
+            code, k = CODE_INTERRUPTED, int(space["counters"][_DONE])
     return delivered(_result(problem, code, k, space, left))
 
 
