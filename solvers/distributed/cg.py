@@ -21,6 +21,16 @@ from numba import njit
 
 from .. import _csr, precond
 from .._common import FIRST_HISTORY, reserve
+from ..cg import (
+    _APPLIES,
+    _DONE,
+    _LAST_TRUE,
+    _MATVECS,
+    _R0,
+    _REPLACEMENTS,
+    _RZ,
+    _TRUE,
+)
 from ..cg import _result as serial_result
 from ..precond import JACOBI, NONE, apply_preconditioner
 from ..result import (
@@ -46,10 +56,10 @@ from ._front import (
 _PAUSED = -1
 #: The variants of CG: the classical two global sums per iteration, or one.
 VARIANTS = ("classic", "single_reduction")
-# scalars: r.z, ||r_0||, true residual norm at the last replacement, alpha of the last step
-_RZ, _R0, _LAST_TRUE, _ALPHA = 0, 1, 2, 3
-# counters: as in solvers.cg, whose result is built from them
-_MATVECS, _APPLIES, _REPLACEMENTS, _SEGMENT, _DONE = 0, 1, 2, 3, 4
+# scalars and counters: those of solvers.cg, whose result is built from them (the true
+# residual of the returned x, _TRUE, is left to that result: -1), and the alpha of the
+# last step
+_ALPHA = 4
 
 
 @njit(cache=True, inline="always")
@@ -75,7 +85,6 @@ def replaced(norm, tol, true_norm, k, history, scalars, counters):
         return CODE_STAGNATION
     scalars[_LAST_TRUE] = true_norm
     counters[_REPLACEMENTS] += 1
-    counters[_SEGMENT] = k
     history[k] = true_norm
     return -1
 
@@ -281,7 +290,7 @@ def _workspace(problem: DistributedProblem, variant: str) -> dict:
     work = {"r": np.empty(n), "p": np.zeros(n + ghosts), "q": np.zeros(n),
             "z": np.zeros(n + ghosts), "history": np.full(iterations + 1, np.nan),
             "alphas": np.zeros(iterations), "betas": np.zeros(iterations),
-            "scalars": np.zeros(6), "counters": np.zeros(5, dtype=np.int64),
+            "scalars": np.zeros(7), "counters": np.zeros(5, dtype=np.int64),
             "sums": np.zeros(6)}
     if variant == "single_reduction":
         work["w"] = np.empty(n)
@@ -309,5 +318,5 @@ def _report(problem: DistributedProblem, history, first: int, last: int) -> None
 
 def _result(problem: DistributedProblem, code: int, k: int, work: dict):
     check_status(problem, code)
-    return distributed_result(problem, code, serial_result(
-        problem, code, k, work["history"], work["alphas"], work["betas"], work["counters"]))
+    work["scalars"][_TRUE] = -1.0  # computed by the result, over all ranks
+    return distributed_result(problem, code, serial_result(problem, code, k, work))

@@ -44,7 +44,7 @@ from .cg import _ALPHA, _APPLIES, _DONE, _MATVECS, _PAUSED, _R0, _RZ, replaced, 
 
 # scalars beyond those of the classical loop: delta = w.u of the current residual, and
 # gamma = r.u of the one before
-_DELTA, _GAMMA_OLD = 4, 5
+_DELTA, _GAMMA_OLD = 5, 6
 
 
 @njit(cache=True)
@@ -154,7 +154,7 @@ def make_loop(KIND):
                 if code >= 0:
                     return code, k + 1
                 alpha_next = 0.0  # restart the directions from the true residual
-                betas[k] = 0.0
+                betas[k] = 0.0  # which also starts a new Lanczos segment
             if norm > dtol * scalars[_R0]:
                 return CODE_DTOL, k + 1
             if KIND != NONE:

@@ -30,6 +30,8 @@ from ..gmres import (
     _PAUSED,
     _R0,
     _REORTHOGONALIZE,
+    _TRUE,
+    CALLBACK_TYPES,
     _givens,
     _reserve_cycle,
     _start_cycle,
@@ -201,7 +203,7 @@ def _loop(kind: int):
 
 
 def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=30, maxiter=None, M=None,
-          callback=None, callback_type="pr_norm", monitor=None, dtol=None,
+          callback=None, callback_type=None, monitor=None, dtol=None,
           preconditioning="right"):
     r"""Distributed GMRES: :func:`solvers.gmres` on a :class:`DistributedMatrix`.
 
@@ -231,8 +233,9 @@ def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=30, maxiter=None, M=Non
     if preconditioning != "right":
         raise ValueError(f"preconditioning: distributed GMRES offers 'right' only; got "
                          f"{preconditioning!r}")
-    if callback_type not in ("pr_norm", "x"):
-        raise ValueError(f"callback_type must be 'pr_norm' or 'x'; got {callback_type!r}")
+    if callback_type not in CALLBACK_TYPES:
+        allowed = ", ".join(map(repr, CALLBACK_TYPES))
+        raise ValueError(f"callback_type must be one of {allowed}; got {callback_type!r}")
     problem = prepare(A, b, x0, rtol, atol, dtol, maxiter, M, callback, monitor)
     restart = min(check_positive_int(restart, "restart", 30), A.n)
     if problem.rhs_norm == 0.0:
@@ -253,6 +256,7 @@ def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=30, maxiter=None, M=Non
         report(problem, space["history"], start, k, callback_type)
         start = k
     check_status(problem, code)
+    space["scalars"][_TRUE] = -1.0  # computed by the result, over all ranks
     return distributed_result(problem, code, serial_result(problem, code, k, space, False))
 
 
