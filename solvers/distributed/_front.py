@@ -3,6 +3,7 @@ of the local block, and the result, as ``solvers._common`` does for one process.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 
@@ -102,6 +103,20 @@ class DistributedProblem:
                                        self.plan, link.calls, link.handles, self.timers)
         raise_failed(self, status)
         return float(np.sqrt(self.global_sum(rr)[0]))
+
+
+def report_or_abort(problem: DistributedProblem, report, *arguments) -> None:
+    """``report(problem, *arguments)``: the monitor and callback of a rank, between two
+    loop calls.  The other ranks do not wait for them: if one raises, they are already
+    in the next global sum, and would wait for this rank for ever; so the job ends.
+    """
+    try:
+        report(problem, *arguments)
+    except BaseException as error:
+        rank = problem.A.rank
+        print(f"rank {rank}: the monitor or callback raised {type(error).__name__}: {error};"
+              " ending every rank", file=sys.stderr, flush=True)
+        problem.A.comm.Abort(1)
 
 
 def raise_failed(problem: DistributedProblem, status: int) -> None:

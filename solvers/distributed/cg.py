@@ -50,6 +50,7 @@ from ._front import (
     check_status,
     distributed_result,
     prepare,
+    report_or_abort,
     zero_rhs,
 )
 
@@ -89,6 +90,26 @@ def replaced(norm, tol, true_norm, k, history, scalars, counters):
     return -1
 
 
+@njit(cache=True)
+def start_code(total, tol, history, scalars):
+    """Record ``||r_0|| = sqrt(total[0])``; its stop code (-1: go on)."""
+    norm = math.sqrt(total[0])
+    history[0] = norm
+    scalars[_R0] = norm
+    if not math.isfinite(norm):
+        return CODE_NAN
+    if norm <= tol:
+        return CODE_CONVERGED
+    return -1
+
+
+@njit(cache=True)
+def sum_rr_rz(rr, r, z, sums, calls, handles, timers):
+    """``sums[3:5]`` = the global ``r.r`` (this rank's ``rr``) and ``r.z``; the status."""
+    sums[0], sums[1] = rr, _csr.dot(r, z, None)
+    return _kernels.global_sum(sums[:3], sums[3:], 2, calls, handles, timers)
+
+
 def _make_loop(KIND):
     """The compiled distributed PCG loop of preconditioner kind ``KIND``."""
 
@@ -112,17 +133,11 @@ def _make_loop(KIND):
             counters[_MATVECS] += 1
             apply_preconditioner(KIND, pindptr, pindices, pdata, pdiag, pdiag_positions,
                                  omega, r, z)
-            local[0], local[1] = rr, _csr.dot(r, z, None)
-            status |= _kernels.global_sum(local, total, 2, calls, handles, timers)
-            if status != 0:
+            if status | sum_rr_rz(rr, r, z, sums, calls, handles, timers) != 0:
                 return CODE_MPI_FAILED, 0
-            norm = math.sqrt(total[0])
-            history[0] = norm
-            scalars[_R0] = norm
-            if not math.isfinite(norm):
-                return CODE_NAN, 0
-            if norm <= tol:
-                return CODE_CONVERGED, 0
+            code = start_code(total, tol, history, scalars)
+            if code >= 0:
+                return code, 0
             counters[_APPLIES] += 1
             code = rz_code(total[1], KIND)
             if code >= 0:
@@ -168,9 +183,7 @@ def _make_loop(KIND):
                 counters[_MATVECS] += 1
                 apply_preconditioner(KIND, pindptr, pindices, pdata, pdiag, pdiag_positions,
                                      omega, r, z)
-                local[0], local[1] = rr, _csr.dot(r, z, None)
-                status |= _kernels.global_sum(local, total, 2, calls, handles, timers)
-                if status != 0:
+                if status | sum_rr_rz(rr, r, z, sums, calls, handles, timers) != 0:
                     return CODE_MPI_FAILED, k + 1
                 code = replaced(norm, tol, math.sqrt(total[0]), k + 1, history, scalars,
                                 counters)
@@ -279,7 +292,7 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
         reserve(work, ("history",), stop + 1, problem.maxiter + 1)
         reserve(work, ("alphas", "betas"), stop, problem.maxiter)
         code, k = compiled(*_arguments(problem, work, start, stop))
-        _report(problem, work["history"], 0 if start == 0 else start + 1, k)
+        report_or_abort(problem, _report, work["history"], 0 if start == 0 else start + 1, k)
         start = stop
     return _result(problem, code, k, work)
 

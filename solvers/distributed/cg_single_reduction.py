@@ -32,7 +32,6 @@ from numba import njit
 from .. import _csr, precond
 from ..precond import NONE, apply_preconditioner
 from ..result import (
-    CODE_CONVERGED,
     CODE_DTOL,
     CODE_INDEFINITE_MATRIX,
     CODE_MAX_ITERATIONS,
@@ -40,7 +39,18 @@ from ..result import (
 )
 from . import _kernels
 from ._front import CODE_MPI_FAILED
-from .cg import _ALPHA, _APPLIES, _DONE, _MATVECS, _PAUSED, _R0, _RZ, replaced, rz_code
+from .cg import (
+    _ALPHA,
+    _APPLIES,
+    _DONE,
+    _MATVECS,
+    _PAUSED,
+    _R0,
+    _RZ,
+    replaced,
+    rz_code,
+    start_code,
+)
 
 # scalars beyond those of the classical loop: delta = w.u of the current residual, and
 # gamma = r.u of the one before
@@ -103,13 +113,9 @@ def make_loop(KIND):
             counters[_MATVECS] += 2
             if status != 0:
                 return CODE_MPI_FAILED, 0
-            norm = math.sqrt(total[0])
-            history[0] = norm
-            scalars[_R0] = norm
-            if not math.isfinite(norm):
-                return CODE_NAN, 0
-            if norm <= tol:
-                return CODE_CONVERGED, 0
+            code = start_code(total, tol, history, scalars)
+            if code >= 0:
+                return code, 0
             counters[_APPLIES] += 1
             code = rz_code(total[1], KIND)
             if code >= 0:

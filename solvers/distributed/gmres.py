@@ -49,6 +49,7 @@ from ._front import (
     check_status,
     distributed_result,
     prepare,
+    report_or_abort,
     zero_rhs,
 )
 
@@ -253,7 +254,7 @@ def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=30, maxiter=None, M=Non
         pause_at = start + step
         _reserve_cycle(problem, space, restart, start, pause_at)
         code, k = compiled(*_arguments(problem, space, restart, start, pause_at))
-        report(problem, space["history"], start, k, callback_type)
+        report_or_abort(problem, report, space["history"], start, k, callback_type)
         start = k
     check_status(problem, code)
     space["scalars"][_TRUE] = -1.0  # computed by the result, over all ranks

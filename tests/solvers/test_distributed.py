@@ -26,16 +26,20 @@ COMPARED = ("cg-none", "cg-jacobi", "cg-single-jacobi", "gmres-none", "gmres-jac
 RANKS = (2, 3)
 
 
+def _launch(size: int, argument: str, timeout: float) -> subprocess.CompletedProcess:
+    mpiexec = Path(sys.executable).parent / "mpiexec"
+    environment = {**os.environ, "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    return subprocess.run([str(mpiexec), "-n", str(size), sys.executable, str(WORKER),
+                           argument], capture_output=True, text=True, timeout=timeout,
+                          cwd=REPOSITORY, env=environment)
+
+
 @pytest.fixture(scope="module", params=RANKS, ids=lambda size: f"P={size}")
 def ranks(request, tmp_path_factory):
     """What every rank of one ``mpiexec -n P`` launch of the worker reported."""
     size = request.param
     output = tmp_path_factory.mktemp(f"mpi{size}") / "report"
-    mpiexec = Path(sys.executable).parent / "mpiexec"
-    environment = {**os.environ, "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-    completed = subprocess.run([str(mpiexec), "-n", str(size), sys.executable, str(WORKER),
-                                str(output)], capture_output=True, text=True, timeout=900,
-                               cwd=REPOSITORY, env=environment)
+    completed = _launch(size, str(output), timeout=900)
     assert completed.returncode == 0, completed.stderr[-3000:]
     return [json.loads(Path(f"{output}.{rank}.json").read_text()) for rank in range(size)]
 
@@ -108,6 +112,20 @@ def test_bad_input_is_refused_on_every_rank(ranks, case, kind, words):
 def test_an_overflow_on_one_rank_stops_every_rank_with_diverged_nan(ranks, case):
     for report in ranks:
         assert report["bad-input"][case]["reason"] == "diverged_nan"
+
+
+def test_a_monitor_on_one_rank_sees_the_history_every_rank_returns(ranks):
+    report = ranks[0]["monitored"]
+    histories = report["cg"]["history"] + report["gmres"]["history"]
+    assert report["seen"] == histories
+    assert report["cg"]["reason"] == report["gmres"]["reason"] == "converged_rtol"
+    assert all(other["monitored"]["cg"] == report["cg"] for other in ranks[1:])
+
+
+def test_a_callback_that_raises_on_one_rank_ends_every_rank():
+    completed = _launch(2, "--failing-callback", timeout=300)  # a hang would time out
+    assert completed.returncode != 0
+    assert "rank 1: the monitor or callback raised RuntimeError" in completed.stderr
 
 
 def test_solvers_import_without_loading_mpi():

@@ -132,6 +132,27 @@ def bad_input():
     }
 
 
+def monitored():
+    """A monitor on rank 0 only: that rank returns to Python at every iteration."""
+    A = scatter_matrix(laplacian_2d(8) if rank == 0 else None)
+    seen = []
+    monitor = (lambda k, norm: seen.append(norm)) if rank == 0 else None
+    cg = solvers.cg(A, np.ones(A.n_local), rtol=1e-8, monitor=monitor)
+    gmres = solvers.gmres(A, np.ones(A.n_local), rtol=1e-8, restart=5, monitor=monitor)
+    return {"cg": summary(cg), "gmres": summary(gmres), "seen": seen}
+
+
+def failing_callback():
+    """A callback that raises on the last rank only, in the middle of the solve."""
+    A = scatter_matrix(laplacian_2d(8) if rank == 0 else None)
+
+    def callback(x):
+        raise RuntimeError("callback failed")
+
+    solvers.cg(A, np.ones(A.n_local), rtol=1e-8,
+               callback=callback if rank == size - 1 else None)
+
+
 def main(output):
     laplacian = laplacian_2d(12)
     bus = sp.csr_array(scipy.io.mmread(DATA / "494_bus.mtx"))
@@ -150,8 +171,12 @@ def main(output):
                                               serial_M=block_ic0(laplacian))
     report["hand-built"] = hand_built()
     report["bad-input"] = bad_input()
+    report["monitored"] = monitored()
     Path(f"{output}.{rank}.json").write_text(json.dumps(report))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if sys.argv[1] == "--failing-callback":
+        failing_callback()
+    else:
+        main(sys.argv[1])
