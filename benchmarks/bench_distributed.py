@@ -8,10 +8,14 @@ launch:
 
 * ``time/it``: the time per iteration of a solve held to ``ITERATIONS`` iterations
   (``rtol`` unreachable), median and spread (min - max) over ``--repeats`` solves, the
-  slowest rank's ``solve_time``; ``comm``: the share of it in MPI calls (halo waits and
-  global sums, the slowest rank's);
-* ``its``: the iterations to ``rtol = 1e-6`` (CG + Jacobi only), beside the serial
-  ``solvers.cg`` (one process, one thread) on the same matrix;
+  slowest rank's ``solve_time``, with the Jacobi preconditioner built once beforehand
+  (``solvers.jacobi(A.local_block)``; PETSc's set-up is likewise left out);
+  ``comm``: the share of it in MPI calls (halo waits and global sums, the slowest
+  rank's);
+* ``its``: the iterations to ``rtol = 1e-6`` (CG + Jacobi only, up to 1.1e6 unknowns),
+  beside the serial ``solvers.cg`` (one process, one thread) on the same matrix;
+* ``s``: the time per iteration of the serial ``solvers.cg`` / ``solvers.gmres`` (one
+  process, one thread), run in the P = 1 launch;
 * ``speed-up`` over the same method at P = 1, the parallel efficiency ``speed-up / P``,
   and ``speed-up / triad``: the speed-up as a share of the memory-bandwidth gain;
 * ``triad``: a STREAM triad ``a = b + s c`` (Numba, 3 x 16e6 doubles per rank) run at
@@ -47,6 +51,8 @@ import numpy as np
 
 ITERATIONS = 100
 RTOL_ITERATIONS = 1e-6
+# Solves to RTOL_ITERATIONS up to this size only (beyond, thousands of iterations each).
+COUNTED_UP_TO = 1_100_000
 TRIAD_LENGTH = 16_000_000
 METHODS = ("cg+jacobi", "cg+jacobi single", "gmres(30)+jacobi")
 DEBIAN_PYTHON = Path("/usr/bin/python3")
@@ -103,13 +109,33 @@ def _triad(comm, repeats: int) -> float:
     return comm.Get_size() * 3 * 8 * TRIAD_LENGTH / best / 1e9
 
 
-def _solve(method: str, A, b, **keywords):
+def _solve(method: str, A, b, M, **keywords):
+    """One solve; ``M`` is built once, outside the timings (as PETSc's set-up is)."""
     import solvers
 
     if method.startswith("gmres"):
-        return solvers.gmres(A, b, M="jacobi", restart=30, **keywords)
+        return solvers.gmres(A, b, M=M, restart=30, **keywords)
     variant = "single_reduction" if method.endswith("single") else "classic"
-    return solvers.cg(A, b, M="jacobi", variant=variant, **keywords)
+    return solvers.cg(A, b, M=M, variant=variant, **keywords)
+
+
+def _serial_times(method: str, n: int, values, columns, indptr, repeats: int) -> list:
+    """Time per iteration of the serial method (one process, one thread): the baseline."""
+    import scipy.sparse as sp
+
+    matrix = sp.csr_array((values, columns, indptr), shape=(n, n))
+    b = np.ones(n)
+    serial = "gmres" if method.startswith("gmres") else "cg"
+    keywords = {"restart": 30} if serial == "gmres" else {}
+    import solvers
+
+    solve, M = getattr(solvers, serial), solvers.jacobi(matrix)
+    solve(matrix, b, M=M, maxiter=2, **keywords)
+    times = []
+    for _ in range(repeats):
+        result = solve(matrix, b, M=M, rtol=1e-30, maxiter=ITERATIONS, **keywords)
+        times.append(result.solve_time / result.iterations)
+    return times
 
 
 def ours(m: int, repeats: int) -> dict:
@@ -126,22 +152,26 @@ def ours(m: int, repeats: int) -> dict:
     indptr, columns, values = laplacian_rows(m, first, last)
     A = from_rows(sp.csr_array((values, columns, indptr), shape=(last - first, n)), comm)
     b = np.ones(last - first)
+    M = solvers.jacobi(A.local_block)
     report = {"triad": _triad(comm, repeats), "methods": {}}
     for method in METHODS:
-        _solve(method, A, b, maxiter=2)  # loads the compiled loop
+        _solve(method, A, b, M, maxiter=2)  # loads the compiled loop
         times, shares = [], []
         for _ in range(repeats):
-            result = _solve(method, A, b, rtol=1e-30, maxiter=ITERATIONS)
+            result = _solve(method, A, b, M, rtol=1e-30, maxiter=ITERATIONS)
             slowest = comm.allreduce(result.solve_time, op=MPI.MAX)
             times.append(slowest / result.iterations)
             shares.append(comm.allreduce(result.communication_time, op=MPI.MAX) / slowest)
         entry = {"times": times, "comm": float(np.median(shares))}
-        if method == "cg+jacobi":
-            entry["iterations"] = _solve(method, A, b, rtol=RTOL_ITERATIONS).iterations
+        if method == "cg+jacobi" and n <= COUNTED_UP_TO:
+            entry["iterations"] = _solve(method, A, b, M, rtol=RTOL_ITERATIONS).iterations
             if size == 1:
                 matrix = sp.csr_array((values, columns, indptr), shape=(n, n))
                 entry["serial"] = solvers.cg(matrix, np.ones(n), rtol=RTOL_ITERATIONS,
                                              M="jacobi").iterations
+        if size == 1:
+            entry["serial_times"] = _serial_times(method, last - first, values, columns,
+                                                  indptr, repeats)
         report["methods"][method] = entry
     return report
 
@@ -256,6 +286,10 @@ def _table(m: int, runs: dict, petsc_runs: dict) -> None:
           f"{'its':>6s} {'serial':>6s} {'speed-up':>8s} {'eff':>5s} {'/triad':>7s}")
     for method in METHODS:
         base = np.median(runs[1]["methods"][method]["times"])
+        if method != "cg+jacobi single":
+            serial = runs[1]["methods"][method]["serial_times"]
+            print(f"{method:18s} {'s':>2s} {_milliseconds(serial):>30s}   (serial solvers."
+                  f"{method.split('(')[0].split('+')[0]}, one thread)")
         for size, run in runs.items():
             entry = run["methods"][method]
             median = np.median(entry["times"])

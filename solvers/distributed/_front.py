@@ -165,12 +165,12 @@ def _local_preconditioner(M, A: DistributedMatrix) -> Preconditioner:
             allowed = ", ".join(repr(name) for name in NAMES)
             raise ValueError(f"M: {M!r} is not a preconditioner of distributed solves; "
                              f"allowed: {allowed}, or a Preconditioner of the local block")
-        return precond.as_preconditioner(M.lower(), check_matrix(A.local_block()), n_local)
+        return precond.as_preconditioner(M.lower(), check_matrix(A.local_block), n_local)
     if isinstance(M, Preconditioner) and M.kind in (precond.NONE, precond.JACOBI,
                                                     *_BLOCK_KINDS):
         if M.n != n_local:
             raise ValueError(f"M was built for n = {M.n}; this rank owns {n_local} rows "
-                             "(build it from A.local_block())")
+                             "(build it from A.local_block)")
         return M
     raise TypeError(f"M must be None, one of {NAMES} or a Preconditioner of the local block "
                     f"(jacobi, ssor, ilu0, ic0); got {type(M).__name__}")

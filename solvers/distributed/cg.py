@@ -247,7 +247,7 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
         Jacobi is the global Jacobi preconditioner (the serial iterates); the others are
         block Jacobi: the factorisation of each rank's diagonal block, so the iteration
         counts grow with the number of ranks.  A :class:`~solvers.Preconditioner` built
-        from ``A.local_block()`` is taken as the rank's block.
+        from ``A.local_block`` is taken as the rank's block.
     variant : {"classic", "single_reduction"}
         ``"single_reduction"``: Chronopoulos and Gear's CG, one global sum per
         iteration instead of two (the same iterates in exact arithmetic).

@@ -16,6 +16,7 @@ consecutive rows, so that the serial CSR kernel does the work on each run.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -91,8 +92,10 @@ class DistributedMatrix:
     def shape(self) -> tuple[int, int]:
         return (self.n, self.n)
 
+    @cached_property
     def local_block(self) -> sp.csr_array:
-        """The square block of the owned rows and columns (block Jacobi factorises it)."""
+        """The square block of the owned rows and columns (block Jacobi factorises it;
+        kept once built, for the next solve)."""
         n_local = self.n_local
         rows = sp.csr_array((self.data, self.indices, self.indptr),
                             shape=(n_local, n_local + self.ghosts.size))
