@@ -99,6 +99,8 @@ def test_a_matrix_built_by_hand_on_each_rank_is_solved(ranks):
     ("rank_without_rows", "ValueError", "have no rows"),
     ("wrong_b", "ValueError", "must have length"),
     ("unknown_M", "ValueError", "allowed"),
+    ("scatter_wrong_length", "ValueError", "entries"),
+    ("gather_wrong_length", "ValueError", "entries"),
     ("pivot_on_one_rank", "PivotError", "pivot"),
 ])
 def test_bad_input_is_refused_on_every_rank(ranks, case, kind, words):

@@ -126,6 +126,8 @@ def bad_input():
         "rank_without_rows": attempt(lambda: from_rows(empty_rows)),
         "wrong_b": attempt(lambda: solvers.cg(A, wrong_b)),
         "unknown_M": attempt(lambda: solvers.cg(A, b, M="amg")),
+        "scatter_wrong_length": attempt(lambda: scatter(np.ones(A.n + 1), A)),
+        "gather_wrong_length": attempt(lambda: gather(wrong_b, A)),
         "nan_on_one_rank": attempt(lambda: summary(solvers.cg(A, b, x0=x0))),
         "nan_on_one_rank_gmres": attempt(lambda: summary(solvers.gmres(A, b, x0=x0))),
         "pivot_on_one_rank": attempt(lambda: solvers.cg(broken, b, M="ic0")),
