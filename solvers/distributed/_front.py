@@ -29,13 +29,10 @@ from .matrix import DistributedMatrix
 NAMES = ("none", "jacobi", "ssor", "ilu0", "ic0")
 #: Kinds applied to the local diagonal block only, named ``block-<name>`` in results.
 _BLOCK_KINDS = frozenset({precond.SSOR, precond.ILU0, precond.IC0})
+#: The preconditioner kinds of the distributed loops (one loop each).
+KINDS = (precond.NONE, precond.JACOBI, precond.SSOR, precond.ILU0, precond.IC0)
 #: A loop returns this code when an MPI call reported an error.
 CODE_MPI_FAILED = -3
-
-
-def is_distributed(A) -> bool:
-    """True for a :class:`DistributedMatrix` (checked without importing mpi4py)."""
-    return isinstance(A, DistributedMatrix)
 
 
 @dataclass(frozen=True, eq=False)
@@ -166,8 +163,7 @@ def _local_preconditioner(M, A: DistributedMatrix) -> Preconditioner:
             raise ValueError(f"M: {M!r} is not a preconditioner of distributed solves; "
                              f"allowed: {allowed}, or a Preconditioner of the local block")
         return precond.as_preconditioner(M.lower(), check_matrix(A.local_block), n_local)
-    if isinstance(M, Preconditioner) and M.kind in (precond.NONE, precond.JACOBI,
-                                                    *_BLOCK_KINDS):
+    if isinstance(M, Preconditioner) and M.kind in KINDS:
         if M.n != n_local:
             raise ValueError(f"M was built for n = {M.n}; this rank owns {n_local} rows "
                              "(build it from A.local_block)")

@@ -21,31 +21,20 @@ from numba import njit
 
 from .. import _csr, precond
 from .._common import FIRST_HISTORY, reserve
-from ..cg import (
-    _APPLIES,
-    _DONE,
-    _LAST_TRUE,
-    _MATVECS,
-    _R0,
-    _REPLACEMENTS,
-    _RZ,
-    _TRUE,
-)
+from ..cg import _APPLIES, _DONE, _MATVECS, _R0, _RZ, _TRUE
 from ..cg import _result as serial_result
 from ..precond import JACOBI, NONE, apply_preconditioner
 from ..result import (
-    CODE_BREAKDOWN,
-    CODE_CONVERGED,
     CODE_DTOL,
     CODE_INDEFINITE_MATRIX,
-    CODE_INDEFINITE_PRECONDITIONER,
     CODE_MAX_ITERATIONS,
     CODE_NAN,
-    CODE_STAGNATION,
 )
 from . import _kernels
+from ._cg_steps import _PAUSED, replaced, rz_code, start_code, sum_rr_rz
 from ._front import (
     CODE_MPI_FAILED,
+    KINDS,
     DistributedProblem,
     check_status,
     distributed_result,
@@ -53,61 +42,10 @@ from ._front import (
     report_or_abort,
     zero_rhs,
 )
+from .cg_single_reduction import make_loop as make_single_reduction_loop
 
-_PAUSED = -1
 #: The variants of CG: the classical two global sums per iteration, or one.
 VARIANTS = ("classic", "single_reduction")
-# scalars and counters: those of solvers.cg, whose result is built from them (the true
-# residual of the returned x, _TRUE, is left to that result: -1), and the alpha of the
-# last step
-_ALPHA = 4
-
-
-@njit(cache=True, inline="always")
-def rz_code(rz, KIND):
-    """The stop code of a preconditioned ``r.z`` (-1: go on); ``KIND`` a constant."""
-    if not math.isfinite(rz):
-        return CODE_NAN
-    if KIND != NONE:
-        if rz < 0.0:
-            return CODE_INDEFINITE_PRECONDITIONER
-        if rz == 0.0:
-            return CODE_BREAKDOWN
-    return -1
-
-
-@njit(cache=True, inline="always")
-def replaced(norm, tol, true_norm, k, history, scalars, counters):
-    """The convergence test of the recursive residual ``norm`` (already below ``tol``)
-    against the true one: the stop code, or -1 after a residual replacement."""
-    if true_norm <= tol:
-        return CODE_CONVERGED
-    if counters[_REPLACEMENTS] > 0 and true_norm >= scalars[_LAST_TRUE]:
-        return CODE_STAGNATION
-    scalars[_LAST_TRUE] = true_norm
-    counters[_REPLACEMENTS] += 1
-    history[k] = true_norm
-    return -1
-
-
-@njit(cache=True)
-def start_code(total, tol, history, scalars):
-    """Record ``||r_0|| = sqrt(total[0])``; its stop code (-1: go on)."""
-    norm = math.sqrt(total[0])
-    history[0] = norm
-    scalars[_R0] = norm
-    if not math.isfinite(norm):
-        return CODE_NAN
-    if norm <= tol:
-        return CODE_CONVERGED
-    return -1
-
-
-@njit(cache=True)
-def sum_rr_rz(rr, r, z, sums, calls, handles, timers):
-    """``sums[3:5]`` = the global ``r.r`` (this rank's ``rr``) and ``r.z``; the status."""
-    sums[0], sums[1] = rr, _csr.dot(r, z, None)
-    return _kernels.global_sum(sums[:3], sums[3:], 2, calls, handles, timers)
 
 
 def _make_loop(KIND):
@@ -212,21 +150,9 @@ def _make_loop(KIND):
     return njit(cache=True)(_distributed_cg_loop)
 
 
-#: The loops by preconditioner kind, built on first use (each compiles on its first call).
-_LOOPS: dict = {}
-
-
-def loop(kind: int, variant: str):
-    """The compiled loop of a preconditioner kind and CG variant."""
-    key = (kind, variant)
-    if key not in _LOOPS:
-        if variant == "classic":
-            _LOOPS[key] = _make_loop(kind)
-        else:
-            from .cg_single_reduction import make_loop
-
-            _LOOPS[key] = make_loop(kind)
-    return _LOOPS[key]
+#: The loop of each preconditioner kind and variant (each compiles on its first call).
+LOOPS = {**{(kind, "classic"): _make_loop(kind) for kind in KINDS},
+         **{(kind, "single_reduction"): make_single_reduction_loop(kind) for kind in KINDS}}
 
 
 def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=None,
@@ -282,7 +208,7 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
     if problem.rhs_norm == 0.0:
         return zero_rhs(problem, "cg")
     work = _workspace(problem, variant)
-    compiled = loop(problem.M.kind, variant)
+    compiled = LOOPS[problem.M.kind, variant]
     # Pauses only for a callback or monitor: they run locally, between iterations, and
     # the ranks' collective calls stay in step however each rank pauses.
     step = 1 if (problem.callback or problem.monitor) else problem.maxiter

@@ -30,6 +30,7 @@ import math
 from numba import njit
 
 from .. import _csr, precond
+from ..cg import _APPLIES, _DONE, _MATVECS, _R0, _RZ
 from ..precond import NONE, apply_preconditioner
 from ..result import (
     CODE_DTOL,
@@ -38,23 +39,16 @@ from ..result import (
     CODE_NAN,
 )
 from . import _kernels
-from ._front import CODE_MPI_FAILED
-from .cg import (
+from ._cg_steps import (
     _ALPHA,
-    _APPLIES,
-    _DONE,
-    _MATVECS,
+    _DELTA,
+    _GAMMA_OLD,
     _PAUSED,
-    _R0,
-    _RZ,
     replaced,
     rz_code,
     start_code,
 )
-
-# scalars beyond those of the classical loop: delta = w.u of the current residual, and
-# gamma = r.u of the one before
-_DELTA, _GAMMA_OLD = 5, 6
+from ._front import CODE_MPI_FAILED
 
 
 @njit(cache=True)

@@ -45,6 +45,7 @@ from ..result import CODE_BREAKDOWN, CODE_CONVERGED, CODE_DTOL, CODE_NAN
 from . import _kernels
 from ._front import (
     CODE_MPI_FAILED,
+    KINDS,
     DistributedProblem,
     check_status,
     distributed_result,
@@ -193,14 +194,8 @@ def _make_loop(KIND):
     return njit(cache=True)(_distributed_gmres_loop)
 
 
-#: The loops by preconditioner kind, built on first use.
-_LOOPS: dict = {}
-
-
-def _loop(kind: int):
-    if kind not in _LOOPS:
-        _LOOPS[kind] = _make_loop(kind)
-    return _LOOPS[kind]
+#: The loop of each preconditioner kind (each compiles on its first call).
+LOOPS = {kind: _make_loop(kind) for kind in KINDS}
 
 
 def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=30, maxiter=None, M=None,
@@ -246,7 +241,7 @@ def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=30, maxiter=None, M=Non
     space["V"] = np.zeros((restart + 1, n + ghosts))
     space["z"] = np.zeros(n + ghosts)
     space["sums"] = np.zeros(2 * (restart + 2))
-    compiled = _loop(problem.M.kind)
+    compiled = LOOPS[problem.M.kind]
     # Pauses at a cycle's end for a callback or monitor only (see solvers.distributed.cg).
     step = 1 if (problem.callback or problem.monitor) else problem.maxiter
     start, code, k = 0, _PAUSED, 0

@@ -160,12 +160,11 @@ def from_rows(rows, comm=None) -> DistributedMatrix:
     """
     channel = link(comm)
     matrix, problem = checked(lambda: _local_rows(rows))
-    counts = np.array(channel.comm.allgather(0 if problem else matrix.shape[0]), dtype=np.int64)
-    columns = channel.comm.allgather(0 if problem else matrix.shape[1])
-    n = int(counts.sum())
-    if problem is None:
-        problem = _check_layout(counts, columns, channel.rank)
     agree(channel.comm, problem)
+    counts = np.array(channel.comm.allgather(matrix.shape[0]), dtype=np.int64)
+    columns = channel.comm.allgather(matrix.shape[1])
+    n = int(counts.sum())
+    agree(channel.comm, _check_layout(counts, columns, channel.rank))
     ranges = np.concatenate(([0], np.cumsum(counts)))
     return _partitioned(channel, n, ranges, matrix)
 
@@ -173,7 +172,7 @@ def from_rows(rows, comm=None) -> DistributedMatrix:
 def _local_rows(rows) -> sp.csr_array:
     if not sp.issparse(rows):
         raise TypeError(f"rows must be a scipy sparse matrix; got {type(rows).__name__}")
-    if np.iscomplexobj(rows.data if hasattr(rows, "data") else np.zeros(0)):
+    if np.iscomplexobj(rows):
         raise TypeError(f"rows must be real; got dtype {rows.dtype}")
     matrix = sp.csr_array(rows, dtype=np.float64)
     matrix.sum_duplicates()
@@ -217,8 +216,8 @@ def _partitioned(channel: Link, n: int, ranges: np.ndarray, matrix) -> Distribut
     send_offsets = np.concatenate(([0], np.cumsum([ids.size for ids in send_lists])))
     send_indices = (np.concatenate(send_lists) if send_lists else np.zeros(0)).astype(np.int64)
     indptr = matrix.indptr.astype(np.int64)
-    touches_ghost = np.add.reduceat(~owned, indptr[:-1]) if columns.size else np.zeros(0)
-    touches_ghost = np.where(np.diff(indptr) > 0, touches_ghost, 0) > 0
+    ghost_entries = np.concatenate(([0], np.cumsum(~owned)))  # before each entry
+    touches_ghost = np.diff(ghost_entries[indptr]) > 0
     return DistributedMatrix(
         channel, n, ranges.astype(np.int64), indptr, local.astype(np.uint32),
         np.ascontiguousarray(matrix.data), ghosts, recv_ranks.astype(np.int64),

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._agree import agree, checked
+
 
 def scatter(v, A, root: int = 0) -> np.ndarray:
     """This rank's part of the global vector ``v`` held by rank ``root`` (collective;
@@ -22,13 +24,18 @@ def scatter(v, A, root: int = 0) -> np.ndarray:
     True
     """
     comm = A.comm
-    parts = None
+    parts, problem = None, None
     if comm.Get_rank() == root:
-        v = np.asarray(v, dtype=np.float64).reshape(-1)
-        if v.size != A.n:
-            raise ValueError(f"v must have the matrix's {A.n} entries; got {v.size}")
-        parts = [v[A.ranges[q]:A.ranges[q + 1]] for q in range(A.ranges.size - 1)]
+        parts, problem = checked(lambda: _parts(v, A))
+    agree(comm, comm.bcast(problem, root=root))
     return np.ascontiguousarray(comm.scatter(parts, root=root))
+
+
+def _parts(v, A) -> list[np.ndarray]:
+    v = np.asarray(v, dtype=np.float64).reshape(-1)
+    if v.size != A.n:
+        raise ValueError(f"v must have the matrix's {A.n} entries; got {v.size}")
+    return [v[A.ranges[q]:A.ranges[q + 1]] for q in range(A.ranges.size - 1)]
 
 
 def gather(x, A, root: int | None = 0) -> np.ndarray | None:
@@ -51,10 +58,9 @@ def gather(x, A, root: int | None = 0) -> np.ndarray | None:
     >>> gather(np.arange(A.row_start, A.row_stop, dtype=float), A, root=None)
     array([0., 1., 2., 3., 4., 5.])
     """
-    x = np.ascontiguousarray(x, dtype=np.float64).reshape(-1)
-    if x.size != A.n_local:
-        raise ValueError(f"x must have this rank's {A.n_local} entries; got {x.size}")
     comm = A.comm
+    x, problem = checked(lambda: _part(x, A))
+    agree(comm, problem)
     counts = np.diff(A.ranges)
     if root is None:
         out = np.empty(A.n)
@@ -63,3 +69,10 @@ def gather(x, A, root: int | None = 0) -> np.ndarray | None:
     out = np.empty(A.n) if comm.Get_rank() == root else None
     comm.Gatherv(x, [out, counts] if out is not None else None, root=root)
     return out
+
+
+def _part(x, A) -> np.ndarray:
+    x = np.ascontiguousarray(x, dtype=np.float64).reshape(-1)
+    if x.size != A.n_local:
+        raise ValueError(f"x must have this rank's {A.n_local} entries; got {x.size}")
+    return x
