@@ -172,7 +172,7 @@ def _local_preconditioner(M, A: DistributedMatrix) -> Preconditioner:
                     f"(jacobi, ssor, ilu0, ic0); got {type(M).__name__}")
 
 
-def distributed_result(problem: DistributedProblem, code: int, result) -> DistributedResult:
+def distributed_result(problem: DistributedProblem, result: SolveResult) -> DistributedResult:
     """The serial method's result (from ``solvers.cg._result`` or ``solvers.gmres._result``,
     which :func:`solvers._common.finish` built with the global true residual) on every
     rank, with ``x`` the rank's own part and the time spent communicating."""
@@ -190,4 +190,4 @@ def check_status(problem: DistributedProblem, code: int) -> None:
 
 def zero_rhs(problem: DistributedProblem, method: str) -> DistributedResult:
     """``b = 0`` on every rank: ``x = 0`` is the solution."""
-    return distributed_result(problem, 0, zero_rhs_result(problem, method))
+    return distributed_result(problem, zero_rhs_result(problem, method))

@@ -29,7 +29,7 @@ import numba.experimental.function_type  # noqa: F401  isort: skip
 Calls = namedtuple("Calls", "allreduce isend irecv waitall wtime")
 
 # Places in the handle array.
-COMM, DOUBLE, SUM, MAX, INT64 = 0, 1, 2, 3, 4
+COMM, DOUBLE, SUM = 0, 1, 2
 
 
 class _Function(WrapperAddressProtocol):
@@ -64,7 +64,7 @@ def import_mpi():
 class Link:
     """A communicator as compiled loops use it: the MPI functions and the handles.
 
-    ``handles[COMM, DOUBLE, SUM, MAX, INT64]`` and the request array share the integer
+    ``handles[COMM, DOUBLE, SUM]`` and the request array share the integer
     type of the library's handles (``int`` for MPICH, a pointer for Open MPI).
     """
 
@@ -129,7 +129,7 @@ def link(comm=None) -> Link:
     if not isinstance(comm, MPI.Comm) or not comm.Is_intra():
         raise TypeError(f"comm must be an mpi4py intracommunicator; got {type(comm).__name__}")
     calls, handle_dtype, request_dtype = _calls()
-    values = [MPI._handleof(handle) for handle in (comm, MPI.DOUBLE, MPI.SUM, MPI.MAX, MPI.INT64_T)]
+    values = [MPI._handleof(handle) for handle in (comm, MPI.DOUBLE, MPI.SUM)]
     # Through uint64: MPICH's handles are C ints whose high bit may be set.
     handles = np.array(values, dtype=np.uint64).astype(handle_dtype)
     return Link(comm, calls, handles, request_dtype, MPI._sizeof(MPI.Status))

@@ -258,4 +258,4 @@ def _report(problem: DistributedProblem, history, first: int, last: int) -> None
 def _result(problem: DistributedProblem, code: int, k: int, work: dict):
     check_status(problem, code)
     work["scalars"][_TRUE] = -1.0  # computed by the result, over all ranks
-    return distributed_result(problem, code, serial_result(problem, code, k, work))
+    return distributed_result(problem, serial_result(problem, code, k, work))

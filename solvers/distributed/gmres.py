@@ -253,7 +253,7 @@ def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=30, maxiter=None, M=Non
         start = k
     check_status(problem, code)
     space["scalars"][_TRUE] = -1.0  # computed by the result, over all ranks
-    return distributed_result(problem, code, serial_result(problem, code, k, space, False))
+    return distributed_result(problem, serial_result(problem, code, k, space, False))
 
 
 def _arguments(problem: DistributedProblem, space: dict, restart: int, start: int,
