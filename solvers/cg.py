@@ -38,6 +38,7 @@ from ._common import (
 )
 from ._scalar import abs2, real
 from ._threads import thread_policy
+from .distributed.dispatch import is_distributed, solve
 from .precond import JACOBI, KINDS, NONE, apply_preconditioner
 from .result import (
     CODE_BREAKDOWN,
@@ -192,7 +193,7 @@ _cg_loop = LOOPS[NONE]  # the loop without preconditioner, by its old name
 
 
 def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=None,
-       monitor=None, dtol=None) -> SolveResult:
+       monitor=None, dtol=None, **distributed) -> SolveResult:
     r"""Solve ``A x = b`` for symmetric positive definite ``A`` by conjugate gradients.
 
     A drop-in for :func:`scipy.sparse.linalg.cg` that reports more: the full L2
@@ -268,6 +269,9 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
     >>> bool(np.linalg.norm(np.ones(n) - A @ x) <= 1e-10 * np.sqrt(n))
     True
     """
+    if distributed or is_distributed(A):  # a DistributedMatrix: solvers.distributed.cg
+        return solve("cg", A, b, x0, distributed, rtol=rtol, atol=atol, maxiter=maxiter, M=M,
+                     callback=callback, monitor=monitor, dtol=dtol)
     problem = prepare(A, b, x0, rtol, atol, dtol, maxiter, M, callback, monitor)
     if problem.rhs_norm == 0.0:
         return zero_rhs_result(problem, "cg")

@@ -35,6 +35,7 @@ from ._common import (
 from ._inputs import check_positive_int
 from ._scalar import accumulator_dtype, conj, real
 from ._threads import thread_policy
+from .distributed.dispatch import is_distributed, solve
 from .precond import KINDS, NONE, apply_preconditioner
 from .result import (
     CODE_BREAKDOWN,
@@ -300,7 +301,7 @@ _gmres_loop = LOOPS[NONE]  # the loop without preconditioner, by its old name
 
 def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=30, maxiter=None, M=None,
           callback=None, callback_type=None, monitor=None, dtol=None,
-          preconditioning="right") -> SolveResult:
+          preconditioning="right", **distributed) -> SolveResult:
     r"""Solve ``A x = b`` by restarted GMRES(``restart``).
 
     A drop-in for :func:`scipy.sparse.linalg.gmres` that reports the whole residual
@@ -384,6 +385,10 @@ def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=30, maxiter=None, M=Non
     >>> bool(result.true_residual_norm <= 1e-10 * np.sqrt(n))
     True
     """
+    if distributed or is_distributed(A):  # a DistributedMatrix: solvers.distributed.gmres
+        return solve("gmres", A, b, x0, distributed, rtol=rtol, atol=atol, restart=restart,
+                     maxiter=maxiter, M=M, callback=callback, callback_type=callback_type,
+                     monitor=monitor, dtol=dtol, preconditioning=preconditioning)
     problem = prepare(A, b, x0, rtol, atol, dtol, maxiter, M, callback, monitor)
     restart = min(check_positive_int(restart, "restart", 30), problem.n)
     if callback_type not in CALLBACK_TYPES:
