@@ -86,6 +86,43 @@ def _givens(a, b):
     return a / r, b / r, r
 
 
+@njit(cache=True, nogil=True, inline="always")
+def rotate_column(h, norm, j, coefficients, cosines, sines, g):
+    """Column ``j`` of the Hessenberg matrix (``h[:j+1]`` and ``norm`` below them) into
+    ``coefficients``, rotated by the earlier rotations; then its own rotation, applied to
+    ``g`` too.  Returns the new diagonal entry of R (zero: R is singular)."""
+    for i in range(j + 1):
+        coefficients[i] = h[i]
+    coefficients[j + 1] = norm
+    for i in range(j):
+        a, c = coefficients[i], coefficients[i + 1]
+        coefficients[i] = conj(cosines[i]) * a + conj(sines[i]) * c
+        coefficients[i + 1] = -sines[i] * a + cosines[i] * c
+    cos_j, sin_j, diagonal = _givens(coefficients[j], coefficients[j + 1])
+    cosines[j], sines[j] = cos_j, sin_j
+    coefficients[j], coefficients[j + 1] = diagonal, 0.0
+    g[j + 1] = -sin_j * g[j]
+    g[j] = conj(cos_j) * g[j]
+    return diagonal
+
+
+@njit(cache=True, nogil=True, inline="always")
+def end_cycle(hessenberg, longest, steps, singular, stop, counters):
+    """The bookkeeping at a cycle's end: the Hessenberg matrix kept when the cycle is the
+    longest yet, and one step fewer with ``diverged_breakdown`` when R turned singular.
+    Returns ``(steps, stop)``."""
+    counters[_LAST_STEPS] = steps
+    if steps >= counters[_LONGEST]:
+        # Element loops: a slice assignment would compile its shape-mismatch message.
+        for i in range(hessenberg.shape[0]):
+            for m in range(hessenberg.shape[1]):
+                longest[i, m] = hessenberg[i, m]
+        counters[_LONGEST] = steps
+    if singular:
+        return steps - 1, CODE_BREAKDOWN
+    return steps, stop
+
+
 @njit(cache=True)
 def _start_code(beta):
     """The stop code when ``||M^-1 r|| = beta`` cannot start a cycle (``r != 0``): a
@@ -215,19 +252,7 @@ def _make_gmres_loop(KIND):
                 h[j + 1] = norm
                 if not math.isfinite(norm):
                     return CODE_NAN, k
-                # Apply the earlier rotations to the new column, then make the next one.
-                for i in range(j + 1):
-                    coefficients[i] = h[i]
-                coefficients[j + 1] = norm
-                for i in range(j):
-                    a, c = coefficients[i], coefficients[i + 1]
-                    coefficients[i] = conj(cosines[i]) * a + conj(sines[i]) * c
-                    coefficients[i + 1] = -sines[i] * a + cosines[i] * c
-                cos_j, sin_j, diagonal = _givens(coefficients[j], coefficients[j + 1])
-                cosines[j], sines[j] = cos_j, sin_j
-                coefficients[j], coefficients[j + 1] = diagonal, 0.0
-                g[j + 1] = -sin_j * g[j]
-                g[j] = conj(cos_j) * g[j]
+                diagonal = rotate_column(h, norm, j, coefficients, cosines, sines, g)
                 k += 1
                 steps = j + 1
                 estimate = abs(g[j + 1])
@@ -246,16 +271,7 @@ def _make_gmres_loop(KIND):
                 if happy or estimate <= scalars[_INNER_TOL] or k >= maxiter:
                     break
             if stop != CODE_DTOL:  # a divergence stops before this bookkeeping
-                counters[_LAST_STEPS] = steps
-                if steps >= counters[_LONGEST]:
-                    # Element loops: a slice assignment would compile its shape-mismatch message.
-                    for i in range(hessenberg.shape[0]):
-                        for m in range(hessenberg.shape[1]):
-                            longest[i, m] = hessenberg[i, m]
-                    counters[_LONGEST] = steps
-                if singular:
-                    steps -= 1
-                    stop = CODE_BREAKDOWN
+                steps, stop = end_cycle(hessenberg, longest, steps, singular, stop, counters)
             # One call site: the update (and the preconditioner in it) is inlined once.
             _update_solution(V, rotated, g, y, steps, w, z, x, left, KIND, pindptr, pindices,
                              pdata, pdiag, pdiag_positions, omega, bounds, counters)

@@ -24,24 +24,23 @@ from ..gmres import (
     _DONE,
     _GO_ON,
     _INNER_TOL,
-    _LAST_STEPS,
-    _LONGEST,
     _MATVECS,
     _PAUSED,
     _R0,
     _REORTHOGONALIZE,
     _TRUE,
     CALLBACK_TYPES,
-    _givens,
     _reserve_cycle,
     _start_cycle,
     _update_solution,
     _workspace,
+    end_cycle,
+    rotate_column,
 )
 from ..gmres import _report as report
 from ..gmres import _result as serial_result
 from ..precond import NONE, apply_preconditioner
-from ..result import CODE_BREAKDOWN, CODE_CONVERGED, CODE_DTOL, CODE_NAN
+from ..result import CODE_CONVERGED, CODE_DTOL, CODE_NAN
 from . import _kernels
 from ._front import (
     CODE_MPI_FAILED,
@@ -143,19 +142,7 @@ def _make_loop(KIND):
                 h[j + 1] = norm
                 if not math.isfinite(norm):
                     return CODE_NAN, k
-                # Apply the earlier rotations to the new column, then make the next one.
-                for i in range(j + 1):
-                    coefficients[i] = h[i]
-                coefficients[j + 1] = norm
-                for i in range(j):
-                    a, c = coefficients[i], coefficients[i + 1]
-                    coefficients[i] = cosines[i] * a + sines[i] * c
-                    coefficients[i + 1] = -sines[i] * a + cosines[i] * c
-                cos_j, sin_j, diagonal = _givens(coefficients[j], coefficients[j + 1])
-                cosines[j], sines[j] = cos_j, sin_j
-                coefficients[j], coefficients[j + 1] = diagonal, 0.0
-                g[j + 1] = -sin_j * g[j]
-                g[j] = cos_j * g[j]
+                diagonal = rotate_column(h, norm, j, coefficients, cosines, sines, g)
                 k += 1
                 steps = j + 1
                 estimate = abs(g[j + 1])
@@ -173,15 +160,7 @@ def _make_loop(KIND):
                 if happy or estimate <= scalars[_INNER_TOL] or k >= maxiter:
                     break
             if stop != CODE_DTOL:
-                counters[_LAST_STEPS] = steps
-                if steps >= counters[_LONGEST]:
-                    for i in range(hessenberg.shape[0]):
-                        for m in range(hessenberg.shape[1]):
-                            longest[i, m] = hessenberg[i, m]
-                    counters[_LONGEST] = steps
-                if singular:
-                    steps -= 1
-                    stop = CODE_BREAKDOWN
+                steps, stop = end_cycle(hessenberg, longest, steps, singular, stop, counters)
             _update_solution(V, rotated, g, y, steps, w, z, xs, False, KIND, pindptr,
                              pindices, pdata, pdiag, pdiag_positions, omega, None, counters)
             if stop != _GO_ON:
