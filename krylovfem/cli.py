@@ -43,6 +43,7 @@ from krylovfem.casefile import Case, CaseError, load_case
 from krylovfem.expr import ExpressionError
 from krylovfem.folder import RecordError, check_destination, record_lock
 from krylovfem.interrupts import keep_swallowed
+from krylovfem.parallel import SERIAL, RankFailure, Ranks, launcher_ranks, world
 
 __all__ = ["main"]
 
@@ -226,25 +227,36 @@ def _output_directory(case: Case, arguments) -> Path:
     return directory.with_name(f"{directory.name}.{arguments.command}")
 
 
-def _prepare(arguments, options: dict | None = None) -> tuple[Case, Path]:
-    case = load_case(arguments.case, arguments.overrides, options)
-    directory = _output_directory(case, arguments)
-    check_destination(directory, case)
-    return case, directory
+def _prepare(arguments, ranks: Ranks = SERIAL,
+             options: dict | None = None) -> tuple[Case, Path]:
+    """The case and its output folder, read and checked on every rank."""
+    def prepare() -> tuple[Case, Path]:
+        case = load_case(arguments.case, arguments.overrides, options)
+        if ranks.parallel:
+            from krylovfem.distributed_run import check_distributable
+
+            check_distributable(case, ranks.size)
+        directory = _output_directory(case, arguments)
+        check_destination(directory, case)
+        return case, directory
+
+    return ranks.together(prepare, _classify)
 
 
-def _command_run(arguments) -> int:
+def _command_run(arguments, ranks: Ranks) -> int:
     from krylovfem.record import write_run
     from krylovfem.run import run_case
 
-    case, directory = _prepare(arguments)
-    with record_lock(directory):
+    case, directory = _prepare(arguments, ranks)
+    with ranks.on_root(lambda: record_lock(directory), _classify):
         report = _report(arguments.quiet)
         _emit_all(report_lines(arguments, printout.run_header(case)))
         monitor = _monitor(arguments.monitor, arguments.quiet)
-        run = run_case(case, monitor=monitor, report=report)
+        run = ranks.together(lambda: run_case(case, monitor=monitor, report=report,
+                                              comm=ranks.comm), _classify)
         _flush(monitor)
-        write_run(run, directory)
+        ranks.together(lambda: write_run(run, directory) if ranks.is_root else None,
+                       _classify)
     _emit_all(report_lines(arguments, printout.run_summary(run, directory)))
     if run.interrupted:
         return _fail(f"interrupted after {run.iterations} iterations; the run so far is in "
@@ -252,22 +264,28 @@ def _command_run(arguments) -> int:
     return _finish(run.converged, run.reason, directory)
 
 
-def _command_study(arguments) -> int:
+def _command_study(arguments, ranks: Ranks) -> int:
     from krylovfem.folder import record_folder
     from krylovfem.record import write_part, write_study
     from krylovfem.run import run_study
 
-    case, directory = _prepare(arguments)
-    with record_lock(directory), record_folder(directory) as folder:
+    case, directory = _prepare(arguments, ranks)
+    with ranks.on_root(lambda: record_lock(directory), _classify), \
+            ranks.on_root(lambda: record_folder(directory), _classify) as folder:
         monitor = _monitor(arguments.monitor, arguments.quiet)
-        result = run_study(case, arguments.levels, monitor=monitor,
-                           report=_report(arguments.quiet),
-                           # a study's figure is rates.png: drawing each level's solution
-                           # and error would take longer than solving the levels
-                           on_run=lambda level, run: write_part(folder, "level", level, run,
-                                                                figures=False))
+
+        def on_run(level: int, run) -> None:
+            # a study's figure is rates.png: drawing each level's solution and error
+            # would take longer than solving the levels
+            ranks.together(lambda: write_part(folder, "level", level, run, figures=False)
+                           if ranks.is_root else None, _classify)
+
+        result = ranks.together(lambda: run_study(case, arguments.levels, monitor=monitor,
+                                                  report=_report(arguments.quiet),
+                                                  on_run=on_run, comm=ranks.comm), _classify)
         _flush(monitor)
-        files = write_study(result, folder)
+        files = ranks.together(lambda: write_study(result, folder) if ranks.is_root else [],
+                               _classify)
     _emit_all(report_lines(arguments, printout.study_table(result, directory, files)))
     if result.interrupted:
         return _interrupted(f"{len(result.runs)} of {result.levels} levels", directory)
@@ -275,7 +293,7 @@ def _command_study(arguments) -> int:
     return _finish(result.converged, ", ".join(failed), directory)
 
 
-def _command_compare(arguments) -> int:
+def _command_compare(arguments, ranks: Ranks) -> int:
     from krylovfem.record import write_compare
     from krylovfem.run import parse_solver_list, run_compare
 
@@ -302,12 +320,12 @@ def _adapt_options(arguments) -> dict:
             for key, option in ADAPT_OPTIONS.items() if getattr(arguments, key) is not None}
 
 
-def _command_adapt(arguments) -> int:
+def _command_adapt(arguments, ranks: Ranks) -> int:
     from krylovfem.adapt import check_adaptable, run_adapt
     from krylovfem.folder import record_folder
     from krylovfem.record import write_adapt, write_part
 
-    case, directory = _prepare(arguments, _adapt_options(arguments))
+    case, directory = _prepare(arguments, options=_adapt_options(arguments))
     check_adaptable(case)
     with record_lock(directory), record_folder(directory) as folder:
         _emit_all(report_lines(arguments, printout.run_header(case)))
@@ -325,7 +343,7 @@ def _command_adapt(arguments) -> int:
     return _finish(result.converged, ", ".join(failed), directory)
 
 
-def _command_plot(arguments) -> int:
+def _command_plot(arguments, ranks: Ranks) -> int:
     from krylovfem.figures import residual_figure, save_figure
     from krylovfem.folder import check_writable
     from krylovfem.record import load_solve_records
@@ -366,42 +384,84 @@ COMMANDS = {"run": _command_run, "study": _command_study, "compare": _command_co
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``krylovfem`` console script; returns the exit status."""
+    """Entry point of the ``krylovfem`` console script; returns the exit status.
+
+    Under ``mpiexec`` (:mod:`krylovfem.parallel`) every rank runs the command; rank 0
+    prints, writes and reports a failure of any rank, and every rank returns the same
+    status.
+    """
     parser = build_parser()
     previous = signal.signal(signal.SIGTERM, _terminate)
+    printing = launcher_ranks()[1] == 0
     try:
+        ranks = world()
+        printing = ranks.is_root
+        if not printing:
+            _silence()
         arguments = parser.parse_args(argv)
+        if ranks.parallel:
+            from krylovfem.distributed_run import check_command
+
+            check_command(arguments.command, ranks.size)
         # an overflow or NaN in the data ends in the solve's reason (diverged_nan, say)
         # and nulls in the record, not in NumPy's warnings on the way there
         with np.errstate(all="ignore"), keep_swallowed():
-            return COMMANDS[arguments.command](arguments)
-    except UsageError as error:
-        return _fail(str(error), EXIT_BAD_INPUT, prefix=False)
-    except (CaseError, ExpressionError) as error:
-        return _fail(str(error), EXIT_BAD_INPUT)
-    except RecordError as error:
-        return _fail(str(error), EXIT_SYSTEM)
-    except OSError as error:
-        where = f"{error.filename}: " if error.filename else ""
-        return _fail(f"{where}{error.strerror or error}", EXIT_SYSTEM)
-    except MemoryError:
-        return _fail("out of memory; try a coarser mesh, a smaller GMRES restart or fewer "
-                     "steps", EXIT_OUT_OF_MEMORY)
-    except KeyboardInterrupt:
-        return _fail("interrupted", EXIT_INTERRUPTED)
-    except Terminated:
-        return _fail("terminated", EXIT_TERMINATED)
-    except Exception as error:
-        if os.environ.get("KRYLOVFEM_TRACEBACK"):
+            return COMMANDS[arguments.command](arguments, ranks)
+    except (Exception, KeyboardInterrupt, Terminated) as error:
+        if _internal(error) and os.environ.get("KRYLOVFEM_TRACEBACK"):
             raise
-        return _fail(f"internal error: {type(error).__name__}: {error} (set "
-                     f"KRYLOVFEM_TRACEBACK=1 to see where)", EXIT_INTERNAL_ERROR)
+        status, line = _classify(error)
+        if printing:
+            print(line, file=sys.stderr)
+        return status
     finally:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _fail(message: str, status: int, *, prefix: bool = True) -> int:
-    print(("krylovfem: " if prefix else "") + _one_line(message), file=sys.stderr)
+def _internal(error: BaseException) -> bool:
+    """Not one of the failures the command reports as such (a bug, then)."""
+    return not isinstance(error, (UsageError, CaseError, ExpressionError, RecordError, OSError,
+                                  MemoryError, KeyboardInterrupt, Terminated, RankFailure))
+
+
+def _classify(error: BaseException) -> tuple[int, str]:
+    """The exit status and the one line on stderr of an error that ends a command."""
+    if isinstance(error, RankFailure):
+        return error.status, error.message
+    if isinstance(error, UsageError):
+        return EXIT_BAD_INPUT, _one_line(str(error))
+    if isinstance(error, (CaseError, ExpressionError)):
+        status, message = EXIT_BAD_INPUT, str(error)
+    elif isinstance(error, RecordError):
+        status, message = EXIT_SYSTEM, str(error)
+    elif isinstance(error, OSError):
+        where = f"{error.filename}: " if error.filename else ""
+        status, message = EXIT_SYSTEM, f"{where}{error.strerror or error}"
+    elif isinstance(error, MemoryError):
+        status, message = EXIT_OUT_OF_MEMORY, ("out of memory; try a coarser mesh, a smaller "
+                                               "GMRES restart or fewer steps")
+    elif isinstance(error, KeyboardInterrupt):
+        status, message = EXIT_INTERRUPTED, "interrupted"
+    elif isinstance(error, Terminated):
+        status, message = EXIT_TERMINATED, "terminated"
+    else:
+        status, message = EXIT_INTERNAL_ERROR, (
+            f"internal error: {type(error).__name__}: {error} (set KRYLOVFEM_TRACEBACK=1 to "
+            f"see where)")
+    return status, "krylovfem: " + _one_line(message)
+
+
+def _silence() -> None:
+    """A rank other than 0 prints nothing (rank 0 speaks for all); its stderr stays
+    open with ``KRYLOVFEM_TRACEBACK=1``, to see where it failed."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    if not os.environ.get("KRYLOVFEM_TRACEBACK"):
+        os.dup2(devnull, sys.stderr.fileno())
+
+
+def _fail(message: str, status: int) -> int:
+    print("krylovfem: " + _one_line(message), file=sys.stderr)
     return status
 
 

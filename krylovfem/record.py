@@ -173,6 +173,8 @@ def summary_document(run, files: list[str]) -> dict[str, Any]:
         "fem_residual_norm": run.fem_residual_norm,
         "errors": run.errors, "warnings": list(run.warnings), "failure": run.failure,
     }
+    if run.parallel is not None:
+        document["parallel"] = run.parallel
     if run.times is not None:
         document["time"] = {"t_end": float(run.times[-1]), "dt": case.time.dt,
                             "scheme": case.time.scheme, "steps": len(run.solves)}

@@ -106,6 +106,7 @@ class RunResult:
     warnings: tuple[str, ...] = ()
     failure: str | None = None
     preconditioner: dict | None = None  # the AMG hierarchy's summary, when one was built
+    parallel: dict | None = None  # over MPI ranks: krylovfem.distributed_run.parallel_entry
 
     @property
     def final(self):
@@ -212,16 +213,24 @@ def _multigrid(settings: SolverSettings, matrix, report: Report, fields: dict):
 def _warm_up(settings: SolverSettings, matrix, report: Report) -> float:
     """Compile (or load from Numba's cache) the kernels of a solve of ``matrix``; seconds.
 
-    Done apart from the solve, so that a first run says it is compiling and its solve
-    time is the solve's alone.
+    Done apart from the solve, so that a first run says it is compiling (when Numba
+    starts to) and its solve time is the solve's alone.  A distributed ``matrix`` warms
+    up the distributed loops, on every rank.
     """
     import solvers
+    from solvers.distributed.dispatch import is_distributed
 
-    options = {"preconditioner": settings.preconditioner, "A": matrix,
-               "restart": settings.restart}
-    if not solvers.is_cached(settings.method, **options):
+    def say() -> None:
         report(printout.compiling_line())
-    seconds = solvers.warm_up(settings.method, **options).seconds
+
+    if is_distributed(matrix):
+        from solvers.distributed.warmup import warm_up
+
+        seconds = warm_up(settings.method, settings.preconditioner, comm=matrix.comm,
+                          on_compile=say).seconds
+    else:
+        seconds = solvers.warm_up(settings.method, preconditioner=settings.preconditioner,
+                                  A=matrix, restart=settings.restart, on_compile=say).seconds
     raise_kept()  # a Ctrl-C that the compiler swallowed stops the run here
     return seconds
 
@@ -239,6 +248,8 @@ def _heat_stand_in(case: Case, space):
 def _system_warnings(case: Case, matrix, settings: SolverSettings) -> list[str]:
     """Cheap checks of an assembled or read system that a user would want to hear of."""
     warnings = []
+    # of a distributed matrix, the rank's diagonal block: not symmetric if A is not
+    matrix = getattr(matrix, "local_block", matrix)
     if settings.method == "cg":
         difference = abs(matrix - matrix.T).max() if matrix.nnz else 0.0
         scale = abs(matrix).max() if matrix.nnz else 0.0
@@ -300,7 +311,7 @@ def _solve_system(case: Case, matrix, rhs, monitor, report: Report, started: flo
 # run
 # --------------------------------------------------------------------------------------
 def run_case(case: Case, *, monitor: Monitor | None = None, report: Report = _quiet,
-             mesh=None, dt: float | None = None, x0=None) -> RunResult:
+             mesh=None, dt: float | None = None, x0=None, comm=None) -> RunResult:
     """Assemble (or read), solve and measure one case.
 
     Parameters
@@ -316,6 +327,9 @@ def run_case(case: Case, *, monitor: Monitor | None = None, report: Report = _qu
     x0 : ndarray, optional
         Stationary problems: a first guess of all DOF values (an adaptive step starts
         from the previous solution).
+    comm : mpi4py communicator, optional
+        Run over its ranks (collective: :mod:`krylovfem.distributed_run`); the result,
+        with the full solution, is the same on every rank.
 
     Returns
     -------
@@ -333,6 +347,10 @@ def run_case(case: Case, *, monitor: Monitor | None = None, report: Report = _qu
     if dt is not None:
         case = replace(case, time=replace(case.time, dt=dt))
     try:
+        if comm is not None:
+            from krylovfem.distributed_run import distributed_run
+
+            return distributed_run(case, comm, monitor, report, started)
         if case.problem.type == "matrix":
             return _matrix_run(case, monitor, report, started)
         if case.problem.type == "heat":
@@ -446,14 +464,15 @@ def _matrix_run(case: Case, monitor, report: Report, started: float) -> RunResul
 # study
 # --------------------------------------------------------------------------------------
 def run_study(case: Case, levels: int, *, monitor: Monitor | None = None,
-              report: Report = _quiet, on_run: OnRun = _ignore) -> StudyResult:
+              report: Report = _quiet, on_run: OnRun = _ignore, comm=None) -> StudyResult:
     """Solve on ``levels`` successive uniform refinements: errors, rates, iterations.
 
     The refinement loop is :func:`fem.norms.refinement_study`; each level is a
     :func:`run_case` on the refined mesh, given to ``on_run(level, run)`` once solved.
     For the heat equation ``dt`` halves with ``h``, so that a second-order scheme shows
     the spatial rate.  A Ctrl-C ends the study with the levels done (``interrupted``);
-    before the first level is done it propagates.
+    before the first level is done it propagates.  With ``comm``, each level runs over
+    its ranks.
     """
     from fem.norms import refinement_study
 
@@ -473,7 +492,7 @@ def run_study(case: Case, levels: int, *, monitor: Monitor | None = None,
         if case.time is not None:
             dt = case.time.dt / round(coarsest_h / space.mesh.h)
             steps.append(dt)
-        run = run_case(case, monitor=monitor, mesh=space.mesh, dt=dt)
+        run = run_case(case, monitor=monitor, mesh=space.mesh, dt=dt, comm=comm)
         on_run(solved[0], run)
         solved[0] += 1
         if run.interrupted:  # Ctrl-C ends the study, not just this level's solve

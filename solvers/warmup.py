@@ -230,7 +230,7 @@ def is_cached(method: str, dtype=np.float64, preconditioner: str | None = "none"
 
 
 def warm_up(method: str, dtype=np.float64, preconditioner: str | None = "none", *, A=None,
-            restart: int = 30) -> WarmUp:
+            restart: int = 30, on_compile=None) -> WarmUp:
     """Compile, or load from Numba's on-disk cache, every kernel a solve will need.
 
     Runs a two-iteration solve of a small system with the same properties as the one
@@ -242,6 +242,9 @@ def warm_up(method: str, dtype=np.float64, preconditioner: str | None = "none", 
     ----------
     method, dtype, preconditioner, A, restart
         As for :func:`is_cached`.
+    on_compile : callable, optional
+        Called with no argument when Numba starts compiling a first kernel (never when
+        every kernel comes from the cache): the moment to say "compiling".
 
     Returns
     -------
@@ -258,10 +261,22 @@ def warm_up(method: str, dtype=np.float64, preconditioner: str | None = "none", 
     False
     """
     setting = _setting(method, dtype, preconditioner, A, restart)
+    return timed(lambda: _sample_solve(setting), on_compile)
+
+
+def timed(sample, on_compile=None) -> WarmUp:
+    """Run ``sample()`` and say what Numba did meanwhile: a :class:`WarmUp`.
+
+    ``on_compile()`` is called once, when Numba starts compiling a first function (a
+    cache load does not count), so that an application prints "compiling" exactly
+    when it is true.
+    """
     compiles = []
 
     class _Counter(event.Listener):
         def on_start(self, _event):
+            if not compiles and on_compile is not None:
+                on_compile()
             compiles.append(1)
 
         def on_end(self, _event):
@@ -269,5 +284,5 @@ def warm_up(method: str, dtype=np.float64, preconditioner: str | None = "none", 
 
     started = time.perf_counter()
     with event.install_listener("numba:compile", _Counter()):
-        _sample_solve(setting)
+        sample()
     return WarmUp(seconds=time.perf_counter() - started, compiled=bool(compiles))

@@ -26,7 +26,8 @@ def agree(comm, problem: BaseException | None) -> None:
 
     A rank raises its own error; the others raise one of the same type (when it is one
     of ``ValueError``, ``TypeError``, ``ArithmeticError``) naming the first rank that
-    failed and its message.
+    failed and its message, with that rank as its ``failed_rank`` attribute (so that an
+    application can tell the error of the rank where it happened from its echoes).
     """
     found = comm.allgather(None if problem is None else (type(problem), str(problem)))
     failed = [(rank, what) for rank, what in enumerate(found) if what is not None]
@@ -36,4 +37,6 @@ def agree(comm, problem: BaseException | None) -> None:
         raise problem
     rank, (kind, message) = failed[0]
     kind = kind if issubclass(kind, _PASSED_ON) else RuntimeError
-    raise kind(f"on rank {rank}: {message}")
+    echo = kind(f"on rank {rank}: {message}")
+    echo.failed_rank = rank
+    raise echo
