@@ -115,13 +115,9 @@ class DistributedSystem:
 
     def expand(self, local_values: np.ndarray) -> np.ndarray:
         """The full DOF vector, on every rank: each rank's free values and the lifting."""
-        from solvers.distributed import gather
-
-        distributed = gather(np.asarray(local_values, dtype=np.float64), self.matrix, root=None)
-        full = np.zeros(self.num_dofs)
-        full[self.dirichlet_dofs] = self.dirichlet_values
-        full[self.partition.free_dofs[self.partition.order]] = distributed
-        return full
+        lifting = np.zeros(self.num_dofs)
+        lifting[self.dirichlet_dofs] = self.dirichlet_values
+        return expanded(self.partition, self.matrix, local_values, lifting)
 
 
 def _dof_graph(space: FunctionSpace, free_dofs: np.ndarray) -> sp.csr_array:
@@ -233,30 +229,51 @@ def assemble_distributed(space: FunctionSpace, comm=None, *, kappa=1.0, reaction
 def _assembled_rows(space, partition: Partition, rank: int, lifting_values, dirichlet_dofs,
                     *, kappa, reaction, velocity, f, neumann, robin):
     """This rank's rows of :math:`K_{ff}` (distributed columns) and of the load."""
-    free_dofs = partition.free_dofs
-    first, last = partition.ranges[rank], partition.ranges[rank + 1]
-    owned = free_dofs[partition.order[first:last]]
-    mine = np.zeros(space.num_dofs, dtype=bool)
-    mine[owned] = True
-    cells = np.flatnonzero(mine[space.cell_dofs].any(axis=1))
-    local = _local_space(space, cells)
+    local, owned = local_part(space, partition, rank)
     matrix = _operator(local, sparsity_pattern(local), kappa=kappa, reaction=reaction,
                        velocity=velocity, robin=robin)
     rhs = _load(local, f=f, neumann=neumann, robin=robin)
     rows = matrix[owned]
     lifting = np.zeros(space.num_dofs)
     lifting[dirichlet_dofs] = lifting_values
-    local_rhs = rhs[owned] - rows @ lifting
-    # columns: free DOFs in the distributed numbering; the Dirichlet ones are gone
-    column_of = np.full(space.num_dofs, -1, dtype=np.int64)
-    column_of[free_dofs] = partition.position
-    rows = rows.tocoo()
+    return distributed_columns(rows, partition, space.num_dofs), rhs[owned] - rows @ lifting
+
+
+def local_part(space: FunctionSpace, partition: Partition,
+               rank: int) -> tuple[FunctionSpace, np.ndarray]:
+    """The space on the cells that touch a DOF of ``rank`` (its rows are complete there)
+    and those DOFs, in the rank's row order."""
+    first, last = partition.ranges[rank], partition.ranges[rank + 1]
+    owned = partition.free_dofs[partition.order[first:last]]
+    mine = np.zeros(space.num_dofs, dtype=bool)
+    mine[owned] = True
+    cells = np.flatnonzero(mine[space.cell_dofs].any(axis=1))
+    return _local_space(space, cells), owned
+
+
+def distributed_columns(rows, partition: Partition, num_dofs: int) -> sp.csr_array:
+    """Rows whose columns are DOFs of the space, with the columns renumbered into the
+    distributed numbering of the free DOFs (the Dirichlet columns dropped)."""
+    column_of = np.full(num_dofs, -1, dtype=np.int64)
+    column_of[partition.free_dofs] = partition.position
+    rows = sp.coo_array(rows)
     keep = column_of[rows.col] >= 0
-    distributed_rows = sp.csr_array(
-        (rows.data[keep], (rows.row[keep], column_of[rows.col[keep]])),
-        shape=(owned.size, free_dofs.size))
-    distributed_rows.sum_duplicates()
-    return distributed_rows, local_rhs
+    distributed = sp.csr_array((rows.data[keep], (rows.row[keep], column_of[rows.col[keep]])),
+                               shape=(rows.shape[0], partition.free_dofs.size))
+    distributed.sum_duplicates()
+    return distributed
+
+
+def expanded(partition: Partition, matrix, local_values: np.ndarray,
+             lifting: np.ndarray) -> np.ndarray:
+    """The full DOF vector on every rank: ``lifting`` (the Dirichlet values; the free
+    entries are overwritten) with each rank's free values (collective)."""
+    from solvers.distributed import gather
+
+    full = np.array(lifting, dtype=np.float64)
+    full[partition.free_dofs[partition.order]] = gather(
+        np.asarray(local_values, dtype=np.float64), matrix, root=None)
+    return full
 
 
 def _counted_cells(system: DistributedSystem, space: FunctionSpace) -> np.ndarray:

@@ -296,6 +296,28 @@ def solve_stationary(space: FunctionSpace, *, kappa=1.0, reaction=0.0, velocity=
 SCHEMES = {"backward_euler": 1.0, "crank_nicolson": 0.5}
 
 
+def heat_schedule(scheme: str, t_start: float, t_end: float,
+                  dt: float) -> tuple[float, np.ndarray, float]:
+    r"""The :math:`\theta` of ``scheme``, the times :math:`t_0, \dots, t_N = t_{end}` and
+    the step: :math:`N = \lceil (t_{end} - t_0)/\Delta t \rceil` equal steps (the step
+    shortened to fit exactly), after checking the arguments."""
+    if scheme not in SCHEMES:
+        raise ValueError(f"scheme must be one of {sorted(SCHEMES)}, got {scheme!r}")
+    for label, value in (("t_start", t_start), ("t_end", t_end), ("dt", dt)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) \
+                or not math.isfinite(value):
+            raise ValueError(f"{label} must be a finite number, got {value!r}")
+    if dt <= 0.0:
+        raise ValueError(f"dt must be positive, got {dt!r}")
+    if t_end <= t_start:
+        raise ValueError(f"t_end must exceed t_start, got t_start={t_start!r}, t_end={t_end!r}")
+    num_steps = max(1, math.ceil((t_end - t_start) / dt - 1e-9))
+    step = (t_end - t_start) / num_steps
+    times = t_start + step * np.arange(num_steps + 1)
+    times[-1] = t_end
+    return SCHEMES[scheme], times, step
+
+
 def solve_heat(space: FunctionSpace, *, kappa=1.0, reaction=0.0, f=0.0, initial=0.0,
                t_end: float, dt: float, t_start: float = 0.0,
                scheme: str = "crank_nicolson", dirichlet=None, neumann=None, robin=None,
@@ -349,21 +371,8 @@ def solve_heat(space: FunctionSpace, *, kappa=1.0, reaction=0.0, f=0.0, initial=
     """
     if not isinstance(space, FunctionSpace):
         raise ValueError(f"expected a FunctionSpace, got {type(space).__name__}")
-    if scheme not in SCHEMES:
-        raise ValueError(f"scheme must be one of {sorted(SCHEMES)}, got {scheme!r}")
-    theta = SCHEMES[scheme]
-    for label, value in (("t_start", t_start), ("t_end", t_end), ("dt", dt)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) \
-                or not math.isfinite(value):
-            raise ValueError(f"{label} must be a finite number, got {value!r}")
-    if dt <= 0.0:
-        raise ValueError(f"dt must be positive, got {dt!r}")
-    if t_end <= t_start:
-        raise ValueError(f"t_end must exceed t_start, got t_start={t_start!r}, t_end={t_end!r}")
-    num_steps = max(1, math.ceil((t_end - t_start) / dt - 1e-9))
-    step = (t_end - t_start) / num_steps
-    times = t_start + step * np.arange(num_steps + 1)
-    times[-1] = t_end
+    theta, times, step = heat_schedule(scheme, t_start, t_end, dt)
+    num_steps = times.size - 1
     neumann = _check_boundary_data(space, neumann, "neumann")
     robin = _check_robin(space, robin)
     method = _choose_method(method, True)

@@ -8,9 +8,10 @@ norms, up to the rounding of sums in another order) on every rank, plus
 :func:`parallel_entry`: the ranks, their rows, and the time each spent communicating.
 A matrix case is read by every rank, which keeps its own range of rows.
 
+The heat equation runs through :func:`fem.distributed_heat.solve_heat_distributed`.
 What a distributed run does not do (refused by :func:`check_command` and
-:func:`check_distributable` before any work, on every rank): the heat equation,
-``compare``, ``adapt`` and ``plot``, the AMG preconditioner (the distributed loops have
+:func:`check_distributable` before any work, on every rank): ``compare``, ``adapt`` and
+``plot``, the AMG preconditioner (the distributed loops have
 Jacobi and block-Jacobi SSOR/ILU(0)/IC(0)), and ``[output] save_system`` (no rank holds
 the whole matrix).
 """
@@ -22,9 +23,10 @@ from dataclasses import replace
 
 import numpy as np
 
+from fem.element import function_space
 from krylovfem import report as printout
 from krylovfem.build import coefficients, exact_solution, read_system
-from krylovfem.run import RunResult, _finish, _solve_system
+from krylovfem.run import RunResult, _finish, _heat_run, _solve_system
 from krylovfem.section import CaseError
 from krylovfem.settings import Case
 
@@ -45,9 +47,6 @@ def check_command(command: str, size: int) -> None:
 def check_distributable(case: Case, size: int) -> None:
     """Raise :class:`CaseError` for what a case run over ``size`` ranks cannot do."""
     where = f"under mpiexec ({size} ranks)"
-    if case.problem.type == "heat":
-        raise CaseError(f"{case.source}: [problem] type = \"heat\" runs in one process; "
-                        f"{where} only stationary and matrix cases run")
     if case.solver.preconditioner == "amg":
         raise CaseError(f"{case.source}: [solver] preconditioner = \"amg\" runs in one "
                         f"process; {where} use none, jacobi, or block ssor, ilu0 or ic0")
@@ -60,16 +59,26 @@ def distributed_run(case: Case, comm, monitor, report, started: float) -> RunRes
     """:func:`krylovfem.run.run_case` over the ranks of ``comm`` (collective)."""
     if case.problem.type == "matrix":
         return _matrix_run(case, comm, monitor, report, started)
-    return _stationary_run(case, comm, monitor, report, started)
+    space = function_space(case.mesh, case.mesh_settings.degree)
+    dirichlet = list(case.boundary.dirichlet)
+    fixed = space.boundary_dofs(dirichlet).size if dirichlet else 0
+    _enough_rows(case, space.num_dofs - fixed, comm.Get_size())
+    if case.problem.type == "heat":
+        return _heat_run(case, monitor, report, started, comm)
+    return _stationary_run(case, space, comm, monitor, report, started)
 
 
-def parallel_entry(comm, rows: int, result) -> dict:
-    """The record's ``parallel``: ranks, rows of each rank, each rank's communication
-    seconds during the solve (collective)."""
-    communication = getattr(result, "communication_time", 0.0) if result else 0.0
+def parallel_entry(comm, rows: int, communication_seconds: float) -> dict:
+    """The record's ``parallel``: ranks, rows of each rank, each rank's seconds in MPI
+    calls during the solves (collective)."""
     return {"ranks": int(comm.Get_size()),
             "rows": [int(count) for count in comm.allgather(int(rows))],
-            "communication_seconds": [float(t) for t in comm.allgather(float(communication))]}
+            "communication_seconds": [float(t) for t in
+                                      comm.allgather(float(communication_seconds))]}
+
+
+def _communication(result) -> float:
+    return float(getattr(result, "communication_time", 0.0)) if result is not None else 0.0
 
 
 def _enough_rows(case: Case, free: int, size: int) -> None:
@@ -82,24 +91,18 @@ def _enough_rows(case: Case, free: int, size: int) -> None:
                         f"fewer ranks or a finer mesh")
 
 
-def _stationary_run(case: Case, comm, monitor, report, started: float) -> RunResult:
+def _stationary_run(case: Case, space, comm, monitor, report, started: float) -> RunResult:
     from fem.distributed import assemble_distributed, h1_error, l2_error
-    from fem.element import function_space
 
-    space = function_space(case.mesh, case.mesh_settings.degree)
-    dirichlet = list(case.boundary.dirichlet)
-    fixed = space.boundary_dofs(dirichlet).size if dirichlet else 0
-    _enough_rows(case, space.num_dofs - fixed, comm.Get_size())
     system = assemble_distributed(space, comm, **coefficients(case))
     setup = time.perf_counter() - started
     free = int(system.matrix.shape[0])
     report(printout.dofs_line(space.num_dofs, free))
-    report(printout.ranks_line(comm.Get_size(), np.diff(system.partition.ranges)))
     fields = {"u": np.zeros(space.num_dofs), "dofs": int(space.num_dofs), "free_dofs": free,
               "space": space, "matrix": system.matrix, "rhs": system.rhs}
     result, compile_seconds, failed = _solve_system(case, system.matrix, system.rhs, monitor,
                                                     report, started, setup, fields)
-    parallel = parallel_entry(comm, system.matrix.n_local, result)
+    parallel = parallel_entry(comm, system.matrix.n_local, _communication(result))
     if failed is not None:
         return replace(failed, parallel=parallel)
     u = system.expand(result.x)
@@ -123,12 +126,11 @@ def _matrix_run(case: Case, comm, monitor, report, started: float) -> RunResult:
     distributed = from_rows(matrix[first:last], comm)
     setup = time.perf_counter() - started
     report(printout.matrix_line(case, matrix))
-    report(printout.ranks_line(comm.Get_size(), np.diff(ranges)))
     fields = {"u": np.zeros(n), "dofs": n, "free_dofs": n, "matrix": matrix, "rhs": rhs}
     local_rhs = np.ascontiguousarray(rhs[first:last])
     result, compile_seconds, failed = _solve_system(case, distributed, local_rhs, monitor,
                                                     report, started, setup, fields)
-    parallel = parallel_entry(comm, last - first, result)
+    parallel = parallel_entry(comm, last - first, _communication(result))
     if failed is not None:
         return replace(failed, parallel=parallel)
     x = gather(result.x, distributed, root=None)

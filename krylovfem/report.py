@@ -70,13 +70,6 @@ def matrix_line(case: Case, matrix) -> str:
                            f"{matrix.nnz} nonzeros, b = {rhs}")
 
 
-def ranks_line(size: int, rows) -> str:
-    """The MPI ranks of a run and the rows (unknowns) each one owns."""
-    shown = " / ".join(f"{int(count):,}" for count in rows[:8])
-    more = f" / ... ({len(rows) - 8} more)" if len(rows) > 8 else ""
-    return _line("ranks", f"{size} MPI ranks, rows {shown}{more}")
-
-
 def compiling_line() -> str:
     return _line("compiling", "Numba kernels (first run only; cached for later runs)")
 
@@ -161,8 +154,12 @@ def run_summary(run, directory: Path) -> list[str]:
         lines.append(_line("errors", "   ".join(parts) + where))
     if run.parallel is not None:
         communication = max(run.parallel["communication_seconds"])
-        lines.append(_line("mpi", f"{run.parallel['ranks']} ranks; communication at most "
-                                  f"{communication:.3f} s of the solve on one rank"))
+        rows = run.parallel["rows"]
+        shown = " / ".join(f"{count:,}" for count in rows[:8]) + (" / ..." if len(rows) > 8
+                                                                   else "")
+        lines.append(_line("mpi", f"{run.parallel['ranks']} ranks (rows {shown}); "
+                                  f"communication at most {communication:.3f} s of the "
+                                  f"solves on one rank"))
     timings = run.timings
     setup = "read" if run.case.problem.type == "matrix" else "assemble"
     lines.append(_line("time (s)", f"{setup} {timings.setup:.3f}   compile "

@@ -210,12 +210,12 @@ def _multigrid(settings: SolverSettings, matrix, report: Report, fields: dict):
     return hierarchy
 
 
-def _warm_up(settings: SolverSettings, matrix, report: Report) -> float:
+def _warm_up(settings: SolverSettings, matrix, report: Report, comm=None) -> float:
     """Compile (or load from Numba's cache) the kernels of a solve of ``matrix``; seconds.
 
     Done apart from the solve, so that a first run says it is compiling (when Numba
-    starts to) and its solve time is the solve's alone.  A distributed ``matrix`` warms
-    up the distributed loops, on every rank.
+    starts to) and its solve time is the solve's alone.  A distributed ``matrix``, or a
+    ``comm``, warms up the distributed loops, on every rank.
     """
     import solvers
     from solvers.distributed.dispatch import is_distributed
@@ -223,10 +223,12 @@ def _warm_up(settings: SolverSettings, matrix, report: Report) -> float:
     def say() -> None:
         report(printout.compiling_line())
 
-    if is_distributed(matrix):
+    if comm is None and is_distributed(matrix):
+        comm = matrix.comm
+    if comm is not None:
         from solvers.distributed.warmup import warm_up
 
-        seconds = warm_up(settings.method, settings.preconditioner, comm=matrix.comm,
+        seconds = warm_up(settings.method, settings.preconditioner, comm=comm,
                           on_compile=say).seconds
     else:
         seconds = solvers.warm_up(settings.method, preconditioner=settings.preconditioner,
@@ -401,14 +403,24 @@ def _stationary_run(case: Case, monitor, report: Report, started: float,
     return _finish(case, started, setup, compile_seconds, fields)
 
 
-def _heat_run(case: Case, monitor, report: Report, started: float) -> RunResult:
+def _heat_run(case: Case, monitor, report: Report, started: float, comm=None) -> RunResult:
+    """The heat equation; over the ranks of ``comm`` when given."""
     from fem import norms
     from fem.element import function_space
     from fem.problems import solve_heat
 
     space = function_space(case.mesh, case.mesh_settings.degree)
     report(printout.dofs_line(space.num_dofs, None))
-    compile_seconds = _warm_up(case.solver, _heat_stand_in(case, space), report)
+    solve = solve_heat
+    if comm is None:
+        compile_seconds = _warm_up(case.solver, _heat_stand_in(case, space), report)
+    else:
+        from fem.distributed_heat import solve_heat_distributed
+
+        compile_seconds = _warm_up(case.solver, None, report, comm=comm)
+
+        def solve(*arguments, **keywords):
+            return solve_heat_distributed(*arguments, comm=comm, **keywords)
     num_steps = case.time.num_steps
     # with --monitor every step is reported, between its iteration lines
     every = 1 if monitor is not None else max(1, num_steps // 20)
@@ -418,9 +430,9 @@ def _heat_run(case: Case, monitor, report: Report, started: float) -> RunResult:
             report(printout.step_line(step, num_steps, t, u))
 
     try:
-        solution = solve_heat(space, **heat_data(case), dt=case.time.dt,
-                              method=case.solver.method, step_callback=on_step,
-                              monitor=monitor, **solver_options(case.solver))
+        solution = solve(space, **heat_data(case), dt=case.time.dt,
+                         method=case.solver.method, step_callback=on_step,
+                         monitor=monitor, **solver_options(case.solver))
     except ValueError as error:
         if _preconditioner_failure(error) is None:
             raise
@@ -436,6 +448,12 @@ def _heat_run(case: Case, monitor, report: Report, started: float) -> RunResult:
               "errors": errors,
               # the final step's ||F - K u|| on the free DOFs, as its solve recomputed it
               "fem_residual_norm": float(final.true_residual_norm)}
+    if comm is not None:
+        from krylovfem.distributed_run import parallel_entry
+
+        fields["free_dofs"] = int(comm.allreduce(final.x.size))
+        fields["parallel"] = parallel_entry(comm, final.x.size, sum(
+            step.communication_time for step in solution.steps))
     setup = float(solution.timings.get("assemble", 0.0))
     return _finish(case, started, setup, compile_seconds, fields)
 

@@ -64,3 +64,12 @@ def test_error_norms_are_the_serial_ones(ranks, case):
 def test_more_ranks_than_free_dofs_is_refused_on_every_rank(ranks):
     messages = [rank["too_many_ranks"] for rank in ranks]
     assert all(message is not None and "would own none" in message for message in messages)
+
+
+def test_the_heat_equation_gives_the_serial_steps(ranks):
+    for report in (rank["heat"] for rank in ranks):
+        assert report["reasons"] == ["converged_rtol"]
+        assert report["times"] == report["serial_times"]
+        assert all(abs(ours - theirs) <= 1 for ours, theirs in
+                   zip(report["iterations"], report["serial_iterations"], strict=True))
+        assert report["difference"] <= 1e-8 * report["scale"]

@@ -69,6 +69,27 @@ def run(name, comm):
     return report
 
 
+def heat(comm):
+    """The heat equation with a time-dependent Dirichlet value and a Neumann flux, by
+    Crank-Nicolson, distributed and serial."""
+    from fem.distributed_heat import solve_heat_distributed
+    from fem.problems import solve_heat
+
+    space = function_space(unit_square(20), 2)
+    data = {"f": lambda x, y, t: np.exp(-t) * (2 * np.pi**2 - 1) * exact(x, y),
+            "initial": exact, "t_end": 0.1, "dt": 0.01, "M": "jacobi", "rtol": 1e-10,
+            "dirichlet": {"right": lambda x, y, t: 0.1 * t * y, "top": 0.0, "bottom": 0.0},
+            "neumann": {"left": lambda x, y, t: -np.pi * np.exp(-t) * np.sin(np.pi * y)}}
+    ours = solve_heat_distributed(space, comm, **data)
+    serial = solve_heat(space, **data)
+    return {"iterations": [step.iterations for step in ours.steps],
+            "serial_iterations": [step.iterations for step in serial.steps],
+            "reasons": sorted({str(step.reason) for step in ours.steps}),
+            "difference": float(np.abs(ours.u - serial.u).max()),
+            "scale": float(np.abs(serial.u).max()), "times": ours.times.tolist(),
+            "serial_times": serial.times.tolist()}
+
+
 def too_many_ranks(comm):
     """A mesh with fewer free DOFs than ranks: refused on every rank."""
     from fem import interval
@@ -83,6 +104,7 @@ def too_many_ranks(comm):
 def main():
     comm = MPI.COMM_WORLD
     reports = {name: run(name, comm) for name in CASES}
+    reports["heat"] = heat(comm)
     reports["too_many_ranks"] = too_many_ranks(comm)
     with open(f"{sys.argv[1]}.{comm.Get_rank()}.json", "w") as file:
         json.dump(reports, file)
