@@ -10,6 +10,7 @@ from pathlib import Path
 from krylovfem.cli import main
 from krylovfem.parallel import launcher_ranks
 
-status = main(sys.argv[2:])
-Path(f"{sys.argv[1]}.{launcher_ranks()[1]}").write_text(str(status))
-sys.exit(status)
+if __name__ == "__main__":
+    status = main(sys.argv[2:])
+    Path(f"{sys.argv[1]}.{launcher_ranks()[1]}").write_text(str(status))
+    sys.exit(status)
