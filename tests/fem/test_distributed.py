@@ -73,3 +73,15 @@ def test_the_heat_equation_gives_the_serial_steps(ranks):
         assert all(abs(ours - theirs) <= 1 for ours, theirs in
                    zip(report["iterations"], report["serial_iterations"], strict=True))
         assert report["difference"] <= 1e-8 * report["scale"]
+
+
+def test_data_not_finite_on_some_ranks_cells_raise_on_every_rank(ranks):
+    outcomes = [rank["not_finite"] for rank in ranks]
+    assert None not in outcomes
+    kinds = {outcome["kind"] for outcome in outcomes}
+    # the ranks whose cells reach x > 0.9 raise their own error, the others its echo
+    assert "own" in kinds
+    for outcome in outcomes:
+        assert "not finite" in outcome["message"]
+        if outcome["kind"] == "echo":
+            assert outcomes[outcome["rank"]]["kind"] == "own"

@@ -90,6 +90,20 @@ def heat(comm):
             "serial_times": serial.times.tolist()}
 
 
+def not_finite_on_some_cells(comm):
+    """A coefficient that is NaN on the cells of x > 0.9 only, so on some ranks' cells
+    only: every rank raises, none waits for the others."""
+    space = function_space(unit_square(16), 1)
+    try:
+        assemble_distributed(space, comm, kappa=lambda x, y: np.where(x > 0.9, np.nan, 1.0),
+                             dirichlet={"boundary": 0.0})
+    except ValueError as error:
+        rank = getattr(error, "failed_rank", None)
+        return {"kind": "own" if rank is None else "echo", "message": str(error),
+                "rank": rank}
+    return None
+
+
 def too_many_ranks(comm):
     """A mesh with fewer free DOFs than ranks: refused on every rank."""
     from fem import interval
@@ -106,6 +120,7 @@ def main():
     reports = {name: run(name, comm) for name in CASES}
     reports["heat"] = heat(comm)
     reports["too_many_ranks"] = too_many_ranks(comm)
+    reports["not_finite"] = not_finite_on_some_cells(comm)
     with open(f"{sys.argv[1]}.{comm.Get_rank()}.json", "w") as file:
         json.dump(reports, file)
 
