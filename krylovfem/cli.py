@@ -42,8 +42,8 @@ from krylovfem import report as printout
 from krylovfem.casefile import Case, CaseError, load_case
 from krylovfem.expr import ExpressionError
 from krylovfem.folder import RecordError, check_destination, record_lock
-from krylovfem.interrupts import keep_swallowed
 from krylovfem.parallel import SERIAL, RankFailure, Ranks, launcher_ranks, world
+from solvers.interrupts import keep_swallowed
 
 __all__ = ["main"]
 

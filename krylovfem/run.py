@@ -25,11 +25,11 @@ from krylovfem.build import (
     solver_options,
 )
 from krylovfem.expr import ExpressionError
-from krylovfem.interrupts import raise_kept
 from krylovfem.meshes import MAX_CELLS
 from krylovfem.section import CaseError
 from krylovfem.settings import Case, SolverSettings
 from solvers import Reason, SolveInterrupted
+from solvers.interrupts import raise_kept
 
 __all__ = ["CompareResult", "RunResult", "StudyResult", "Timings", "parse_solver_list",
            "run_case", "run_compare", "run_study"]

@@ -39,6 +39,7 @@ from ._common import (
 from ._scalar import abs2, real
 from ._threads import thread_policy
 from .distributed.dispatch import is_distributed, solve
+from .interrupts import keeping_interrupts, raise_kept
 from .precond import JACOBI, KINDS, NONE, apply_preconditioner
 from .result import (
     CODE_BREAKDOWN,
@@ -192,6 +193,7 @@ LOOPS = {kind: _make_cg_loop(kind) for kind in KINDS}
 _cg_loop = LOOPS[NONE]  # the loop without preconditioner, by its old name
 
 
+@keeping_interrupts
 def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=None,
        monitor=None, dtol=None, **distributed) -> SolveResult:
     r"""Solve ``A x = b`` for symmetric positive definite ``A`` by conjugate gradients.
@@ -318,6 +320,7 @@ def _cg_compiled(problem: Problem) -> SolveResult:
                 reserve(work, ("history",), stop + 1, maxiter + 1)
                 reserve(work, ("alphas", "betas"), stop, maxiter)
                 code, k = threads.run(loop, _cg_arguments(problem, work, start, stop), start)
+                raise_kept()  # a Ctrl-C that Numba's compiler swallowed
                 _report(problem, work["history"], 0 if start == 0 else start + 1, k)
                 start = stop
         except KeyboardInterrupt:

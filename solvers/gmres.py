@@ -36,6 +36,7 @@ from ._inputs import check_positive_int
 from ._scalar import accumulator_dtype, conj, real
 from ._threads import thread_policy
 from .distributed.dispatch import is_distributed, solve
+from .interrupts import keeping_interrupts, raise_kept
 from .precond import KINDS, NONE, apply_preconditioner
 from .result import (
     CODE_BREAKDOWN,
@@ -315,6 +316,7 @@ LOOPS = {kind: _make_gmres_loop(kind) for kind in KINDS}
 _gmres_loop = LOOPS[NONE]  # the loop without preconditioner, by its old name
 
 
+@keeping_interrupts
 def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=30, maxiter=None, M=None,
           callback=None, callback_type=None, monitor=None, dtol=None,
           preconditioning="right", **distributed) -> SolveResult:
@@ -493,6 +495,7 @@ def _gmres_compiled(problem: Problem, restart: int, left: bool, callback_type: s
                 _reserve_cycle(problem, space, restart, start, pause_at)
                 arguments = _gmres_arguments(problem, space, restart, left, start, pause_at)
                 code, k = threads.run(loop, arguments, start)
+                raise_kept()  # a Ctrl-C that Numba's compiler swallowed
                 _report(problem, space["history"], start, k, callback_type)
                 start = k
         except KeyboardInterrupt:

@@ -7,6 +7,7 @@ SIGINT stops a long solve at once; the solve so far comes back in
 
 import os
 import signal
+import sys
 import threading
 
 import numpy as np
@@ -88,3 +89,42 @@ def test_history_grows_instead_of_being_sized_by_maxiter(method):
     assert long.iterations > 1024
     assert long.residual_norms.shape == (long.iterations + 1,)
     assert np.all(np.isfinite(long.residual_norms))
+
+
+class _Swallowed:
+    """Raises KeyboardInterrupt where it cannot propagate (a finaliser), so that it goes
+    to ``sys.unraisablehook``, as one raised inside LLVM's ctypes callbacks while Numba
+    compiles does."""
+
+    def __del__(self):
+        raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(("method", "loops", "options"),
+                         [(cg, "solvers.cg", {}), (gmres, "solvers.gmres", {"restart": 1})])
+def test_a_ctrl_c_swallowed_while_compiling_stops_the_solve(method, loops, options,
+                                                            monkeypatch, capsys):
+    import importlib
+
+    module = importlib.import_module(loops)
+    n = 100_000
+    A = sp.csr_array(sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(n, n)))
+    b = np.ones(n)
+    real = dict(module.LOOPS)
+
+    def compiling(loop):
+        def first_call(*arguments):
+            _Swallowed()  # the Ctrl-C, lost to the unraisable hook during the "compile"
+            return loop(*arguments)
+
+        return first_call
+
+    monkeypatch.setattr(module, "LOOPS", {kind: compiling(loop) for kind, loop in real.items()})
+    before = sys.unraisablehook
+    with pytest.raises(SolveInterrupted) as raised:
+        method(A, b, rtol=1e-12, maxiter=10**9, **options)
+    _check_partial(raised.value.result, A, b)
+    # stopped after the first piece of the loop, long before maxiter; nothing printed
+    assert raised.value.result.iterations < 10**6
+    assert "Exception ignored" not in capsys.readouterr().err
+    assert sys.unraisablehook is before  # the caller's hook again, after the solve

@@ -21,7 +21,8 @@ import numpy as np
 import solvers
 method, preconditioner = sys.argv[1], sys.argv[2]
 before = solvers.is_cached(method, np.float64, preconditioner)
-first = solvers.warm_up(method, np.float64, preconditioner)
+said = []  # on_compile: once, when Numba starts compiling a first kernel
+first = solvers.warm_up(method, np.float64, preconditioner, on_compile=lambda: said.append(1))
 after = solvers.is_cached(method, np.float64, preconditioner)
 again = solvers.warm_up(method, np.float64, preconditioner)
 # what a CG run must not compile: GMRES loops, float32 loops, other preconditioner kinds
@@ -38,6 +39,7 @@ dtypes = sorted({{str(sig[2].dtype) for loop in cg_module.LOOPS.values()
                   for sig in loop.signatures}})
 print(json.dumps({{"before": before, "after": after, "first": first.compiled,
                    "again": again.compiled, "seconds": first.seconds, "loops": loops,
+                   "said": len(said),
                    "parallel": parallel, "dtypes": dtypes}}))
 """
 
@@ -57,6 +59,7 @@ def test_a_fresh_cache_compiles_once_and_a_second_process_only_loads(tmp_path):
     assert fresh["first"] is True          # compiled
     assert fresh["after"] is True          # now in memory and on disk
     assert fresh["again"] is False         # nothing left to compile
+    assert fresh["said"] == 1              # "compiling" said once, for many kernels
     # Only what a float64 CG run with IC(0) on a small system reaches was compiled.
     compiled = {name for name, count in fresh["loops"].items() if count}
     assert compiled == {"cg:4"}
@@ -67,6 +70,7 @@ def test_a_fresh_cache_compiles_once_and_a_second_process_only_loads(tmp_path):
     second = _probe(tmp_path, "cg", "ic0")
     assert second["before"] is True
     assert second["first"] is False        # loaded from the cache, nothing compiled
+    assert second["said"] == 0
     assert second["seconds"] < fresh["seconds"]
 
 
