@@ -49,8 +49,8 @@ from fem.norms import h1_error as _h1_error
 from fem.norms import l2_error as _l2_error
 from fem.problems import _check_boundary_data, _check_robin, _load, _operator
 
-__all__ = ["DistributedSystem", "Partition", "assemble_distributed", "h1_error", "l2_error",
-           "partition_dofs"]
+__all__ = ["DistributedSystem", "Partition", "assemble_distributed", "cell_ranks", "h1_error",
+           "l2_error", "partition_dofs"]
 
 
 @dataclass(frozen=True)
@@ -276,19 +276,23 @@ def expanded(partition: Partition, matrix, local_values: np.ndarray,
     return full
 
 
-def _counted_cells(system: DistributedSystem, space: FunctionSpace) -> np.ndarray:
-    """The cells this rank counts in a sum over cells: each cell on exactly one rank."""
+def cell_ranks(partition: Partition, space: FunctionSpace) -> np.ndarray:
+    """The rank of each cell: the owner of its first free DOF (rank 0 for a cell with
+    none).  Each cell is counted by this one rank in sums over cells; drawn, it shows
+    the partition."""
     owner = np.zeros(space.num_dofs, dtype=np.int64)
-    free_dofs = system.partition.free_dofs
-    owner[free_dofs] = system.partition.parts
+    owner[partition.free_dofs] = partition.parts
     has_free = np.zeros(space.num_dofs, dtype=bool)
-    has_free[free_dofs] = True
+    has_free[partition.free_dofs] = True
     cell_free = has_free[space.cell_dofs]
     first_free = np.argmax(cell_free, axis=1)
-    cell_owner = np.where(cell_free.any(axis=1),
-                          owner[space.cell_dofs[np.arange(space.mesh.num_cells), first_free]],
-                          0)
-    return np.flatnonzero(cell_owner == system.comm.Get_rank())
+    return np.where(cell_free.any(axis=1),
+                    owner[space.cell_dofs[np.arange(space.mesh.num_cells), first_free]], 0)
+
+
+def _counted_cells(system: DistributedSystem, space: FunctionSpace) -> np.ndarray:
+    """The cells this rank counts in a sum over cells: each cell on exactly one rank."""
+    return np.flatnonzero(cell_ranks(system.partition, space) == system.comm.Get_rank())
 
 
 def _summed(system, space, u, norm, *arguments, **keywords) -> float:

@@ -28,12 +28,19 @@ from __future__ import annotations
 
 import time as clock
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
 from fem.assembly import assemble_mass, sparsity_pattern
 from fem.boundary import dirichlet_values
-from fem.distributed import distributed_columns, expanded, local_part, partition_dofs
+from fem.distributed import (
+    Partition,
+    distributed_columns,
+    expanded,
+    local_part,
+    partition_dofs,
+)
 from fem.element import FunctionSpace, interpolate
 from fem.problems import (
     HeatSolution,
@@ -46,7 +53,15 @@ from fem.problems import (
     solve_linear_system,
 )
 
-__all__ = ["solve_heat_distributed"]
+__all__ = ["DistributedHeatSolution", "solve_heat_distributed"]
+
+
+@dataclass(frozen=True, eq=False)
+class DistributedHeatSolution(HeatSolution):
+    """A :class:`~fem.problems.HeatSolution` (``u`` whole on every rank) and the
+    :class:`~fem.distributed.Partition` of the free DOFs over the ranks."""
+
+    partition: Partition | None = None
 
 
 def solve_heat_distributed(space: FunctionSpace, comm=None, *, kappa=1.0, reaction=0.0, f=0.0,
@@ -55,12 +70,13 @@ def solve_heat_distributed(space: FunctionSpace, comm=None, *, kappa=1.0, reacti
                            robin=None, method: str | None = None, M=None, rtol: float = 1e-8,
                            atol: float = 0.0, maxiter: int | None = None, restart: int = 30,
                            step_callback: Callable | None = None,
-                           monitor: Callable | None = None) -> HeatSolution:
+                           monitor: Callable | None = None) -> DistributedHeatSolution:
     """:func:`fem.problems.solve_heat` over the ranks of ``comm`` (collective).
 
     The same arguments (but ``keep_history``); ``M`` is ``None``, ``"jacobi"`` (global
     Jacobi: the serial iterates) or a block preconditioner (``"ssor"``, ``"ilu0"``,
-    ``"ic0"``), set up once for all steps.  Every rank gets the whole result.
+    ``"ic0"``), set up once for all steps.  Every rank gets the whole result, and the
+    partition.
     """
     from mpi4py import MPI
 
@@ -118,4 +134,4 @@ def solve_heat_distributed(space: FunctionSpace, comm=None, *, kappa=1.0, reacti
         load_now = load_next
         if step_callback is not None:
             step_callback(n + 1, float(times[n + 1]), u)
-    return HeatSolution(space, times, u, steps, None, timings)
+    return DistributedHeatSolution(space, times, u, steps, None, timings, partition)

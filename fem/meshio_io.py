@@ -191,7 +191,8 @@ def write_mesh(path: str | os.PathLike, mesh: Mesh, point_data: dict | None = No
 _VTK_CELL_TYPES = {(1, 1): 3, (2, 1): 5, (1, 2): 21, (2, 2): 22}
 
 
-def write_solution(path: str | os.PathLike, space, u, *, name: str = "u") -> None:
+def write_solution(path: str | os.PathLike, space, u, *, name: str = "u",
+                   cell_data: dict[str, np.ndarray] | None = None) -> None:
     """Write a discrete function as a VTU file that ParaView draws exactly.
 
     P1 functions are point data on the mesh.  P2 functions are written on quadratic
@@ -209,6 +210,9 @@ def write_solution(path: str | os.PathLike, space, u, *, name: str = "u") -> Non
         DOF values.
     name : str
         Name of the point data.
+    cell_data : dict of str to ndarray, optional
+        Integer arrays with one value per cell (the MPI rank that assembled it, say),
+        written as cell data of those names.
 
     Examples
     --------
@@ -242,6 +246,13 @@ def write_solution(path: str | os.PathLike, space, u, *, name: str = "u") -> Non
                                     dtype=np.uint8), "types"),
         "u": _vtk_array(u, name),
     }
+    cell_arrays = ""
+    for label, values in (cell_data or {}).items():
+        values = np.asarray(values)
+        if values.shape != (cells.shape[0],) or not np.issubdtype(values.dtype, np.integer):
+            raise ValueError(f"cell_data[{label!r}] must be integers, one per cell "
+                             f"({cells.shape[0]}); got {values.dtype} of shape {values.shape}")
+        cell_arrays += _vtk_array(values.astype(np.int64), label)
     text = (
         '<?xml version="1.0"?>\n'
         '<VTKFile type="UnstructuredGrid" version="1.0" byte_order="LittleEndian" '
@@ -250,6 +261,7 @@ def write_solution(path: str | os.PathLike, space, u, *, name: str = "u") -> Non
         f'<Points>\n{arrays["points"]}</Points>\n'
         f'<Cells>\n{arrays["connectivity"]}{arrays["offsets"]}{arrays["types"]}</Cells>\n'
         f'<PointData Scalars="{name}">\n{arrays["u"]}</PointData>\n'
+        + (f'<CellData>\n{cell_arrays}</CellData>\n' if cell_arrays else "") +
         '</Piece>\n</UnstructuredGrid>\n</VTKFile>\n')
     try:
         Path(path).write_text(text, encoding="ascii")

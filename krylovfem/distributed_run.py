@@ -92,7 +92,7 @@ def _enough_rows(case: Case, free: int, size: int) -> None:
 
 
 def _stationary_run(case: Case, space, comm, monitor, report, started: float) -> RunResult:
-    from fem.distributed import assemble_distributed, h1_error, l2_error
+    from fem.distributed import assemble_distributed, cell_ranks, h1_error, l2_error
 
     system = assemble_distributed(space, comm, **coefficients(case))
     setup = time.perf_counter() - started
@@ -111,6 +111,7 @@ def _stationary_run(case: Case, space, comm, monitor, report, started: float) ->
                                          "h1": h1_error(system, space, u, gradient)}
     # ||F - K u_h|| on the free DOFs is the solve's true residual, over all ranks
     fields.update(u=u, solves=(result,), errors=errors, parallel=parallel,
+                  cell_ranks=cell_ranks(system.partition, space),
                   fem_residual_norm=float(result.true_residual_norm))
     return _finish(case, started, setup, compile_seconds, fields)
 

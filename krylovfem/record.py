@@ -227,13 +227,17 @@ def _solution_arrays(run) -> dict[str, np.ndarray]:
                    "dof_points": space.dof_points, "cell_dofs": space.cell_dofs}
     if run.times is not None:
         arrays["times"] = run.times
+    if run.cell_ranks is not None:
+        arrays["cell_ranks"] = run.cell_ranks
     return arrays
 
 
 def _write_vtu(path: Path, run) -> None:
     from fem.meshio_io import write_solution
 
-    write_solution(path, run.space, run.u, name="u")
+    # over MPI ranks, each cell's rank too: ParaView colours the partition by it
+    cell_data = None if run.cell_ranks is None else {"rank": run.cell_ranks}
+    write_solution(path, run.space, run.u, name="u", cell_data=cell_data)
 
 
 def _mmwrite(buffer: io.BytesIO, value) -> None:

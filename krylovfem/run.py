@@ -107,6 +107,7 @@ class RunResult:
     failure: str | None = None
     preconditioner: dict | None = None  # the AMG hierarchy's summary, when one was built
     parallel: dict | None = None  # over MPI ranks: krylovfem.distributed_run.parallel_entry
+    cell_ranks: np.ndarray | None = None  # over MPI ranks: the rank of each cell
 
     @property
     def final(self):
@@ -449,8 +450,10 @@ def _heat_run(case: Case, monitor, report: Report, started: float, comm=None) ->
               # the final step's ||F - K u|| on the free DOFs, as its solve recomputed it
               "fem_residual_norm": float(final.true_residual_norm)}
     if comm is not None:
+        from fem.distributed import cell_ranks
         from krylovfem.distributed_run import parallel_entry
 
+        fields["cell_ranks"] = cell_ranks(solution.partition, space)
         fields["free_dofs"] = int(comm.allreduce(final.x.size))
         fields["parallel"] = parallel_entry(comm, final.x.size, sum(
             step.communication_time for step in solution.steps))

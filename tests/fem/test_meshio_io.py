@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from fem.mesh import interval, unit_square
-from fem.meshio_io import read_mesh, write_mesh
+from fem.meshio_io import read_mesh, write_mesh, write_solution
 
 meshio = pytest.importorskip("meshio")
 
@@ -119,3 +119,18 @@ def test_written_solution_keeps_every_dof(tmp_path, make_mesh, degree):
         for k, (i, j) in enumerate(pairs):
             midpoint = points[block.data[:, space.mesh.dim + 1 + k]]
             np.testing.assert_allclose(midpoint, (corners[:, i] + corners[:, j]) / 2)
+
+
+def test_cell_data_goes_to_the_vtu_and_is_checked(tmp_path):
+    import meshio
+
+    from fem.element import function_space
+
+    space = function_space(unit_square(3), 2)
+    ranks = np.arange(space.mesh.num_cells) % 3
+    write_solution(tmp_path / "u.vtu", space, np.zeros(space.num_dofs),
+                   cell_data={"rank": ranks})
+    assert np.array_equal(meshio.read(tmp_path / "u.vtu").cell_data["rank"][0], ranks)
+    with pytest.raises(ValueError, match=r"cell_data\['rank'\] must be integers, one per cell"):
+        write_solution(tmp_path / "bad.vtu", space, np.zeros(space.num_dofs),
+                       cell_data={"rank": ranks[:-1]})

@@ -81,6 +81,12 @@ def test_run_over_ranks_gives_the_serial_results(tmp_path, name, size):
     u = np.load(folder / "solution.npz")["u"]
     serial_u = np.load(serial_folder / "solution.npz")["u"]
     assert np.abs(u - serial_u).max() <= 1e-7 * np.abs(serial_u).max()
+    # the partition, drawn: every cell's rank in the VTU (and the arrays)
+    import meshio
+
+    cell_ranks = meshio.read(folder / "solution.vtu").cell_data["rank"][0]
+    assert set(np.unique(cell_ranks)) == set(range(size))
+    assert np.array_equal(np.load(folder / "solution.npz")["cell_ranks"], cell_ranks)
     # rank 0 alone speaks: each line of the report once
     assert completed.stdout.count("iterations  ") == 1
     assert f"mpi         {size} ranks (rows " in completed.stdout
