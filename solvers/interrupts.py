@@ -20,7 +20,7 @@ import contextlib
 import functools
 import sys
 
-__all__ = ["keep_swallowed", "keeping_interrupts", "raise_kept"]
+__all__ = ["keep_swallowed", "keeping_interrupts", "raise_kept", "take_kept"]
 
 _kept: list[BaseException] = []
 _depth = [0]
@@ -54,10 +54,17 @@ def keep_swallowed():
             _kept.clear()
 
 
+def take_kept() -> bool:
+    """Whether a ``KeyboardInterrupt`` was swallowed since the outermost block began (and
+    forget it)."""
+    kept = bool(_kept)
+    _kept.clear()
+    return kept
+
+
 def raise_kept() -> None:
     """Raise ``KeyboardInterrupt`` if one was swallowed since the outermost block began."""
-    if _kept:
-        _kept.clear()
+    if take_kept():
         raise KeyboardInterrupt
 
 

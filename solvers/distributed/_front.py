@@ -3,14 +3,16 @@ of the local block, and the result, as ``solvers._common`` does for one process.
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from .. import precond
-from .._common import zero_rhs_result
+from .._common import iterations_per_pause, zero_rhs_result
 from .._inputs import (
     callable_or_none,
     check_matrix,
@@ -114,6 +116,50 @@ def report_or_abort(problem: DistributedProblem, report, *arguments) -> None:
         print(f"rank {rank}: the monitor or callback raised {type(error).__name__}: {error};"
               " ending every rank", file=sys.stderr, flush=True)
         problem.A.comm.Abort(1)
+
+
+def pause_iterations(problem: DistributedProblem, per_iteration: int = 0) -> int:
+    """Iterations of one loop call, the same on every rank (collective): the fewest that
+    any rank's work asks for, since the ranks' collective calls must stay in step."""
+    from mpi4py import MPI
+
+    return int(problem.A.comm.allreduce(iterations_per_pause(problem, per_iteration),
+                                        op=MPI.MIN))
+
+
+class Interrupts:
+    """Ctrl-C in a distributed solve: every rank stops at the same pause.
+
+    ``mpiexec`` passes a Ctrl-C on to every rank, but not at the same instant; a rank that
+    stopped alone would leave the others waiting in their next global sum.  Within this
+    block SIGINT only sets a flag (on the main thread; a Ctrl-C that Numba's compiler
+    swallowed counts too), and :meth:`requested`, called by every rank at each pause,
+    tells all of them whether any rank had one.
+    """
+
+    def __init__(self, comm):
+        self.comm, self.flag, self.previous = comm, False, None
+
+    def __enter__(self) -> Interrupts:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def _handler(self, signum, frame) -> None:
+        self.flag = True
+
+    def __exit__(self, *exception) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+    def requested(self) -> bool:
+        """Collective: whether any rank was interrupted."""
+        from mpi4py import MPI
+
+        from ..interrupts import take_kept
+
+        self.flag = take_kept() or self.flag
+        return bool(self.comm.allreduce(int(self.flag), op=MPI.MAX))
 
 
 def raise_failed(problem: DistributedProblem, status: int) -> None:

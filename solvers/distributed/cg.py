@@ -20,13 +20,14 @@ import numpy as np
 from numba import njit
 
 from .. import _csr, precond
-from .._common import FIRST_HISTORY, reserve
+from .._common import FIRST_HISTORY, delivered, reserve
 from ..cg import _APPLIES, _DONE, _MATVECS, _R0, _RZ, _TRUE
 from ..cg import _result as serial_result
 from ..precond import JACOBI, NONE, apply_preconditioner
 from ..result import (
     CODE_DTOL,
     CODE_INDEFINITE_MATRIX,
+    CODE_INTERRUPTED,
     CODE_MAX_ITERATIONS,
     CODE_NAN,
 )
@@ -36,8 +37,10 @@ from ._front import (
     CODE_MPI_FAILED,
     KINDS,
     DistributedProblem,
+    Interrupts,
     check_status,
     distributed_result,
+    pause_iterations,
     prepare,
     report_or_abort,
     zero_rhs,
@@ -209,18 +212,23 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
         return zero_rhs(problem, "cg")
     work = _workspace(problem, variant)
     compiled = LOOPS[problem.M.kind, variant]
-    # Pauses only for a callback or monitor: they run locally, between iterations, and
-    # the ranks' collective calls stay in step however each rank pauses.
-    step = 1 if (problem.callback or problem.monitor) else problem.maxiter
+    # Pauses at every iteration for a callback or monitor (they run locally, between
+    # iterations), else after about a tenth of a second of work, at the same iteration
+    # on every rank, to hear of a Ctrl-C on any of them.
+    step = pause_iterations(problem)
     start, code, k = 0, _PAUSED, 0
-    while code == _PAUSED:
-        stop = min(start + step, problem.maxiter)
-        reserve(work, ("history",), stop + 1, problem.maxiter + 1)
-        reserve(work, ("alphas", "betas"), stop, problem.maxiter)
-        code, k = compiled(*_arguments(problem, work, start, stop))
-        report_or_abort(problem, _report, work["history"], 0 if start == 0 else start + 1, k)
-        start = stop
-    return _result(problem, code, k, work)
+    with Interrupts(A.comm) as interrupts:
+        while code == _PAUSED:
+            stop = min(start + step, problem.maxiter)
+            reserve(work, ("history",), stop + 1, problem.maxiter + 1)
+            reserve(work, ("alphas", "betas"), stop, problem.maxiter)
+            code, k = compiled(*_arguments(problem, work, start, stop))
+            report_or_abort(problem, _report, work["history"], 0 if start == 0 else start + 1,
+                            k)
+            start = stop
+            if code == _PAUSED and interrupts.requested():
+                code = CODE_INTERRUPTED
+    return delivered(_result(problem, code, k, work))
 
 
 def _workspace(problem: DistributedProblem, variant: str) -> dict:

@@ -17,7 +17,7 @@ import numpy as np
 from numba import njit
 
 from .. import _csr, precond
-from .._common import FIRST_HISTORY
+from .._common import FIRST_HISTORY, delivered
 from .._inputs import check_positive_int
 from ..gmres import (
     _APPLIES,
@@ -40,14 +40,16 @@ from ..gmres import (
 from ..gmres import _report as report
 from ..gmres import _result as serial_result
 from ..precond import NONE, apply_preconditioner
-from ..result import CODE_CONVERGED, CODE_DTOL, CODE_NAN
+from ..result import CODE_CONVERGED, CODE_DTOL, CODE_INTERRUPTED, CODE_NAN
 from . import _kernels
 from ._front import (
     CODE_MPI_FAILED,
     KINDS,
     DistributedProblem,
+    Interrupts,
     check_status,
     distributed_result,
+    pause_iterations,
     prepare,
     report_or_abort,
     zero_rhs,
@@ -221,18 +223,25 @@ def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=30, maxiter=None, M=Non
     space["z"] = np.zeros(n + ghosts)
     space["sums"] = np.zeros(2 * (restart + 2))
     compiled = LOOPS[problem.M.kind]
-    # Pauses at a cycle's end for a callback or monitor only (see solvers.distributed.cg).
-    step = 1 if (problem.callback or problem.monitor) else problem.maxiter
+    # Pauses at a cycle's end, at the same iteration on every rank: each cycle for a
+    # callback or monitor, else the first after about a tenth of a second of work (see
+    # solvers.distributed.cg).  An iteration orthogonalises against restart / 2 basis
+    # vectors on average.
+    step = pause_iterations(problem, restart * n)
     start, code, k = 0, _PAUSED, 0
-    while code == _PAUSED:
-        pause_at = start + step
-        _reserve_cycle(problem, space, restart, start, pause_at)
-        code, k = compiled(*_arguments(problem, space, restart, start, pause_at))
-        report_or_abort(problem, report, space["history"], start, k, callback_type)
-        start = k
+    with Interrupts(A.comm) as interrupts:
+        while code == _PAUSED:
+            pause_at = start + step
+            _reserve_cycle(problem, space, restart, start, pause_at)
+            code, k = compiled(*_arguments(problem, space, restart, start, pause_at))
+            report_or_abort(problem, report, space["history"], start, k, callback_type)
+            start = k
+            if code == _PAUSED and interrupts.requested():
+                code = CODE_INTERRUPTED
     check_status(problem, code)
     space["scalars"][_TRUE] = -1.0  # computed by the result, over all ranks
-    return distributed_result(problem, serial_result(problem, code, k, space, False))
+    return delivered(distributed_result(problem, serial_result(problem, code, k, space,
+                                                               False)))
 
 
 def _arguments(problem: DistributedProblem, space: dict, restart: int, start: int,

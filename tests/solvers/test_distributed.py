@@ -26,11 +26,11 @@ COMPARED = ("cg-none", "cg-jacobi", "cg-single-jacobi", "gmres-none", "gmres-jac
 RANKS = (2, 3)
 
 
-def _launch(size: int, argument: str, timeout: float) -> subprocess.CompletedProcess:
+def _launch(size: int, *arguments: str, timeout: float) -> subprocess.CompletedProcess:
     mpiexec = Path(sys.executable).parent / "mpiexec"
     environment = {**os.environ, "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     return subprocess.run([str(mpiexec), "-n", str(size), sys.executable, str(WORKER),
-                           argument], capture_output=True, text=True, timeout=timeout,
+                           *arguments], capture_output=True, text=True, timeout=timeout,
                           cwd=REPOSITORY, env=environment)
 
 
@@ -128,6 +128,21 @@ def test_a_callback_that_raises_on_one_rank_ends_every_rank():
     completed = _launch(2, "--failing-callback", timeout=300)  # a hang would time out
     assert completed.returncode != 0
     assert "rank 1: the monitor or callback raised RuntimeError" in completed.stderr
+
+
+def test_a_ctrl_c_on_one_rank_stops_every_rank_at_the_same_iteration(tmp_path):
+    output = tmp_path / "interrupted"
+    completed = _launch(3, "--interrupt-one-rank", str(output), timeout=600)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    reports = [json.loads(Path(f"{output}.{rank}.json").read_text()) for rank in range(3)]
+    for method in ("cg", "gmres"):
+        results = [report[method] for report in reports]
+        assert None not in results  # stopped, long before converging
+        assert all(result == results[0] for result in results)  # the same on every rank
+        result = results[0]
+        assert result["reason"] == "interrupted" and result["iterations"] > 0
+        assert result["history"] == result["iterations"] + 1
+        assert result["true"] == pytest.approx(result["recorded"], rel=1e-6)
 
 
 def test_solvers_import_without_loading_mpi():

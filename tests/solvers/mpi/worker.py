@@ -155,6 +155,41 @@ def failing_callback():
                callback=callback if rank == size - 1 else None)
 
 
+def interrupt_one_rank(output):
+    """A Ctrl-C reaching the last rank alone, half a second into solves of minutes: every
+    rank stops at the same pause with the solve so far."""
+    import os
+    import signal
+    import threading
+
+    n = 100_000  # a 1D Laplacian: CG needs about n iterations, GMRES(1) far more
+    T = sp.diags([-np.ones(n - 1), 2 * np.ones(n), -np.ones(n - 1)], [-1, 0, 1]).tocsr()
+    A = scatter_matrix(T if rank == 0 else None)
+    b = np.ones(A.n_local)
+    report = {}
+    for name, solve in (("cg", lambda: solvers.cg(A, b, rtol=1e-14, maxiter=10**7)),
+                        ("gmres", lambda: solvers.gmres(A, b, rtol=1e-14, restart=1,
+                                                        maxiter=10**7))):
+        solvers.cg(A, b, maxiter=2) if name == "cg" else solvers.gmres(A, b, maxiter=2)
+        comm.Barrier()
+        timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+        if rank == size - 1:
+            timer.start()
+        try:
+            solve()
+            report[name] = None
+        except solvers.SolveInterrupted as interrupted:
+            result = interrupted.result
+            report[name] = {"reason": str(result.reason), "iterations": result.iterations,
+                            "history": len(result.residual_norms),
+                            "true": float(result.true_residual_norm),
+                            "recorded": float(result.residual_norms[-1])}
+        finally:
+            timer.cancel()
+    with open(f"{output}.{rank}.json", "w") as file:
+        json.dump(report, file)
+
+
 def main(output):
     laplacian = laplacian_2d(12)
     bus = sp.csr_array(scipy.io.mmread(DATA / "494_bus.mtx"))
@@ -180,5 +215,7 @@ def main(output):
 if __name__ == "__main__":
     if sys.argv[1] == "--failing-callback":
         failing_callback()
+    elif sys.argv[1] == "--interrupt-one-rank":
+        interrupt_one_rank(sys.argv[2])
     else:
         main(sys.argv[1])
