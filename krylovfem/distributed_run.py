@@ -120,6 +120,9 @@ def _matrix_run(case: Case, comm, monitor, report, started: float) -> RunResult:
     from solvers.distributed import balanced_ranges, from_rows, gather
 
     matrix, rhs, ones_known = read_system(case)  # every rank: the same checks
+    if np.iscomplexobj(matrix) or np.iscomplexobj(rhs):
+        raise CaseError(f"{case.source}: [system] {case.system.matrix.name} is complex; "
+                        f"distributed solves are real: run it in one process")
     n = int(matrix.shape[0])
     _enough_rows(case, n, comm.Get_size())
     ranges = balanced_ranges(n, comm.Get_size())

@@ -254,12 +254,14 @@ def _system_warnings(case: Case, matrix, settings: SolverSettings) -> list[str]:
     # of a distributed matrix, the rank's diagonal block: not symmetric if A is not
     matrix = getattr(matrix, "local_block", matrix)
     if settings.method == "cg":
-        difference = abs(matrix - matrix.T).max() if matrix.nnz else 0.0
+        # A^H: a complex A must be Hermitian (for a real one, A^H = A^T)
+        difference = abs(matrix - matrix.conj().T).max() if matrix.nnz else 0.0
         scale = abs(matrix).max() if matrix.nnz else 0.0
         if difference > 1e-12 * scale:
-            warnings.append(f"cg on a matrix that is not symmetric (max |A - A^T| = "
+            kind = "Hermitian" if np.iscomplexobj(matrix) else "symmetric"
+            warnings.append(f"cg on a matrix that is not {kind} (max |A - A^H| = "
                             f"{difference:.3g}, max |A| = {scale:.3g}); CG's guarantees need "
-                            f"a symmetric positive definite A: use method = \"gmres\"")
+                            f"a {kind} positive definite A: use method = \"gmres\"")
     if case.problem.type != "matrix" and not case.boundary.dirichlet \
             and not case.boundary.robin and _no_reaction(case):
         warnings.append("no Dirichlet or Robin part and no reaction: the solution is fixed "

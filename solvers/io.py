@@ -65,23 +65,26 @@ _REAL_PATTERN = re.compile(
 
 
 def read_matrix(path):
-    """Read a real sparse matrix from a Matrix Market or Harwell-Boeing file.
+    """Read a sparse matrix from a Matrix Market or Harwell-Boeing file.
 
     Parameters
     ----------
     path : str or os.PathLike
         File name.  The suffix selects the reader: ``.mtx`` / ``.mtx.gz`` (Matrix Market,
-        coordinate format, field ``real`` or ``integer``) or ``.rua``, ``.rsa``, ``.rza``,
-        ``.rra``, ``.rb``, ``.hb`` (Harwell-Boeing, real assembled; the type letters in the
-        header decide the storage, not the suffix).
+        coordinate format, field ``real``, ``integer`` or ``complex``, with any symmetry:
+        ``general``, ``symmetric``, ``skew-symmetric``, ``hermitian``) or ``.rua``,
+        ``.rsa``, ``.rza``, ``.rra``, ``.rb``, ``.hb`` (Harwell-Boeing, real assembled;
+        the type letters in the header decide the storage, not the suffix).
 
     Returns
     -------
     scipy.sparse.csr_array
-        float64, shape ``(NROW, NCOL)``, canonical format (sorted indices, duplicates summed).
+        float64 (complex128 for a complex Matrix Market file), shape ``(NROW, NCOL)``,
+        canonical format (sorted indices, duplicates summed).
         Explicit zeros written in the file are kept, so ``A.nnz`` counts every entry of the
         full matrix.  Symmetric storage (only one triangle in the file) is expanded,
-        :math:`a_{ji} = a_{ij}`; skew-symmetric storage gives :math:`a_{ji} = -a_{ij}`.
+        :math:`a_{ji} = a_{ij}`; skew-symmetric storage gives :math:`a_{ji} = -a_{ij}`,
+        Hermitian :math:`a_{ji} = \\overline{a_{ij}}`.
 
     Raises
     ------
@@ -90,8 +93,9 @@ def read_matrix(path):
     ValueError
         If the suffix is not one of the above, or the file is malformed (bad header,
         unsupported Fortran format, truncated data, indices out of range), or holds
-        something other than a real assembled sparse matrix (complex, pattern-only,
-        elemental, a dense Matrix Market array).  The message names the file.
+        something other than an assembled sparse matrix with values (pattern-only,
+        elemental, a dense Matrix Market array; complex Harwell-Boeing).  The message
+        names the file.
 
     See Also
     --------
@@ -137,12 +141,13 @@ def read_rhs(path):
     path : str or os.PathLike
         Either a Harwell-Boeing matrix file whose header announces a full right-hand side
         block (``RHSCRD > 0``, ``RHSTYP`` beginning with ``F``), or a Matrix Market file in
-        ``array`` format (a dense ``n x k`` real or integer block).
+        ``array`` format (a dense ``n x k`` real, integer or complex block).
 
     Returns
     -------
     numpy.ndarray
-        float64.  Shape ``(n,)`` when the file holds one right-hand side, ``(n, k)`` when it
+        float64 (complex128 for a complex Matrix Market file).  Shape ``(n,)`` when the
+        file holds one right-hand side, ``(n, k)`` when it
         holds ``k > 1`` (column ``j`` is the ``j``-th right-hand side), so that a single
         right-hand side drops straight into ``cg(A, b)``.  For Harwell-Boeing files only
         the right-hand sides are returned, not the optional starting guesses or exact
@@ -155,7 +160,8 @@ def read_rhs(path):
     ValueError
         If the suffix is unknown, the Harwell-Boeing file has no right-hand side block or
         one in sparse (``M``) or elemental form, the Matrix Market file is a sparse
-        ``coordinate`` file, the values are complex or the data are truncated.
+        ``coordinate`` file, the values are complex in a Harwell-Boeing file, or the data
+        are truncated.
 
     See Also
     --------
@@ -204,17 +210,22 @@ def _unknown_suffix(path):
 # --- Matrix Market -----------------------------------------------------------------
 
 
+#: Matrix Market fields read, and the dtype each becomes.
+_MATRIX_MARKET_FIELDS = {"real": np.float64, "integer": np.float64, "complex": np.complex128}
+
+
 def _matrix_market_info(path):
     try:
-        rows, columns, entries, layout, field, symmetry = scipy.io.mminfo(path)
+        rows, columns, entries, layout, field, _ = scipy.io.mminfo(path)
     except Exception as error:  # scipy raises several types for a bad banner
         raise ValueError(f"{str(path)!r}: not a valid Matrix Market header ({error})") from error
-    if field not in ("real", "integer"):
+    if field not in _MATRIX_MARKET_FIELDS:
         raise ValueError(
             f"{str(path)!r}: Matrix Market field {field!r} is not supported "
-            "(only 'real' and 'integer' are)"
+            f"(allowed: {', '.join(map(repr, _MATRIX_MARKET_FIELDS))}; a 'pattern' file "
+            "has no values to solve with)"
         )
-    return rows, columns, entries, layout, symmetry
+    return rows, columns, entries, layout, field
 
 
 def _mmread(path):
@@ -255,7 +266,7 @@ def _check_inflated_size(path, rows, entries):
 
 
 def _read_matrix_market_matrix(path):
-    rows, columns, entries, layout, _ = _matrix_market_info(path)
+    rows, columns, entries, layout, field = _matrix_market_info(path)
     if layout != "coordinate":
         raise ValueError(
             f"{str(path)!r}: Matrix Market '{layout}' (dense) file; read_matrix expects a "
@@ -263,7 +274,7 @@ def _read_matrix_market_matrix(path):
         )
     _check_inflated_size(path, rows, entries)
     coordinates = _mmread(path)
-    matrix = scipy.sparse.csr_array(coordinates, dtype=np.float64)
+    matrix = scipy.sparse.csr_array(coordinates, dtype=_MATRIX_MARKET_FIELDS[field])
     matrix.sum_duplicates()
     if matrix.shape != (rows, columns):
         raise ValueError(
@@ -273,13 +284,13 @@ def _read_matrix_market_matrix(path):
 
 
 def _read_matrix_market_array(path):
-    rows, columns, _, layout, _ = _matrix_market_info(path)
+    rows, columns, _, layout, field = _matrix_market_info(path)
     if layout != "array":
         raise ValueError(
             f"{str(path)!r}: Matrix Market 'coordinate' (sparse) file; read_rhs expects an "
             "'array' (dense) file, use read_matrix for sparse matrices"
         )
-    values = np.asarray(_mmread(path), dtype=np.float64)
+    values = np.asarray(_mmread(path), dtype=_MATRIX_MARKET_FIELDS[field])
     if values.shape != (rows, columns):
         raise ValueError(
             f"{str(path)!r}: header says {rows} x {columns}, data give {values.shape}"

@@ -74,3 +74,24 @@ def ctrl_c_in_the_solve(real, *args, **kwargs):
         return real(*args, **kwargs)
     finally:
         krylovfem.run._solve = solve
+
+
+@pytest.fixture
+def hermitian_case(tmp_path) -> Path:
+    """A matrix case of a complex Hermitian positive definite matrix (a 2D Laplacian
+    plus i times a skew-symmetric coupling), written by SciPy, with b = A @ ones."""
+    import scipy.io
+    import scipy.sparse as sp
+
+    m = 12
+    T = sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(m, m))
+    L = sp.kronsum(T, T)
+    skew = sp.kron(sp.eye(m), sp.diags([1.0, -1.0], [1, -1], shape=(m, m)))
+    A = sp.coo_matrix(L + 0.3j * skew)
+    scipy.io.mmwrite(tmp_path / "hermitian.mtx", A, symmetry="hermitian")
+    case = tmp_path / "hermitian.toml"
+    case.write_text('name = "hermitian"\n[problem]\ntype = "matrix"\n[system]\n'
+                    'matrix = "hermitian.mtx"\n[solver]\nmethod = "cg"\npreconditioner = '
+                    '"ic0"\nrtol = 1e-10\n')
+    return case
+

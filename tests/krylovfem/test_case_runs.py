@@ -247,3 +247,15 @@ def test_vtu_holds_every_dof(finished_run):
     np.testing.assert_array_equal(mesh.point_data["u"], saved["u"])
     np.testing.assert_array_equal(mesh.cells[0].data, saved["cell_dofs"])
     np.testing.assert_array_equal(saved["cells"], case.mesh.cells)
+
+
+def test_a_complex_hermitian_matrix_case(tmp_path, cli, hermitian_case):
+    case = hermitian_case
+    completed = cli("run", case, "--out", tmp_path / "out")
+    assert completed.status == 0, completed.stderr
+    assert "warning" not in completed.stdout  # Hermitian: no warning that CG is misused
+    record = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert record["reason"] == "converged_rtol"
+    assert record["errors"]["relative_l2"] < 1e-8  # against x = ones
+    u = np.load(tmp_path / "out" / "solution.npz")["u"]
+    assert u.dtype == np.complex128 and np.allclose(u, 1.0, atol=1e-8)

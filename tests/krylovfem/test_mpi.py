@@ -164,3 +164,11 @@ def test_a_failure_on_rank_0_alone_ends_every_rank(tmp_path):
                                         "--out", folder)
     assert statuses == [3, 3]
     assert completed.stderr.count("\n") == 1 and "another krylovfem run" in completed.stderr
+
+
+def test_a_complex_matrix_case_is_refused_over_ranks(tmp_path, hermitian_case):
+    completed, statuses = krylovfem(2, tmp_path, "run", hermitian_case, "--out",
+                                    tmp_path / "out")
+    assert statuses == [2, 2]
+    assert completed.stderr.count("\n") == 1 and "is complex" in completed.stderr
+    assert not (tmp_path / "out").exists()
