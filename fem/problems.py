@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+import solvers
 from fem.assembly import (
     SparsityPattern,
     assemble_boundary_load,
@@ -104,6 +105,9 @@ class HeatSolution:
         DOF values at every time (with ``keep_history=True``).
     timings : dict
         Seconds in ``"assemble"`` and ``"solve"`` (all steps).
+    preconditioner : object
+        The preconditioner set up once and used by every step (a
+        :class:`solvers.Hierarchy` for ``M="amg"``, whose summary says what was built).
     """
 
     space: FunctionSpace
@@ -112,6 +116,7 @@ class HeatSolution:
     steps: list
     history: list | None = None
     timings: dict = field(default_factory=dict)
+    preconditioner: object = None
 
 
 def _check_boundary_data(space: FunctionSpace, data, label: str) -> dict:
@@ -324,7 +329,7 @@ def solve_heat(space: FunctionSpace, *, kappa=1.0, reaction=0.0, f=0.0, initial=
                method: str | None = None, M=None, rtol: float = 1e-8, atol: float = 0.0,
                maxiter: int | None = None, restart: int = 30,
                step_callback: Callable | None = None, monitor: Callable | None = None,
-               keep_history: bool = False) -> HeatSolution:
+               keep_history: bool = False, amg: Mapping | None = None) -> HeatSolution:
     r"""Solve :math:`u_t - \nabla\cdot(\kappa \nabla u) + c u = f` by the :math:`\theta`-scheme.
 
     Parameters
@@ -348,6 +353,9 @@ def solve_heat(space: FunctionSpace, *, kappa=1.0, reaction=0.0, f=0.0, initial=
     method, M, rtol, atol, maxiter, restart, monitor
         Krylov solver options (CG by default: the matrix is symmetric).  A named ``M``
         is set up once for all steps, since the matrix does not change.
+    amg : mapping, optional
+        With ``M="amg"``: keywords of :func:`solvers.amg` (``theta``, ``sweeps``, ...)
+        for the hierarchy of the step matrix.
     step_callback : callable, optional
         ``step_callback(step, t, u)`` after each step.
     keep_history : bool
@@ -390,8 +398,10 @@ def solve_heat(space: FunctionSpace, *, kappa=1.0, reaction=0.0, f=0.0, initial=
     free[dofs] = False
     free_dofs = np.flatnonzero(free)
     reduced = restrict(left, free_dofs)
+    if amg is not None and M != "amg":
+        raise ValueError(f"amg: options of the AMG hierarchy need M='amg'; M is {M!r}")
     if free_dofs.size:
-        M = preconditioner(M, reduced)
+        M = solvers.amg(reduced, **amg) if amg is not None else preconditioner(M, reduced)
     u = interpolate(space, initial)
     load_now = _load(space, f=f, neumann=neumann, robin=robin, time=times[0])
     load_next = np.empty_like(load_now)
@@ -422,4 +432,4 @@ def solve_heat(space: FunctionSpace, *, kappa=1.0, reaction=0.0, f=0.0, initial=
             history.append(u.copy())
         if step_callback is not None:
             step_callback(n + 1, float(times[n + 1]), u)
-    return HeatSolution(space, times, u, steps, history, timings)
+    return HeatSolution(space, times, u, steps, history, timings, M)

@@ -293,3 +293,17 @@ def test_heat_rejects_bad_input():
         solve_heat(space, t_end=1.0, dt=0.1, dirichlet={"left": lambda x: x})
     with pytest.raises(ValueError, match="coefficient 'f' could not be evaluated"):
         solve_heat(space, t_end=1.0, dt=0.1, f=lambda x: x)
+
+
+def test_heat_builds_its_amg_hierarchy_once_with_the_options_given():
+    from solvers import Hierarchy
+
+    space = function_space(unit_square(128), 1)  # more unknowns than AMG solves directly
+    solution = solve_heat(space, f=1.0, t_end=0.03, dt=0.01, dirichlet={"boundary": 0.0},
+                          M="amg", amg={"sweeps": 1, "max_coarse": 500}, rtol=1e-10)
+    hierarchy = solution.preconditioner
+    assert isinstance(hierarchy, Hierarchy) and hierarchy.sizes[-1] <= 500
+    assert hierarchy.levels >= 3 and hierarchy.sweeps == 1
+    assert all(step.converged and step.preconditioner == "amg" for step in solution.steps)
+    with pytest.raises(ValueError, match="amg: options of the AMG hierarchy need M='amg'"):
+        solve_heat(space, f=1.0, t_end=0.01, dt=0.01, M="jacobi", amg={"sweeps": 1})
