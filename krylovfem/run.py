@@ -432,10 +432,12 @@ def _heat_run(case: Case, monitor, report: Report, started: float, comm=None) ->
         if step % every == 0 or step == num_steps:
             report(printout.step_line(step, num_steps, t, u))
 
+    # AMG: the hierarchy of the step matrix, built once inside, with [solver.amg]
+    multigrid = {"amg": dict(case.solver.amg)} if case.solver.preconditioner == "amg" else {}
     try:
         solution = solve(space, **heat_data(case), dt=case.time.dt,
                          method=case.solver.method, step_callback=on_step,
-                         monitor=monitor, **solver_options(case.solver))
+                         monitor=monitor, **solver_options(case.solver), **multigrid)
     except ValueError as error:
         if _preconditioner_failure(error) is None:
             raise
@@ -451,6 +453,9 @@ def _heat_run(case: Case, monitor, report: Report, started: float, comm=None) ->
               "errors": errors,
               # the final step's ||F - K u|| on the free DOFs, as its solve recomputed it
               "fem_residual_norm": float(final.true_residual_norm)}
+    if multigrid and hasattr(solution.preconditioner, "to_dict"):  # a Hierarchy was built
+        fields["preconditioner"] = solution.preconditioner.to_dict()
+        report(printout.multigrid_line(solution.preconditioner))
     if comm is not None:
         from fem.distributed import cell_ranks
         from krylovfem.distributed_run import parallel_entry
