@@ -42,8 +42,15 @@ from krylovfem import report as printout
 from krylovfem.casefile import Case, CaseError, load_case
 from krylovfem.expr import ExpressionError
 from krylovfem.folder import RecordError, check_destination, record_lock
-from krylovfem.parallel import SERIAL, RankFailure, Ranks, launcher_ranks, world
-from solvers.interrupts import keep_swallowed
+from krylovfem.parallel import (
+    SERIAL,
+    RankFailure,
+    Ranks,
+    launcher_ranks,
+    silence_others,
+    world,
+)
+from solvers.interrupts import deferred_sigint, keep_swallowed
 
 __all__ = ["main"]
 
@@ -396,16 +403,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         ranks = world()
         printing = ranks.is_root
-        if not printing:
-            _silence()
+        silence_others(ranks, keep_stderr=bool(os.environ.get("KRYLOVFEM_TRACEBACK")))
         arguments = parser.parse_args(argv)
         if ranks.parallel:
             from krylovfem.distributed_run import check_command
 
             check_command(arguments.command, ranks.size)
         # an overflow or NaN in the data ends in the solve's reason (diverged_nan, say)
-        # and nulls in the record, not in NumPy's warnings on the way there
-        with np.errstate(all="ignore"), keep_swallowed():
+        # and nulls in the record, not in NumPy's warnings on the way there; over MPI
+        # ranks a Ctrl-C is acted on where the ranks meet (krylovfem.parallel)
+        interrupts = deferred_sigint() if ranks.parallel else keep_swallowed()
+        with np.errstate(all="ignore"), interrupts:
             return COMMANDS[arguments.command](arguments, ranks)
     except (Exception, KeyboardInterrupt, Terminated) as error:
         if _internal(error) and os.environ.get("KRYLOVFEM_TRACEBACK"):
@@ -449,15 +457,6 @@ def _classify(error: BaseException) -> tuple[int, str]:
             f"internal error: {type(error).__name__}: {error} (set KRYLOVFEM_TRACEBACK=1 to "
             f"see where)")
     return status, "krylovfem: " + _one_line(message)
-
-
-def _silence() -> None:
-    """A rank other than 0 prints nothing (rank 0 speaks for all); its stderr stays
-    open with ``KRYLOVFEM_TRACEBACK=1``, to see where it failed."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    if not os.environ.get("KRYLOVFEM_TRACEBACK"):
-        os.dup2(devnull, sys.stderr.fileno())
 
 
 def _fail(message: str, status: int) -> int:

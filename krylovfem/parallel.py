@@ -24,14 +24,15 @@ from typing import Any
 
 from krylovfem.section import CaseError
 
-__all__ = ["SERIAL", "RankFailure", "Ranks", "launcher_ranks", "world"]
+__all__ = ["SERIAL", "RankFailure", "Ranks", "launcher_ranks", "on_rank", "silence_others",
+           "world"]
 
 #: (size, rank) variables of the launchers, in the order they are looked at.
 LAUNCHER_VARIABLES = (("PMI_SIZE", "PMI_RANK"),
                       ("OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK"),
                       ("MV2_COMM_WORLD_SIZE", "MV2_COMM_WORLD_RANK"))
 
-#: ``classify(error) -> (exit status, one-line message)``, as the command reports it.
+#: ``classify(error) -> (exit status, the line on stderr)``, as the command reports it.
 Classify = Callable[[BaseException], tuple[int, str]]
 
 
@@ -43,13 +44,25 @@ class RankFailure(Exception):
         self.status, self.message, self.rank = status, message, rank
 
 
+#: Seconds a rank that failed waits for the others to reach the same step before it
+#: ends the job (``MPI_Abort``): they are then inside a collective call of their own,
+#: waiting for this rank, and would wait for ever.
+MEETING_SECONDS = 60.0
+PREFIX = "krylovfem: "
+
+
 @dataclass(frozen=True)
 class Ranks:
-    """The ranks of this run: ``comm`` (mpi4py's ``COMM_WORLD``) or None in one process."""
+    """The ranks of this run: ``comm`` (mpi4py's ``COMM_WORLD``) or None in one process.
+
+    ``agreement`` is a duplicate of ``comm`` for the command's own exchanges, so that
+    they never pair with a collective call of the library's.
+    """
 
     comm: Any = None
     size: int = 1
     rank: int = 0
+    agreement: Any = None
 
     @property
     def parallel(self) -> bool:
@@ -64,26 +77,50 @@ class Ranks:
         """``step()`` on every rank; if it raised on any rank, :class:`RankFailure` on all.
 
         In one process the step runs as it is (its exception propagates unchanged).  On
-        several, each rank's exception is turned into its exit status and line by
-        ``classify``; the outcome reported is that of the first rank whose error is its
-        own (not an echo of another rank's, see ``solvers.distributed.agree``).
+        several, each rank's exception (or a Ctrl-C kept during the step, see
+        :func:`solvers.interrupts.deferred_sigint`) is turned into its exit status and
+        line by ``classify``; the outcome reported is that of the first rank whose error
+        is its own (not an echo of another rank's, see ``solvers.distributed.agree``).
+        A rank that failed while the others are elsewhere ends the job after
+        :data:`MEETING_SECONDS`, with its status.
         """
         if not self.parallel:
             return step()
+        from solvers.interrupts import take_kept
+
         value, outcome = None, None
         try:
             value = step()
+            if take_kept():
+                raise KeyboardInterrupt
         except BaseException as error:  # every rank must hear of it, Ctrl-C included
-            status, message = classify(error)
-            outcome = (status, message, getattr(error, "failed_rank", None) is None)
-        outcomes = self.comm.allgather(outcome)
+            status, line = classify(error)
+            outcome = (status, line, getattr(error, "failed_rank", None) is None)
+        self._meet(outcome)
+        outcomes = self.agreement.allgather(outcome)
         failed = [(rank, found) for rank, found in enumerate(outcomes) if found is not None]
         if failed:
             own = [(rank, found) for rank, found in failed if found[2]] or failed
-            rank, (status, message, _) = own[0]
-            raise RankFailure(status, message if rank == 0 else f"on rank {rank}: {message}",
-                              rank)
+            rank, (status, line, _) = own[0]
+            raise RankFailure(status, on_rank(line, rank), rank)
         return value
+
+    def _meet(self, outcome) -> None:
+        """Wait for every rank to reach this step; a failed rank waits a bounded time."""
+        import time
+
+        request = self.agreement.Ibarrier()
+        if outcome is None:
+            request.Wait()
+            return
+        deadline = time.monotonic() + MEETING_SECONDS
+        while not request.Test():
+            if time.monotonic() > deadline:
+                status, line, _ = outcome
+                os.write(_STDERR[0], (on_rank(line, self.rank) + " (the other ranks did not "
+                                      "reach this point: ending the job)\n").encode())
+                self.comm.Abort(status)
+            time.sleep(0.005)
 
     def on_root(self, context: Callable[[], AbstractContextManager],
                 classify: Classify) -> AbstractContextManager:
@@ -101,6 +138,30 @@ def _on_root(ranks: Ranks, context, classify):
 
 
 SERIAL = Ranks()
+_STDERR = [2]  # where a rank's last word goes when it must end the job
+
+
+def on_rank(line: str, rank: int) -> str:
+    """``line`` as said for ``rank`` by rank 0: ``krylovfem: on rank 1: ...``."""
+    if rank == 0:
+        return line
+    body = line[len(PREFIX):] if line.startswith(PREFIX) else line
+    return f"{PREFIX}on rank {rank}: {body}"
+
+
+def silence_others(ranks: Ranks, keep_stderr: bool = False) -> None:
+    """Ranks other than 0 print nothing (rank 0 speaks for all); their stderr stays open
+    with ``keep_stderr``, to see where one failed.  A rank that must end the job still
+    says why (:meth:`Ranks.together`)."""
+    if ranks.is_root:
+        return
+    import sys
+
+    _STDERR[0] = os.dup(sys.stderr.fileno())
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    if not keep_stderr:
+        os.dup2(devnull, sys.stderr.fileno())
 
 
 def launcher_ranks(environ: Mapping[str, str] = os.environ) -> tuple[int, int]:
@@ -125,4 +186,4 @@ def world(environ: Mapping[str, str] = os.environ) -> Ranks:
         raise CaseError(f"started as {size} MPI ranks (by mpiexec), but mpi4py is not "
                         "installed: pip install 'krylovfem[mpi]'") from None
     comm = MPI.COMM_WORLD
-    return Ranks(comm, comm.Get_size(), comm.Get_rank())
+    return Ranks(comm, comm.Get_size(), comm.Get_rank(), comm.Dup())

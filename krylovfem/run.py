@@ -234,7 +234,9 @@ def _warm_up(settings: SolverSettings, matrix, report: Report, comm=None) -> flo
     else:
         seconds = solvers.warm_up(settings.method, preconditioner=settings.preconditioner,
                                   A=matrix, restart=settings.restart, on_compile=say).seconds
-    raise_kept()  # a Ctrl-C that the compiler swallowed stops the run here
+        # a Ctrl-C that the compiler swallowed stops the run here (over MPI ranks, the
+        # solve's first pause stops every rank at once)
+        raise_kept()
     return seconds
 
 

@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import signal
 import sys
+import threading
 
-__all__ = ["keep_swallowed", "keeping_interrupts", "raise_kept", "take_kept"]
+__all__ = ["deferred_sigint", "keep_swallowed", "keeping_interrupts", "raise_kept",
+           "take_kept"]
 
 _kept: list[BaseException] = []
 _depth = [0]
@@ -66,6 +69,27 @@ def raise_kept() -> None:
     """Raise ``KeyboardInterrupt`` if one was swallowed since the outermost block began."""
     if take_kept():
         raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def deferred_sigint():
+    """Within this block (on the main thread), SIGINT raises nothing: it is kept, as a
+    swallowed interrupt is, for :func:`take_kept` to find at a point where the work can
+    stop.  The processes of an MPI job must stop at the same point, which a
+    ``KeyboardInterrupt`` raised wherever each one happens to be would not give."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame) -> None:
+        _kept.append(KeyboardInterrupt())
+
+    with keep_swallowed():
+        previous = signal.signal(signal.SIGINT, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
 
 def keeping_interrupts(function):

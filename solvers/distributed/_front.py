@@ -3,9 +3,7 @@ of the local block, and the result, as ``solvers._common`` does for one process.
 
 from __future__ import annotations
 
-import signal
 import sys
-import threading
 import time
 from dataclasses import dataclass
 
@@ -20,6 +18,7 @@ from .._inputs import (
     check_tolerances,
     check_vector,
 )
+from ..interrupts import deferred_sigint, take_kept
 from ..precond import Preconditioner
 from ..result import Reason, SolveResult, tolerance
 from . import _kernels
@@ -132,31 +131,25 @@ class Interrupts:
 
     ``mpiexec`` passes a Ctrl-C on to every rank, but not at the same instant; a rank that
     stopped alone would leave the others waiting in their next global sum.  Within this
-    block SIGINT only sets a flag (on the main thread; a Ctrl-C that Numba's compiler
-    swallowed counts too), and :meth:`requested`, called by every rank at each pause,
-    tells all of them whether any rank had one.
+    block a SIGINT raises nothing (:func:`solvers.interrupts.deferred_sigint`: it is
+    kept, as is a Ctrl-C that Numba's compiler swallowed), and :meth:`requested`, called
+    by every rank at each pause, tells all of them whether any rank had one.
     """
 
     def __init__(self, comm):
-        self.comm, self.flag, self.previous = comm, False, None
+        self.comm, self.flag = comm, False
+        self.block = deferred_sigint()
 
     def __enter__(self) -> Interrupts:
-        if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handler)
+        self.block.__enter__()
         return self
 
-    def _handler(self, signum, frame) -> None:
-        self.flag = True
-
     def __exit__(self, *exception) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+        self.block.__exit__(*exception)
 
     def requested(self) -> bool:
         """Collective: whether any rank was interrupted."""
         from mpi4py import MPI
-
-        from ..interrupts import take_kept
 
         self.flag = take_kept() or self.flag
         return bool(self.comm.allreduce(int(self.flag), op=MPI.MAX))

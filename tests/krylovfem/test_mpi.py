@@ -25,11 +25,14 @@ pytestmark = pytest.mark.skipif(
     reason='mpi4py and pymetis are not installed (pip install -e ".[mpi]")')
 
 
-def krylovfem(size: int | None, tmp_path: Path, *arguments):
+def krylovfem(size: int | None, tmp_path: Path, *arguments, fault: str | None = None,
+              statuses: bool = True):
     """The command on ``size`` ranks (None: one process, no launcher); the completed
-    process and each rank's exit status."""
+    process and each rank's exit status (with ``statuses``)."""
     status = tmp_path / f"status-{size}-{len(list(tmp_path.iterdir()))}"
     environment = {**os.environ, "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    if fault is not None:
+        environment["FAULT"] = fault
     for name in ("PMI_SIZE", "PMI_RANK", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"):
         environment.pop(name, None)
     launcher = [] if size is None else [str(Path(sys.executable).parent / "mpiexec"), "-n",
@@ -37,8 +40,9 @@ def krylovfem(size: int | None, tmp_path: Path, *arguments):
     completed = subprocess.run([*launcher, sys.executable, str(COMMAND), str(status),
                                 *map(str, arguments)], capture_output=True, text=True,
                                timeout=600, cwd=REPOSITORY, env=environment)
-    statuses = [int(Path(f"{status}.{rank}").read_text()) for rank in range(size or 1)]
-    return completed, statuses
+    if not statuses:
+        return completed, None
+    return completed, [int(Path(f"{status}.{rank}").read_text()) for rank in range(size or 1)]
 
 
 def summary(folder: Path) -> dict:
@@ -171,4 +175,15 @@ def test_a_complex_matrix_case_is_refused_over_ranks(tmp_path, hermitian_case):
                                     tmp_path / "out")
     assert statuses == [2, 2]
     assert completed.stderr.count("\n") == 1 and "is complex" in completed.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_failure_that_no_collective_shares_ends_the_job(tmp_path):
+    """The last rank fails where the others wait for it in a global sum: after a bounded
+    wait it ends the job with its status and says why, instead of hanging."""
+    completed, _ = krylovfem(2, tmp_path, "run", CASES / "poisson-2d.toml", "--out",
+                             tmp_path / "out", fault="memory-in-a-norm", statuses=False)
+    assert completed.returncode == 4, completed.stderr[-2000:]
+    assert ("krylovfem: on rank 1: out of memory" in completed.stderr
+            and "ending the job" in completed.stderr)
     assert not (tmp_path / "out").exists()
