@@ -134,4 +134,5 @@ def solve_heat_distributed(space: FunctionSpace, comm=None, *, kappa=1.0, reacti
         load_now = load_next
         if step_callback is not None:
             step_callback(n + 1, float(times[n + 1]), u)
-    return DistributedHeatSolution(space, times, u, steps, None, timings, partition)
+    return DistributedHeatSolution(space, times, u, steps, None, timings, preconditioner=M,
+                                   partition=partition)
