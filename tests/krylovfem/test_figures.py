@@ -11,6 +11,7 @@ from fem.element import function_space, interpolate
 from fem.mesh import interval, rectangle, unit_square
 from fem.norms import RefinementStudy, fitted_rate, observed_rates
 from krylovfem.figures import (
+    DPI,
     error_figure,
     iterations_figure,
     rates_figure,
@@ -333,3 +334,23 @@ def test_the_figures_of_a_run_need_no_mathtext(solves):
               if axes.get_ylabel() == "uₕ − u"]
     assert re.fullmatch("×10⁻[⁴⁵]", bar.yaxis.get_offset_text().get_text())
     assert figures["solution"].axes[0].get_xlabel() == "x"
+
+
+def test_a_saved_figure_has_the_pixels_matplotlib_would_write(solves, tmp_path):
+    """save_figure's own PNG encoder against matplotlib's savefig through PIL: the same
+    pixels at the same resolution, whether the canvas is opaque (RGB) or not (RGBA)."""
+    from PIL import Image
+
+    figures = _run_like_figures(solves)
+    transparent = residual_figure([solves[0].to_dict()])[0]
+    transparent.patch.set_alpha(0.0)
+    for name, figure in [*figures.items(), ("transparent", transparent)]:
+        data = {"name": name, "symbol": "uₕ"}
+        ours = save_figure(figure, tmp_path / "ours.png", data)
+        figure.savefig(tmp_path / "theirs.png", format="png", dpi=DPI)
+        with Image.open(ours) as mine, Image.open(tmp_path / "theirs.png") as theirs:
+            assert mine.size == theirs.size and mine.mode == ("RGBA" if name == "transparent"
+                                                             else "RGB"), name
+            assert np.array_equal(np.asarray(mine.convert("RGBA")), np.asarray(theirs)), name
+            assert mine.info["dpi"] == theirs.info["dpi"] == pytest.approx((DPI, DPI), rel=1e-3)
+        assert read_figure_data(ours) == data
