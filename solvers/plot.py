@@ -238,7 +238,7 @@ def plain_text(label: str) -> str:
 
     The log and scientific formatters write their labels in mathtext
     (``$\mathdefault{10^{-4}}$``, ``$\mathdefault{2\times10^{-1}}$``), and the first
-    mathtext of a process costs a parser of a tenth of a second.  The same label in
+    mathtext of a process sets up a parser (tens of milliseconds).  The same label in
     Unicode (``10⁻⁴``, ``2×10⁻¹``; DejaVu Sans has every glyph) draws as ordinary text.
     A label with any other markup is returned as it is.
 
