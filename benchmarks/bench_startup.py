@@ -14,6 +14,10 @@ The working directory of each process is a new empty temporary folder, so the in
 ``__pycache__`` Numba caches of the sources are never used (``NUMBA_CACHE_DIR`` takes
 precedence) and relative paths in the case file cannot hit leftovers.
 
+Beside each wall time the CPU time (user + system) of the process is recorded: on a
+shared machine the wall time of one process swings with the other work, its CPU time much
+less, so the CPU medians compare two trees where the wall medians cannot.
+
 The same three are measured again with one CPU-bound process (a Python busy loop) running
 beside them, as on a shared machine.  Medians are compared with the goals: at most 8 s
 cold and 1 s warm.  ``--timings`` also prints the run's own assemble/solve figures from
@@ -35,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -57,17 +62,25 @@ def _environment(root: Path, cache_dir: str) -> dict[str, str]:
     return environment
 
 
-def _timed(command: list[str], environment: dict[str, str]) -> float:
-    """Wall seconds of one fresh process, which must succeed."""
+def _cpu_of_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _timed(command: list[str], environment: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system) of one fresh process, which must
+    succeed."""
     with tempfile.TemporaryDirectory(prefix="bench-startup-cwd-") as cwd:
+        cpu = _cpu_of_children()
         start = time.perf_counter()
         completed = subprocess.run(command, env=environment, cwd=cwd, capture_output=True,
                                    text=True)
         seconds = time.perf_counter() - start
+        cpu = _cpu_of_children() - cpu
     if completed.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} exited {completed.returncode}:\n"
                            f"{completed.stdout}\n{completed.stderr}")
-    return seconds
+    return seconds, cpu
 
 
 def _run_command(case: Path, out_dir: str) -> list[str]:
@@ -89,26 +102,36 @@ def _run_timings(out_dir: str) -> dict[str, float]:
 
 def measure(root: Path, case: Path, cold_repeats: int, warm_repeats: int,
             import_repeats: int) -> dict[str, list]:
-    """Cold runs (each on its own empty cache), warm runs on the last cold cache, imports."""
-    cold, warm, imports, cold_inner, warm_inner = [], [], [], [], []
+    """Cold runs (each on its own empty cache), warm runs on the last cold cache, imports;
+    wall times under ``cold``, ``warm``, ``import`` and CPU times under ``cold_cpu``, ..."""
+    results = {key: [] for key in ("cold", "warm", "import", "cold_cpu", "warm_cpu",
+                                   "import_cpu", "cold_inner", "warm_inner")}
+
+    def record(kind: str, command: list[str], cache: str, out: str | None = None) -> None:
+        wall, cpu = _timed(command, _environment(root, cache))
+        results[kind].append(wall)
+        results[f"{kind}_cpu"].append(cpu)
+        if out is not None:
+            results[f"{kind}_inner"].append(_run_timings(out))
+
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as scratch:
         for repeat in range(cold_repeats):
             cache = tempfile.mkdtemp(prefix=f"cache-{repeat}-", dir=scratch)
             out = tempfile.mkdtemp(prefix=f"cold-{repeat}-", dir=scratch)
-            cold.append(_timed(_run_command(case, out), _environment(root, cache)))
-            cold_inner.append(_run_timings(out))
-            print(f"    cold {repeat + 1}: {cold[-1]:.2f} s", flush=True)
+            record("cold", _run_command(case, out), cache, out)
+            print(f"    cold {repeat + 1}: {results['cold'][-1]:.2f} s "
+                  f"(cpu {results['cold_cpu'][-1]:.2f})", flush=True)
         for repeat in range(warm_repeats):
             out = tempfile.mkdtemp(prefix=f"warm-{repeat}-", dir=scratch)
-            warm.append(_timed(_run_command(case, out), _environment(root, cache)))
-            warm_inner.append(_run_timings(out))
-        print("    warm: " + " ".join(f"{t:.2f}" for t in warm) + " s", flush=True)
+            record("warm", _run_command(case, out), cache, out)
+        print("    warm: " + " ".join(f"{t:.2f}" for t in results["warm"]) + " s (cpu "
+              + " ".join(f"{t:.2f}" for t in results["warm_cpu"]) + ")", flush=True)
         command = [sys.executable, "-c", "import solvers, fem, krylovfem.cli"]
         for _ in range(import_repeats):
-            imports.append(_timed(command, _environment(root, cache)))
-        print("    import: " + " ".join(f"{t:.2f}" for t in imports) + " s", flush=True)
-    return {"cold": cold, "warm": warm, "import": imports, "cold_inner": cold_inner,
-            "warm_inner": warm_inner}
+            record("import", command, cache)
+        print("    import: " + " ".join(f"{t:.2f}" for t in results["import"]) + " s (cpu "
+              + " ".join(f"{t:.2f}" for t in results["import_cpu"]) + ")", flush=True)
+    return results
 
 
 def measure_rounds(roots: list[Path], case: Path, rounds: int, warm_repeats: int,
@@ -134,9 +157,9 @@ def _busy_process() -> subprocess.Popen:
 
 def _summary_line(label: str, times: list[float], goal: float | None) -> str:
     if not times:
-        return f"  {label:<8} (not run)"
+        return f"  {label:<10} (not run)"
     median = statistics.median(times)
-    line = (f"  {label:<8} median {median:6.2f} s   min {min(times):6.2f}   max {max(times):6.2f}"
+    line = (f"  {label:<10} median {median:6.2f} s   min {min(times):6.2f}   max {max(times):6.2f}"
             f"   spread {max(times) - min(times):5.2f}   n={len(times)}")
     if goal is not None:
         verdict = "met" if median <= goal else "MISSED"
@@ -152,7 +175,7 @@ def _inner_line(label: str, inner: list[dict[str, float]]) -> str | None:
     for key in keys:
         values = [timings[key] for timings in inner if key in timings]
         parts.append(f"{key} {statistics.median(values):.3f}")
-    return f"  {label:<8} run's own summary.json (medians, s): " + "  ".join(parts)
+    return f"  {label:<10} run's own summary.json (medians, s): " + "  ".join(parts)
 
 
 def report(title: str, results: dict[str, list], timings: bool) -> None:
@@ -160,6 +183,8 @@ def report(title: str, results: dict[str, list], timings: bool) -> None:
     print(_summary_line("cold", results["cold"], GOAL_COLD))
     print(_summary_line("warm", results["warm"], GOAL_WARM))
     print(_summary_line("import", results["import"], None))
+    for kind in ("cold", "warm", "import"):
+        print(_summary_line(f"{kind} cpu", results[f"{kind}_cpu"], None))
     if results["warm"] and results["import"]:
         print(f"  warm - import (medians): "
               f"{statistics.median(results['warm']) - statistics.median(results['import']):.2f} s")
@@ -172,7 +197,8 @@ def report(title: str, results: dict[str, list], timings: bool) -> None:
 
 def _ratio_line(this: dict[str, list], baseline: dict[str, list]) -> str:
     parts = [f"{key} {statistics.median(this[key]) / statistics.median(baseline[key]):.2f}x"
-             for key in ("cold", "warm", "import") if this[key] and baseline[key]]
+             for key in ("cold", "warm", "import", "cold_cpu", "warm_cpu", "import_cpu")
+             if this[key] and baseline[key]]
     return "  this tree / baseline (medians): " + "   ".join(parts)
 
 

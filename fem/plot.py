@@ -13,10 +13,14 @@ global state is never touched).  The helpers :func:`plot_triangulation`,
 
 from __future__ import annotations
 
+import functools
+import re
+
 import numpy as np
 
 from fem.element import FunctionSpace, dof_vector, values_at
 from fem.norms import RefinementStudy
+from solvers.plot import plain_text
 
 __all__ = ["line_samples", "plot_function", "plot_rates", "plot_triangulation",
            "reference_slope"]
@@ -139,18 +143,46 @@ def plot_function(space: FunctionSpace, u, ax=None, *, exact=None, label: str = 
     ax.set_xlim(low[0], high[0])  # no blank margin around the domain
     ax.set_ylim(low[1], high[1])
     ax.set_aspect("equal")
-    ax.set_xlabel("$x$")
-    ax.set_ylabel("$y$")
+    # plain italic text rather than mathtext: the same letters, without the math parser
+    ax.set_xlabel("x", fontstyle="italic")
+    ax.set_ylabel("y", fontstyle="italic")
     if colorbar:
         ratio = min(1.0, (high[1] - low[1]) / max(high[0] - low[0], 1e-300))
         # in axes fractions, so the bar is exactly as high as the drawn (equal-aspect) box
         bar = ax.inset_axes([1.0 + 0.04 * ratio, 0.0, 0.05 * ratio, 1.0])
-        from matplotlib.ticker import ScalarFormatter
-
-        ticks = ScalarFormatter(useMathText=True)
+        ticks = _plain_scalar_formatter_class()(useMathText=True)
         ticks.set_powerlimits((-2, 3))  # 2e-4 as 2 with x10^-4 on top, not 0.0002
-        ax.figure.colorbar(image, cax=bar, label=_math(label), format=ticks)
+        ax.figure.colorbar(image, cax=bar, label=_plain_symbols(label), format=ticks)
     return image
+
+
+@functools.cache
+def _plain_scalar_formatter_class():
+    from matplotlib.ticker import ScalarFormatter
+
+    class PlainScalarFormatter(ScalarFormatter):
+        """:class:`~matplotlib.ticker.ScalarFormatter` with its ``x10^-4`` offset, in
+        plain text (:func:`solvers.plot.plain_text`)."""
+
+        def __call__(self, x, pos=None):
+            return plain_text(super().__call__(x, pos))
+
+        def get_offset(self):
+            return plain_text(super().get_offset())
+
+    return PlainScalarFormatter
+
+
+_SUBSCRIPTS = dict(zip("0123456789aehklmnopstx", "₀₁₂₃₄₅₆₇₈₉ₐₑₕₖₗₘₙₒₚₛₜₓ", strict=True))
+
+
+def _plain_symbols(label: str) -> str:
+    """``u_h - u`` as ``uₕ − u`` (plain text, no mathtext); one with other markup as math."""
+    # only single-letter subscripts that have a Unicode form, else mathtext as before
+    if "$" in label or "^" in label or re.search(r"_(?![a-z0-9]\b)", label):
+        return _math(label)
+    plain = re.sub(r"_([a-z0-9])\b", lambda match: _SUBSCRIPTS.get(match.group(1), "_"), label)
+    return _math(label) if "_" in plain else plain.replace(" - ", " − ")
 
 
 def _math(label: str) -> str:

@@ -13,7 +13,6 @@ from ._cache import CacheWarning
 from ._inputs import check_tolerances
 from .cg import cg
 from .gmres import gmres
-from .io import read_matrix, read_rhs
 from .multigrid import Hierarchy, amg
 from .plot import plot_residuals
 from .precond import NAMES as PRECONDITIONERS
@@ -61,3 +60,16 @@ __all__ = [
     "tolerance",
     "warm_up",
 ]
+
+
+def __getattr__(name):
+    # solvers.io, which pulls in scipy.io, is imported on first use only
+    if name in ("read_matrix", "read_rhs"):
+        from . import io
+
+        return getattr(io, name)
+    raise AttributeError(f"module 'solvers' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import math
+import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from .result import SolveResult
 
-__all__ = ["plot_residuals", "residual_plot_data"]
+__all__ = ["plain_log_formatter", "plain_text", "plot_residuals", "residual_plot_data"]
 
 _STYLES = ("-", "--", "-.", ":")
 _WIDTHS = (2.4, 1.8, 1.5)  # an earlier line shows round a later one on top of it
@@ -104,8 +106,8 @@ def plot_residuals(results, labels: Sequence[str] | None = None, ax=None, relati
             proxies[TRUE_RESIDUAL_LABEL] = Line2D([], [], color="0.2", marker="D",
                                                   markerfacecolor="none", linestyle="none")
     if floor is not None:
-        proxies[rf"$\|r_k\| = 0$, drawn at {floor:.0e}"] = Line2D([], [], color="0.2", marker="v",
-                                                           linestyle="none")
+        proxies[f"‖rₖ‖ = 0, drawn at {floor:.0e}"] = Line2D(
+            [], [], color="0.2", marker="v", linestyle="none")
         ax.set_ylim(bottom=floor / 3.0)
     if plot["xlim"] is not None:
         ax.set_xlim(plot["xlim"])
@@ -116,6 +118,8 @@ def plot_residuals(results, labels: Sequence[str] | None = None, ax=None, relati
     else:
         ax.set_xlim(left=0)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_formatter(plain_log_formatter())
+    ax.yaxis.set_minor_formatter(plain_log_formatter(labelOnlyBase=False))
     ax.set_xlabel("iteration k")
     ax.set_ylabel(_ylabel(plot))
     ax.grid(True, which="major", alpha=0.3)
@@ -216,12 +220,71 @@ def _shown(values, floor) -> np.ndarray:
 
 
 def _ylabel(plot) -> str:
+    # plain text (U+2016 double bar, subscripts), which draws without the mathtext parser
     kinds = {s["norm"] for s in plot["series"]}
-    norm = r"\|M^{-1} r_k\|_2" if kinds == {"preconditioned"} else r"\|r_k\|_2"
-    text = f"${norm} / \\|b\\|_2$" if plot["relative"] else f"${norm}$"
+    residual, preconditioned = "‖rₖ‖₂", "‖M⁻¹ rₖ‖₂"
+    scale = " / ‖b‖₂" if plot["relative"] else ""
+    text = (preconditioned if kinds == {"preconditioned"} else residual) + scale
     if len(kinds) > 1:
-        text += r" or $\|M^{-1} r_k\|_2$" + (r"$/\|b\|_2$" if plot["relative"] else "")
+        text += f" or {preconditioned}{scale}"
     return text
+
+
+_SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+def plain_text(label: str) -> str:
+    r"""A tick label of matplotlib's formatters as plain text, when it is a simple one.
+
+    The log and scientific formatters write their labels in mathtext
+    (``$\mathdefault{10^{-4}}$``, ``$\mathdefault{2\times10^{-1}}$``), and the first
+    mathtext of a process sets up a parser (tens of milliseconds).  The same label in
+    Unicode (``10⁻⁴``, ``2×10⁻¹``; DejaVu Sans has every glyph) draws as ordinary text.
+    A label with any other markup is returned as it is.
+
+    Examples
+    --------
+    >>> plain_text(r"$\mathdefault{10^{-12}}$"), plain_text(r"$\mathdefault{2\times10^{3}}$")
+    ('10⁻¹²', '2×10³')
+    >>> plain_text(r"$\sqrt{2}$")
+    '$\\sqrt{2}$'
+    """
+    match = re.fullmatch(r"\$(.*)\$", label)
+    if match is None:
+        return label
+    text = re.sub(r"\\mathdefault\{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}", r"\1", match.group(1))
+    text = text.replace("\\times", "×").replace("-", "−")
+    text = re.sub(r"\^\{(−?\d+)\}",
+                  lambda power: power.group(1).replace("−", "-").translate(_SUPERSCRIPTS), text)
+    return label if re.search(r"[\\^${}_]", text) else text
+
+
+@functools.cache
+def _plain_log_formatter_class():
+    from matplotlib.ticker import LogFormatterSciNotation
+
+    class PlainLogFormatter(LogFormatterSciNotation):
+        """:class:`~matplotlib.ticker.LogFormatterSciNotation` in plain text."""
+
+        def __call__(self, x, pos=None):
+            return plain_text(super().__call__(x, pos))
+
+    return PlainLogFormatter
+
+
+def plain_log_formatter(**options):
+    """The tick formatter of a log axis (``10⁻⁴``, ``2×10⁻¹``) with no mathtext.
+
+    ``options`` go to :class:`matplotlib.ticker.LogFormatterSciNotation`, whose labels
+    (which ticks are labelled, and how) it keeps; only the markup is :func:`plain_text`.
+
+    Examples
+    --------
+    >>> formatter = plain_log_formatter()
+    >>> formatter(1e-8), formatter(1.0), formatter(100.0)
+    ('10⁻⁸', '10⁰', '10²')
+    """
+    return _plain_log_formatter_class()(**options)
 
 
 def _history(result) -> dict:

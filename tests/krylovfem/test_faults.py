@@ -168,7 +168,7 @@ def test_every_exit_status_is_documented_alike_everywhere():
     import re
 
     import krylovfem.cli as cli_module
-    from krylovfem.schema import EXIT_STATUS_TEXT
+    from krylovfem.exit_status import EXIT_STATUS_TEXT
 
     codes = {value for name, value in vars(cli_module).items() if name.startswith("EXIT_")}
     stated = {int(code) for code in re.findall(r"(?:^|[;:(] )(\d+) ", EXIT_STATUS_TEXT)}

@@ -1,15 +1,17 @@
 """The figures of a run draw exactly the numbers they are given, and say what they are."""
 
 import json
+import re
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 from fem.element import function_space, interpolate
-from fem.mesh import interval, unit_square
+from fem.mesh import interval, rectangle, unit_square
 from fem.norms import RefinementStudy, fitted_rate, observed_rates
 from krylovfem.figures import (
+    DPI,
     error_figure,
     iterations_figure,
     rates_figure,
@@ -157,7 +159,7 @@ def test_a_left_preconditioned_history_says_what_it_measures():
     assert "M^{-1} r_k" in legend[0] and "M^{-1}" not in legend[1]
     assert [series["norm"] for series in data["series"]] == ["preconditioned",
                                                              "unpreconditioned"]
-    assert "M^{-1}" in figure.axes[0].get_ylabel()
+    assert figure.axes[0].get_ylabel() == "‖rₖ‖₂ / ‖b‖₂ or ‖M⁻¹ rₖ‖₂ / ‖b‖₂"
 
 
 def test_an_old_record_with_only_the_history_still_draws(tmp_path):
@@ -274,3 +276,81 @@ def test_iterations_figure_per_time_step():
     assert "cg + jacobi" in _legend(figure.axes[0])[0]
     with pytest.raises(ValueError, match="times"):
         iterations_figure(times[:2], [1, 2, 3])
+
+
+# --------------------------------------------------------------------------------------
+# Drawn without a layout engine and without mathtext: every text inside the canvas
+# --------------------------------------------------------------------------------------
+def _run_like_figures(solves):
+    square = function_space(unit_square(8), 2)
+    wide = function_space(rectangle(0.0, 3.0, 0.0, 1.0, 6, 2), 1)
+    line = function_space(interval(0.0, 1.0, 6), 1)
+    u, u_wide, u_line = (interpolate(space, _wave if space.mesh.dim == 2 else np.sin)
+                         for space in (square, wide, line))
+    small = 1e-4 * u  # colour ticks with an offset, x10^-4 above the bar
+    return {
+        "residuals": residual_figure([solves[1].to_dict()], title="poisson-2d: 1089 DOFs")[0],
+        "three residuals": residual_figure([s.to_dict() for s in solves], title="three")[0],
+        "solution": solution_figure(square, u, title="poisson-2d: uₕ")[0],
+        "error": error_figure(square, u + small, _wave, title="poisson-2d")[0],
+        "wide solution": solution_figure(wide, u_wide, title="wide")[0],
+        "1D solution": solution_figure(line, u_line, title="line", exact=np.sin)[0],
+        "1D error": error_figure(line, u_line + 1e-3, np.sin, title="line")[0],
+        "iterations": iterations_figure(np.linspace(0, 1, 5), [7, 6, 6, 5], title="heat",
+                                        solver_label="cg + jacobi")[0],
+    }
+
+
+def test_every_text_of_a_figure_is_inside_its_canvas(solves):
+    for name, figure in _run_like_figures(solves).items():
+        figure.canvas.draw()
+        renderer = figure.canvas.get_renderer()
+        drawn, canvas = figure.get_tightbbox(renderer), figure.bbox_inches  # inches
+        assert (drawn.x0 >= -1e-9 and drawn.y0 >= -1e-9 and drawn.x1 <= canvas.x1 + 1e-9
+                and drawn.y1 <= canvas.y1 + 1e-9), (name, drawn.extents, canvas.extents)
+        axes = figure.axes[0]
+        assert axes.title.get_window_extent(renderer).y0 >= axes.bbox.y1 - 0.5, name
+
+
+def test_the_figures_of_a_run_need_no_mathtext(solves):
+    """Tick labels, titles and axis labels are plain text (mathtext's parser is slow to
+    start) and still say the same: the residual axis is labelled in powers of ten."""
+    figures = _run_like_figures(solves)
+    for name in ("residuals", "solution", "error", "wide solution"):
+        figure = figures[name]
+        figure.canvas.draw()
+        every_axes = [*figure.axes, *(child for axes in figure.axes for child in axes.child_axes)]
+        texts = [text.get_text() for axes in every_axes for text in
+                 [axes.title, axes.xaxis.label, axes.yaxis.label, axes.yaxis.get_offset_text(),
+                  *axes.get_xticklabels(), *axes.get_yticklabels()]]
+        assert not [text for text in texts if "$" in text], name
+    axes = figures["residuals"].axes[0]
+    for tick, text in zip(axes.get_yticks(), axes.get_yticklabels(), strict=True):
+        exponent = round(np.log10(tick))
+        assert abs(np.log10(tick) - exponent) < 1e-9
+        assert text.get_text() == "10" + str(exponent).translate(
+            str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻"))
+    (bar,) = [axes for axes in figures["error"].axes[0].child_axes
+              if axes.get_ylabel() == "uₕ − u"]
+    assert re.fullmatch("×10⁻[⁴⁵]", bar.yaxis.get_offset_text().get_text())
+    assert figures["solution"].axes[0].get_xlabel() == "x"
+
+
+def test_a_saved_figure_has_the_pixels_matplotlib_would_write(solves, tmp_path):
+    """save_figure's own PNG encoder against matplotlib's savefig through PIL: the same
+    pixels at the same resolution, whether the canvas is opaque (RGB) or not (RGBA)."""
+    from PIL import Image
+
+    figures = _run_like_figures(solves)
+    transparent = residual_figure([solves[0].to_dict()])[0]
+    transparent.patch.set_alpha(0.0)
+    for name, figure in [*figures.items(), ("transparent", transparent)]:
+        data = {"name": name, "symbol": "uₕ"}
+        ours = save_figure(figure, tmp_path / "ours.png", data)
+        figure.savefig(tmp_path / "theirs.png", format="png", dpi=DPI)
+        with Image.open(ours) as mine, Image.open(tmp_path / "theirs.png") as theirs:
+            assert mine.size == theirs.size and mine.mode == ("RGBA" if name == "transparent"
+                                                             else "RGB"), name
+            assert np.array_equal(np.asarray(mine.convert("RGBA")), np.asarray(theirs)), name
+            assert mine.info["dpi"] == theirs.info["dpi"] == pytest.approx((DPI, DPI), rel=1e-3)
+        assert read_figure_data(ours) == data

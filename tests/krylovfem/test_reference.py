@@ -1,4 +1,5 @@
-"""The case-file reference (krylovfem.schema, docs/case-files.md) agrees with the reader.
+"""The case-file schema and reference page (krylovfem.schema, krylovfem.reference,
+docs/case-files.md) agree with the reader.
 
 Every documented key is accepted, every other key refused, every documented default
 is what the reader fills in, every example parses, the boundary parts and cell counts
@@ -12,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from krylovfem import schema
+from krylovfem import reference, schema
 from krylovfem.amg_options import AMG_OPTIONS
 from krylovfem.casefile import Case, CaseError, parse_case_text
 from krylovfem.schema import KEYS, PROBLEM_TYPES, SECTIONS, entry
@@ -133,8 +134,8 @@ def _label(key) -> str:
 # The page and the table
 # --------------------------------------------------------------------------------------
 def test_committed_page_is_what_the_generator_writes():
-    committed = schema.REFERENCE_PATH.read_text(encoding="utf-8")
-    assert committed == schema.reference_markdown(), (
+    committed = reference.REFERENCE_PATH.read_text(encoding="utf-8")
+    assert committed == reference.reference_markdown(), (
         "docs/case-files.md is out of date; run `python -m krylovfem.schema` and commit it")
 
 
@@ -200,7 +201,7 @@ def test_section_example_parses(section):
 
 
 def test_example_case_parses():
-    case = _parse(schema.EXAMPLE_CASE)
+    case = _parse(reference.EXAMPLE_CASE)
     assert case.name == "plate-example" and case.problem.type == "reaction_diffusion"
 
 
@@ -346,7 +347,7 @@ def test_documented_cells_per_unit_length(n):
 def test_documented_output_folder_is_the_readers():
     from krylovfem.casefile import override_suffix
 
-    overrides, folder = schema.OVERRIDES_EXAMPLE
+    overrides, folder = reference.OVERRIDES_EXAMPLE
     assert "results/poisson-2d" + override_suffix(list(overrides)) == folder
     case = parse_case_text((CASES / "poisson-2d.toml").read_text(encoding="utf-8"),
                            name="poisson-2d", base=CASES, overrides=list(overrides))
