@@ -34,8 +34,9 @@ fastest run of each, the one least disturbed by the machine's other work):
 3. ``halo``: METIS (pymetis) parts of the P1 DOF graph of a 1000 x 1000 square (1e6
    DOFs), P = 2 .. 256: ghosts and neighbours per rank, fitted to ``c_h sqrt(n/P)``;
 4. ``validate``: the model against ``solvers.cg`` itself at P = 1, 2 on the 5-point
-   Laplacian of ``bench_distributed`` (1e6 unknowns, contiguous row blocks), with ``t_u``,
-   ghosts and neighbours measured on the same ranks and matrix: predicted / measured.
+   Laplacian of ``bench_distributed`` (contiguous row blocks; 1e6 unknowns, and 1e4, where
+   the latencies matter), with ``t_u``, ghosts and neighbours measured on the same ranks
+   and matrix, interleaved with the solves: predicted / measured.
 
 Then the table at n = 1e8 for this machine's shared-memory network and for an assumed
 cluster interconnect (``ASSUMED``), with the P where ``E`` falls below 50%.
@@ -49,6 +50,7 @@ Run::
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -70,8 +72,9 @@ METIS_PARTS = (2, 4, 8, 16, 32, 64, 128, 256)
 FIT_FROM = 16  # parts from here on are mostly interior: the surface law's regime
 LOCAL_GRIDS = (316, 1000, 2000, 4000)
 QUICK_GRIDS = (316, 1000, 2000)
-VALIDATION_GRID = 1000
-CG_ITERATIONS = 100
+# grid -> iterations per timed solve: 1e6 unknowns (compute-bound) and 1e4 (where the
+# latencies are a tenth of the time, so that their terms are checked too)
+VALIDATION = {1000: 100, 100: 300}
 MESSAGE_BYTES = (8, 64, 512, 4096, 32768, 262144, 1048576)
 REDUCTIONS = {"classic": (1, 2), "single_reduction": (3,)}
 
@@ -292,7 +295,7 @@ def local_worker(comm, repeats: int, grids, folder: Path) -> dict:
     return report
 
 
-def validate_worker(comm, repeats: int) -> dict:
+def validate_worker(comm, repeats: int, m: int) -> dict:
     """The local work, halo and the measured time per iteration of solvers.cg."""
     import scipy.sparse as sp
     from mpi4py import MPI
@@ -301,7 +304,6 @@ def validate_worker(comm, repeats: int) -> dict:
     from solvers.distributed import from_rows
 
     size, rank = comm.Get_size(), comm.Get_rank()
-    m = VALIDATION_GRID
     n = m * m
     first, last = _row_range(n, size, rank)
     indptr, columns, values = laplacian_rows(m, first, last)
@@ -318,7 +320,7 @@ def validate_worker(comm, repeats: int) -> dict:
     for _ in range(repeats):
         for variant, entry in ((v, report[v]) for v in REDUCTIONS):
             entry["local"].append(_per_unknown(steps[variant], A, comm))
-            result = solvers.cg(A, b, M=M, variant=variant, rtol=1e-30, maxiter=CG_ITERATIONS)
+            result = solvers.cg(A, b, M=M, variant=variant, rtol=1e-30, maxiter=VALIDATION[m])
             slowest = comm.allreduce(result.solve_time, op=MPI.MAX)
             entry["times"].append(slowest / result.iterations)
             entry["comm"].append(comm.allreduce(result.communication_time, op=MPI.MAX)
@@ -335,7 +337,7 @@ def worker(arguments) -> None:
     elif arguments.worker == "local":
         report = local_worker(comm, arguments.repeats, arguments.grids, Path(arguments.folder))
     else:
-        report = validate_worker(comm, arguments.repeats)
+        report = validate_worker(comm, arguments.repeats, arguments.grids[0])
     if comm.Get_rank() == 0:
         Path(arguments.output).write_text(json.dumps(report))
 
@@ -466,15 +468,14 @@ def measure_halo(space_system) -> Halo:
 
 
 def validate(repeats: int, network: Network) -> None:
-    print(f"\n== validation: solvers.cg + Jacobi, 5-point Laplacian, "
-          f"{VALIDATION_GRID**2} unknowns, {CG_ITERATIONS} iterations per solve, {load()}")
+    print(f"\n== validation: solvers.cg + Jacobi, 5-point Laplacian, {load()}")
     print("  each repeat: t_u of the kernels, then the solve; median (min-max) of "
           f"{repeats}; the ratio per repeat, and of the fastest of each")
     print(f"  {'P':>2s} {'variant':17s} {'predicted ms':>22s} {'measured ms':>22s} "
           f"{'predicted/measured':>22s} {'of fastest':>10s} {'comm pred':>9s} "
           f"{'comm meas':>9s}")
-    for ranks in (1, 2):
-        run = launch("validate", ranks, repeats)
+    for (m, iterations), ranks in itertools.product(VALIDATION.items(), (1, 2)):
+        run = launch("validate", ranks, repeats, "--grids", str(m))
         for variant in REDUCTIONS:
             entry = run[variant]
             models = [predict(run["n_local"], ranks, cost, run["ghosts"], run["neighbours"],
@@ -486,7 +487,8 @@ def validate(repeats: int, network: Network) -> None:
                   f"{spread(measured * 1e3):>22s} {spread(predicted / measured):>22s} "
                   f"{predicted.min() / measured.min():10.3f} "
                   f"{100 * share:8.1f}% {100 * np.median(entry['comm']):8.1f}%")
-        print(f"     (ghosts {run['ghosts']}, neighbours {run['neighbours']}; {load()})")
+        print(f"     ({m * m} unknowns, {iterations} iterations per solve; ghosts "
+              f"{run['ghosts']}, neighbours {run['neighbours']}; {load()})")
 
 
 def table(network: Network, halo: Halo, costs: dict) -> None:
