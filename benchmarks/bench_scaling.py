@@ -537,6 +537,17 @@ def table(network: Network, halo: Halo, costs: dict) -> None:
         cells = "; ".join(f"{v} P = {_half(network, halo, functions[v], v)}"
                           for v in REDUCTIONS)
         print(f"    t_u {label}: {cells}")
+    print(f"  single_reduction faster than classic from P = {_crossover(network, halo, main)}")
+
+
+def _crossover(network: Network, halo: Halo, costs: dict) -> str:
+    for ranks in SCAN_RANKS:
+        n_local = TARGET_N / ranks
+        classic, single = (predict(n_local, ranks, costs[v](n_local), halo.ghosts(n_local),
+                                   halo.neighbours, v, network).total for v in REDUCTIONS)
+        if single < classic:
+            return f"{ranks} (n/P = {n_local:.0f})"
+    return f"beyond {SCAN_RANKS[-1]}"
 
 
 def _half(network: Network, halo: Halo, cost, variant: str) -> str:
