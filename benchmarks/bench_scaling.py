@@ -43,7 +43,7 @@ cluster interconnect (``ASSUMED``), with the P where ``E`` falls below 50%.
 
 Run::
 
-    python benchmarks/bench_scaling.py               # about 4 minutes
+    python benchmarks/bench_scaling.py               # about 5 minutes
     python benchmarks/bench_scaling.py --repeats 3 --quick   # local sizes up to 4e6
 """
 
@@ -446,7 +446,7 @@ def measure_network(repeats: int) -> Network:
     for size_bytes, times in runs[2]["ping_pong"].items():
         size_bytes = int(size_bytes)
         print(f"  {size_bytes:8d} B  {spread(np.array(times) * 1e6):>28s}  "
-              f"{size_bytes / pings[size_bytes] / 1e9:7.3f} GB/s")
+              f"{size_bytes / pings[size_bytes] / 1e9:7.3f} GB/s (the fastest)")
     latency = pings[MESSAGE_BYTES[0]]
     largest = MESSAGE_BYTES[-1]
     bandwidth = largest / (pings[largest] - latency)
