@@ -487,22 +487,25 @@ def _l3() -> str:
     return path.read_text().strip() if path.exists() else "unknown"
 
 
-def measure_halo(space_system) -> Halo:
+def measure_halo(m: int) -> Halo:
     import pymetis
 
     from fem.distributed import _dof_graph
 
     print(f"\n== halo: METIS parts of the P1 DOF graph, {load()}")
-    space, system = space_system
+    space, system = p1_matrix(m)
     adjacency = _dof_graph(space, system.free_dofs)
     graph, n = adjacency.tocoo(), adjacency.shape[0]
-    print(f"  {n} DOFs ({METIS_GRID} x {METIS_GRID} square); per rank: ghosts max/mean, "
+    # pymetis >= 2025.2 takes the graph as one object (xadj/adjncy are deprecated there)
+    graph_argument = ({"adjacency": pymetis.CSRAdjacency(adjacency.indptr, adjacency.indices)}
+                      if hasattr(pymetis, "CSRAdjacency") else
+                      {"xadj": adjacency.indptr, "adjncy": adjacency.indices})
+    print(f"  {n} DOFs ({m} x {m} square); per rank: ghosts max/mean, "
           "neighbours max/mean, c = max ghosts / sqrt(n/P)")
     rows, values = [], []
     for parts in METIS_PARTS:
         start = time.perf_counter()
-        _, membership = pymetis.part_graph(parts, xadj=adjacency.indptr,
-                                           adjncy=adjacency.indices)
+        _, membership = pymetis.part_graph(parts, **graph_argument)
         owner = np.asarray(membership)
         cut = owner[graph.row] != owner[graph.col]
         # part of row i receives the value of column j from the part that owns j
@@ -573,28 +576,23 @@ def table(network: Network, halo: Halo, costs: dict) -> None:
     print("  E < 50% (where it stops scaling), scanning P = 2^(j/8) up to "
           f"{SCAN_RANKS[-1]}:")
     for label, functions in costs.items():
-        cells = "; ".join(f"{v} P = {_half(network, halo, functions[v], v)}"
-                          for v in REDUCTIONS)
+        cells = "; ".join(
+            f"{v} P = {_first(network, halo, functions, lambda m, v=v: m[v].efficiency < 0.5)}"
+            for v in REDUCTIONS)
         print(f"    t_u {label}: {cells}")
-    print(f"  single_reduction faster than classic from P = {_crossover(network, halo, main)}")
+    faster = _first(network, halo, main,
+                    lambda m: m["single_reduction"].total < m["classic"].total)
+    print(f"  single_reduction faster than classic from P = {faster}")
 
 
-def _crossover(network: Network, halo: Halo, costs: dict) -> str:
+def _first(network: Network, halo: Halo, costs: dict, condition) -> str:
+    """The first P of ``SCAN_RANKS`` whose predictions ({variant: Prediction}) meet
+    ``condition``, with its n/P."""
     for ranks in SCAN_RANKS:
         n_local = TARGET_N / ranks
-        classic, single = (predict(n_local, ranks, costs[v](n_local), halo.ghosts(n_local),
-                                   halo.neighbours, v, network).total for v in REDUCTIONS)
-        if single < classic:
-            return f"{ranks} (n/P = {n_local:.0f})"
-    return f"beyond {SCAN_RANKS[-1]}"
-
-
-def _half(network: Network, halo: Halo, cost, variant: str) -> str:
-    for ranks in SCAN_RANKS:
-        n_local = TARGET_N / ranks
-        model = predict(n_local, ranks, cost(n_local), halo.ghosts(n_local), halo.neighbours,
-                        variant, network)
-        if model.efficiency < 0.5:
+        models = {v: predict(n_local, ranks, costs[v](n_local), halo.ghosts(n_local),
+                             halo.neighbours, v, network) for v in REDUCTIONS}
+        if condition(models):
             return f"{ranks} (n/P = {n_local:.0f})"
     return f"beyond {SCAN_RANKS[-1]}"
 
@@ -639,7 +637,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         grids = QUICK_GRIDS if arguments.quick else LOCAL_GRIDS
         one, two = measure_local(arguments.repeats, grids, Path(folder))
-    halo = measure_halo(p1_matrix(METIS_GRID))
+    halo = measure_halo(METIS_GRID)
     validate(arguments.repeats, network)
     costs = cost_models(one, two)
     main_costs = next(iter(costs.values()))
