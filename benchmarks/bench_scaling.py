@@ -629,6 +629,8 @@ def main() -> None:
     parser.add_argument("--folder")
     parser.add_argument("--output")
     arguments = parser.parse_args()
+    if arguments.repeats < 1:
+        parser.error(f"--repeats must be at least 1; got {arguments.repeats}")
     if arguments.worker:
         worker(arguments)
         return
