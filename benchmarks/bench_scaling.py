@@ -490,16 +490,13 @@ def _l3() -> str:
 def measure_halo(m: int) -> Halo:
     import pymetis
 
-    from fem.distributed import _dof_graph
+    from fem.distributed import _dof_graph, metis_graph
 
     print(f"\n== halo: METIS parts of the P1 DOF graph, {load()}")
     space, system = p1_matrix(m)
     adjacency = _dof_graph(space, system.free_dofs)
     graph, n = adjacency.tocoo(), adjacency.shape[0]
-    # pymetis >= 2025.2 takes the graph as one object (xadj/adjncy are deprecated there)
-    graph_argument = ({"adjacency": pymetis.CSRAdjacency(adjacency.indptr, adjacency.indices)}
-                      if hasattr(pymetis, "CSRAdjacency") else
-                      {"xadj": adjacency.indptr, "adjncy": adjacency.indices})
+    graph_argument = metis_graph(adjacency)
     print(f"  {n} DOFs ({m} x {m} square); per rank: ghosts max/mean, "
           "neighbours max/mean, c = max ghosts / sqrt(n/P)")
     rows, values = [], []

@@ -163,8 +163,18 @@ def _metis_parts(space, free_dofs, size: int) -> np.ndarray:
     import pymetis
 
     graph = _dof_graph(space, free_dofs)
-    _, membership = pymetis.part_graph(size, xadj=graph.indptr, adjncy=graph.indices)
+    _, membership = pymetis.part_graph(size, **metis_graph(graph))
     return np.asarray(membership, dtype=np.int64)
+
+
+def metis_graph(adjacency: sp.csr_array) -> dict:
+    """The keyword that gives pymetis the graph: one ``CSRAdjacency`` where pymetis has it
+    (2025.2 on; its ``xadj``/``adjncy`` keywords are deprecated there), else those."""
+    import pymetis
+
+    if hasattr(pymetis, "CSRAdjacency"):
+        return {"adjacency": pymetis.CSRAdjacency(adjacency.indptr, adjacency.indices)}
+    return {"xadj": adjacency.indptr, "adjncy": adjacency.indices}
 
 
 def _local_space(space: FunctionSpace, cells: np.ndarray) -> FunctionSpace:

@@ -11,7 +11,9 @@ The modules of this package, in the order data flows through them:
 
 * :mod:`krylovfem.expr` -- the whitelisted expression compiler (a package: the tree,
   the parser, simplification and differentiation);
-* :mod:`krylovfem.schema` -- the table of every case-file key, and the reference page;
+* :mod:`krylovfem.schema` -- the table of every case-file key; :mod:`krylovfem.reference`
+  -- the page docs/case-files.md made from it; :mod:`krylovfem.exit_status` -- the
+  exit-status paragraph;
 * :mod:`krylovfem.casefile` -- the case-file reader (TOML to :class:`Case`), with
   :mod:`krylovfem.section` (typed reading of one table), :mod:`krylovfem.settings`
   (the validated dataclasses), :mod:`krylovfem.meshes` (the ``[mesh]`` section and the
@@ -20,6 +22,8 @@ The modules of this package, in the order data flows through them:
   (every expression evaluated on the mesh);
 * :mod:`krylovfem.build` -- a case turned into the library's arguments;
 * :mod:`krylovfem.run` -- run, study and compare, returning frozen results;
+  :mod:`krylovfem.distributed_run` the same over MPI ranks, with
+  :mod:`krylovfem.parallel` (which rank this is, one outcome on every rank);
 * :mod:`krylovfem.adapt` -- the adaptive loop (solve, estimate, mark, refine);
 * :mod:`krylovfem.record` -- what a record folder holds (documents, data, figures), and
   :mod:`krylovfem.folder` -- record folders written whole or not at all;

@@ -29,6 +29,7 @@ Exit status (one line on stderr for every failure, never a traceback):
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import signal
 import sys
@@ -405,6 +406,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         printing = ranks.is_root
         silence_others(ranks, keep_stderr=bool(os.environ.get("KRYLOVFEM_TRACEBACK")))
         arguments = parser.parse_args(argv)
+        if argv is None:  # the command's own process: what is loaded by now (numpy's,
+            # scipy's, numba's modules: most of the heap) stays until it exits; frozen,
+            # no collection scans it again, nor the one at exit
+            gc.freeze()
         if ranks.parallel:
             from krylovfem.distributed_run import check_command
 

@@ -186,9 +186,9 @@ SECTIONS: tuple[Section, ...] = (
             'restart = 50'),
     Section("solver.amg", "Options of the smoothed-aggregation preconditioner "
             "(`solvers.amg`), a sub-table of [solver]; only with preconditioner = \"amg\" "
-            "(not for heat, whose time stepper builds the hierarchy with the defaults); "
+            "(heat: the hierarchy of the step matrix, built once for every step); "
             "`compare` uses it for each `amg` solver of `--solvers`.",
-            tuple(kind for kind in PROBLEM_TYPES if kind != "heat"), False,
+            PROBLEM_TYPES, False,
             '[solver]\npreconditioner = "amg"\n\n[solver.amg]\ntheta = 0.08\nsweeps = 1\n'
             'max_coarse = 500'),
     Section("adapt", "The adaptive loop of `krylovfem adapt`: marking and stopping rule "

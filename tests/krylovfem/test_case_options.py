@@ -201,11 +201,17 @@ def test_bad_amg_options_are_one_line_and_write_nothing(settings, words, tmp_pat
                           tmp_path / "never")
 
 
-def test_amg_options_are_refused_for_heat(tmp_path, cli):
-    text = (CASES / "heat.toml").read_text() + '\n[solver.amg]\nsweeps = 1\n'
+def test_a_heat_run_builds_its_hierarchy_with_the_amg_options(tmp_path, cli):
+    text = (CASES / "heat.toml").read_text() + '\n[solver.amg]\nsweeps = 1\nmax_coarse = 100\n'
     path = _case(tmp_path, text.replace('preconditioner = "', 'preconditioner = "amg" #"'))
-    _one_line_refusal(cli("run", path, "--out", tmp_path / "never"),
-                      'section [solver.amg] is not used by type = "heat"', tmp_path / "never")
+    completed = cli("run", path, "--out", tmp_path / "out", "--set", "mesh.n=32")
+    assert completed.status == 0, completed.stderr
+    record = json.loads((tmp_path / "out" / "summary.json").read_text())
+    hierarchy = record["preconditioner"]
+    assert hierarchy["sweeps"] == 1 and hierarchy["sizes"][-1] <= 100
+    assert len(hierarchy["sizes"]) >= 2  # one hierarchy, built for the step matrix
+    assert all(step["converged"] for step in record["steps"])
+    assert record["case"]["resolved"]["solver"]["amg"]["max_coarse"] == 100
 
 
 def test_set_reaches_the_adapt_section_and_says_so(tmp_path, cli):
