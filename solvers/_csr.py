@@ -201,8 +201,10 @@ def _cg_direction_rows(beta, r, z, dinv, p, lo, hi):
 _LANES = 4
 
 
-def _lane_sums_codegen(rows):
-    """Code for ``acc[r][l] = sum_b A_r[lo + 4 b + l] * w[lo + 4 b + l]``, ``b < blocks``."""
+def _lane_sums_codegen(rows, swapped=False):
+    """Code for ``acc[r][l] = sum_b A_r[lo + 4 b + l] * w[lo + 4 b + l]``, ``b < blocks``;
+    ``swapped``: also, in ``rows`` more accumulators, the same sums with ``w``'s lanes
+    exchanged in pairs, ``w[lo + 4 b + (l ^ 1)]`` (each ``A_r`` and ``w`` loaded once)."""
 
     def codegen(context, builder, signature, args):
         double = ir.DoubleType()
@@ -224,7 +226,7 @@ def _lane_sums_codegen(rows):
         block = builder.phi(i64)
         block.add_incoming(ir.Constant(i64, 0), entry)
         accumulators = []
-        for _ in range(rows):
+        for _ in range(2 * rows if swapped else rows):
             phi = builder.phi(vector)
             phi.add_incoming(zero, entry)
             accumulators.append(phi)
@@ -244,14 +246,21 @@ def _lane_sums_codegen(rows):
             return builder.fpext(value, vector) if single[r] else value
 
         w = load(rows)
+        factors = [w]
+        if swapped:  # (w0, w1, w2, w3) -> (w1, w0, w3, w2): a complex number's parts
+            factors.append(builder.shuffle_vector(
+                w, w, ir.Constant(ir.VectorType(ir.IntType(32), _LANES), [1, 0, 3, 2])))
         for r in range(rows):
-            # Numba's scalar rules: float32 * float32 is rounded to float32, any
-            # other product is taken in float64; the sum is float64.
-            if single[r] and single[rows]:
-                product = widened(builder.fmul(load(r), w), r)
-            else:
-                product = builder.fmul(widened(load(r), r), widened(w, rows))
-            accumulators[r].add_incoming(builder.fadd(accumulators[r], product), body)
+            a = load(r)
+            for which, factor in enumerate(factors):
+                # Numba's scalar rules: float32 * float32 is rounded to float32, any
+                # other product is taken in float64; the sum is float64.
+                if single[r] and single[rows]:
+                    product = widened(builder.fmul(a, factor), r)
+                else:
+                    product = builder.fmul(widened(a, r), widened(factor, rows))
+                accumulator = accumulators[which * rows + r]
+                accumulator.add_incoming(builder.fadd(accumulator, product), body)
         block.add_incoming(builder.add(block, ir.Constant(i64, 1)), body)
         builder.branch(header)
 
@@ -289,9 +298,52 @@ def _lane_sums_4(typingctx, a, b, c, d, w, lo, blocks):
             _lane_sums_codegen(4))
 
 
+@intrinsic
+def _complex_lane_sums_1(typingctx, a, w, lo, blocks):
+    """:func:`_lane_sums_1`'s four sums, then the four of ``a[i] * w[i ^ 1]``."""
+    if not all(map(_vector_loadable, (a, w))):
+        return None
+    return (types.UniTuple(types.float64, 2 * _LANES)(a, w, lo, blocks),
+            _lane_sums_codegen(1, swapped=True))
+
+
+@intrinsic
+def _complex_lane_sums_4(typingctx, a, b, c, d, w, lo, blocks):
+    """:func:`_lane_sums_4`'s sums, then those with ``w``'s elements exchanged in pairs."""
+    if not all(map(_vector_loadable, (a, b, c, d, w))):
+        return None
+    return (types.UniTuple(types.float64, 8 * _LANES)(a, b, c, d, w, lo, blocks),
+            _lane_sums_codegen(4, swapped=True))
+
+
+# Complex entries: x^H y = sum (xr yr + xi yi) + i sum (xr yi - xi yr).  Viewed as float64
+# arrays of interleaved parts, the real part is the real dot product of the views and the
+# imaginary part the dot product of x's view with y's, its parts exchanged in pairs, with
+# the odd lanes (xi yr) subtracted: both in SIMD registers, in one pass.  Lane l of the
+# views sums the parts of elements lo + 2 b + l // 2.
+
+
+def _complex_vectors(*arrays) -> bool:
+    return all(isinstance(array, types.Array) and array.ndim == 1 and array.layout == "C"
+               and array.dtype == types.complex128 for array in arrays)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _complex_sum(x, y, lo, hi, re, im):
+    """``x[lo:hi]^H y[lo:hi]`` from the sums of its pairs ``re``, ``im`` (the views' lane
+    sums) and its last element when the count is odd."""
+    if (hi - lo) % 2:
+        i = hi - 1
+        re += x[i].real * y[i].real + x[i].imag * y[i].imag
+        im += x[i].real * y[i].imag - x[i].imag * y[i].real
+    return complex(re, im)
+
+
 def _dot_rows(x, y, lo, hi):
     """x[lo:hi]^H y[lo:hi] as four partial sums (elements ``i - lo mod 4``), then
-    ``(s0 + s1) + (s2 + s3)``; in SIMD registers for real entries."""
+    ``(s0 + s1) + (s2 + s3)``; in SIMD registers for real entries.  Complex128 entries:
+    the four lanes of their float64 views (see above), ``(r0 + r1) + (r2 + r3)`` and
+    ``(i0 - i1) + (i2 - i3)``, then the last element of an odd count."""
 
 
 @overload(_dot_rows, jit_options={"cache": True, "nogil": True})
@@ -304,6 +356,13 @@ def _dot_rows_typed(x, y, lo, hi):
                 s0 += x[i] * y[i]
             return (s0 + s1) + (s2 + s3)
         return real_dot
+    if _complex_vectors(x, y):
+        def viewed_dot(x, y, lo, hi):
+            xf, yf = x.view(np.float64), y.view(np.float64)
+            pairs = (hi - lo) // 2
+            r0, r1, r2, r3, i0, i1, i2, i3 = _complex_lane_sums_1(xf, yf, 2 * lo, pairs)
+            return _complex_sum(x, y, lo, hi, (r0 + r1) + (r2 + r3), (i0 - i1) + (i2 - i3))
+        return viewed_dot
 
     def complex_dot(x, y, lo, hi):
         s0 = s1 = s2 = s3 = 0j
@@ -458,6 +517,8 @@ def _dot4_rows(a, b, c, d, w, lo, hi):
 def _dot4_rows_typed(a, b, c, d, w, lo, hi):
     if all(map(_vector_loadable, (a, b, c, d, w))):
         return _real_dot4_rows
+    if _complex_vectors(a, b, c, d, w):
+        return _complex_dot4_rows
     return lambda a, b, c, d, w, lo, hi: (_dot_rows(a, w, lo, hi), _dot_rows(b, w, lo, hi),
                                           _dot_rows(c, w, lo, hi), _dot_rows(d, w, lo, hi))
 
@@ -474,6 +535,20 @@ def _real_dot4_rows(a, b, c, d, w, lo, hi):
         d0 += d[i] * wi
     return ((a0 + a1) + (a2 + a3), (b0 + b1) + (b2 + b3), (c0 + c1) + (c2 + c3),
             (d0 + d1) + (d2 + d3))
+
+
+def _complex_dot4_rows(a, b, c, d, w, lo, hi):
+    """The four products of ``_dot_rows``'s complex128 path, reading ``w`` once."""
+    af, bf, cf, df, wf = (a.view(np.float64), b.view(np.float64), c.view(np.float64),
+                          d.view(np.float64), w.view(np.float64))
+    pairs = (hi - lo) // 2
+    (a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3, d0, d1, d2, d3,
+     e0, e1, e2, e3, f0, f1, f2, f3,
+     g0, g1, g2, g3, h0, h1, h2, h3) = _complex_lane_sums_4(af, bf, cf, df, wf, 2 * lo, pairs)
+    return (_complex_sum(a, w, lo, hi, (a0 + a1) + (a2 + a3), (e0 - e1) + (e2 - e3)),
+            _complex_sum(b, w, lo, hi, (b0 + b1) + (b2 + b3), (f0 - f1) + (f2 - f3)),
+            _complex_sum(c, w, lo, hi, (c0 + c1) + (c2 + c3), (g0 - g1) + (g2 - g3)),
+            _complex_sum(d, w, lo, hi, (d0 + d1) + (d2 + d3), (h0 - h1) + (h2 - h3)))
 
 
 @njit(cache=True, nogil=True)

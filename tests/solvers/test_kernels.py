@@ -32,15 +32,27 @@ def test_dot_rows_sums_in_the_documented_order(rng, dtype, lo, hi):
 def test_complex_dot_is_hermitian_and_exact_in_the_documented_order(rng, dtype):
     x = (rng.standard_normal(101) + 1j * rng.standard_normal(101)).astype(dtype)
     y = (rng.standard_normal(101) + 1j * rng.standard_normal(101)).astype(dtype)
-    sums = [0j, 0j, 0j, 0j]
-    for i in range(100):
-        sums[i % 4] += complex(np.conj(x[i])) * complex(y[i])
-    sums[0] += complex(np.conj(x[100])) * complex(y[100])
-    expected = (sums[0] + sums[1]) + (sums[2] + sums[3])
     result = _csr.dot(x, y, None)
     if dtype == np.complex128:
-        assert result == expected
-    else:  # products of complex64 entries are rounded to complex64 first
+        # the float64 views in four lanes: real parts of x_i^H y_i in lanes 2 (i mod 2)
+        # and 2 (i mod 2) + 1, imaginary parts likewise with y's parts exchanged
+        xf, yf = x.view(np.float64).tolist(), y.view(np.float64).tolist()
+        re, im = [0.0] * 4, [0.0] * 4
+        for k in range(200):  # the first 100 elements: 50 pairs
+            re[k % 4] += xf[k] * yf[k]
+            im[k % 4] += xf[k] * yf[k ^ 1]
+        real_part, imaginary_part = (re[0] + re[1]) + (re[2] + re[3]), \
+            (im[0] - im[1]) + (im[2] - im[3])
+        last = (x[100].real, x[100].imag, y[100].real, y[100].imag)
+        real_part += float(last[0]) * float(last[2]) + float(last[1]) * float(last[3])
+        imaginary_part += float(last[0]) * float(last[3]) - float(last[1]) * float(last[2])
+        assert result == complex(real_part, imaginary_part)
+    else:  # four complex partial sums of products rounded to complex64 first
+        sums = [0j, 0j, 0j, 0j]
+        for i in range(100):
+            sums[i % 4] += complex(np.conj(x[i])) * complex(y[i])
+        sums[0] += complex(np.conj(x[100])) * complex(y[100])
+        expected = (sums[0] + sums[1]) + (sums[2] + sums[3])
         assert abs(result - expected) <= 1e-6 * np.linalg.norm(x) * np.linalg.norm(y)
     assert abs(result - np.vdot(x, y)) <= 1e-6 * np.linalg.norm(x) * np.linalg.norm(y)
 
