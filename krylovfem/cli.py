@@ -41,6 +41,7 @@ import numpy as np
 from krylovfem import __version__
 from krylovfem import report as printout
 from krylovfem.casefile import Case, CaseError, load_case
+from krylovfem.exit_status import LINE_PREFIX
 from krylovfem.expr import ExpressionError
 from krylovfem.folder import RecordError, check_destination, record_lock
 from krylovfem.parallel import (
@@ -461,11 +462,11 @@ def _classify(error: BaseException) -> tuple[int, str]:
         status, message = EXIT_INTERNAL_ERROR, (
             f"internal error: {type(error).__name__}: {error} (set KRYLOVFEM_TRACEBACK=1 to "
             f"see where)")
-    return status, "krylovfem: " + _one_line(message)
+    return status, LINE_PREFIX + _one_line(message)
 
 
 def _fail(message: str, status: int) -> int:
-    print("krylovfem: " + _one_line(message), file=sys.stderr)
+    print(LINE_PREFIX + _one_line(message), file=sys.stderr)
     return status
 
 

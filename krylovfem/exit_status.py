@@ -11,7 +11,10 @@ Examples
 'Exit status (every failure is one line on stderr, never a traceback)'
 """
 
-__all__ = ["EXIT_STATUS_TEXT"]
+__all__ = ["EXIT_STATUS_TEXT", "LINE_PREFIX"]
+
+#: How the command's one line on stderr begins (but for a usage error, argparse's own).
+LINE_PREFIX = "krylovfem: "
 
 #: The exit statuses, as the reference and the README state them.
 EXIT_STATUS_TEXT = """\

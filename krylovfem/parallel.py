@@ -22,6 +22,7 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from krylovfem.exit_status import LINE_PREFIX
 from krylovfem.section import CaseError
 
 __all__ = ["SERIAL", "RankFailure", "Ranks", "launcher_ranks", "on_rank", "silence_others",
@@ -48,7 +49,6 @@ class RankFailure(Exception):
 #: ends the job (``MPI_Abort``): they are then inside a collective call of their own,
 #: waiting for this rank, and would wait for ever.
 MEETING_SECONDS = 60.0
-PREFIX = "krylovfem: "
 
 
 @dataclass(frozen=True)
@@ -145,8 +145,8 @@ def on_rank(line: str, rank: int) -> str:
     """``line`` as said for ``rank`` by rank 0: ``krylovfem: on rank 1: ...``."""
     if rank == 0:
         return line
-    body = line[len(PREFIX):] if line.startswith(PREFIX) else line
-    return f"{PREFIX}on rank {rank}: {body}"
+    body = line.removeprefix(LINE_PREFIX)
+    return f"{LINE_PREFIX}on rank {rank}: {body}"
 
 
 def silence_others(ranks: Ranks, keep_stderr: bool = False) -> None:
