@@ -1,10 +1,12 @@
 r"""Smoothed-aggregation multigrid: the set-up of a hierarchy, and the hierarchy itself.
 
 From the finest level down, until a level has at most ``max_coarse`` unknowns: strong
-connections (:mod:`.strength`), aggregates (:mod:`.aggregation`), the tentative and the
-smoothed prolongator (:mod:`.prolongation`), and the Galerkin operator
+connections (:mod:`.strength`, the threshold halved from one level to the next),
+aggregates (:mod:`.aggregation`), the tentative and the smoothed prolongator
+(:mod:`.prolongation`), and the Galerkin operator
 :math:`A_{\ell+1} = P_\ell^T A_\ell P_\ell` (:mod:`.galerkin`); the coarsest level is
-inverted densely (:mod:`.coarse`).  :mod:`.cycle` applies the V-cycle.
+solved directly (:mod:`.coarse`).  :mod:`.cycle` applies the V-cycle with the smoother
+of :mod:`.smoothers`.
 
 Reference
 ---------
