@@ -13,7 +13,11 @@ of its own on the same system, so that its peak resident memory is its own:
 * ``splu``: ``scipy.sparse.linalg.splu`` (setup) and its ``solve``; skipped from
   2.6e6 unknowns on (its fill takes tens of GB and minutes), a line says so;
 * ``ic0``: the time of one CG iteration with ``M="ic0"`` against one without (a fixed
-  number of iterations of each), and the same for ``M=amg(A)``.
+  number of iterations of each), and the same for ``M=amg(A)``;
+* ``smoother``: ``amg(A, smoother=..., sweeps=...)`` end to end, each smoother on 1 and on
+  2 threads (``NUMBA_NUM_THREADS``), against Gauss-Seidel on as many threads (``--smoothers``);
+* ``counts``: CG iterations with ``amg(A)`` and with PyAMG at every size from 128 cells a
+  side up to the largest asked for, and max / min over the sizes (``--refinement``).
 
 In a worker the system is assembled and the kernels are loaded from Numba's cache (a
 tiny solve, untimed); the peak-RSS counter is then reset (``/proc/self/clear_refs``) and
@@ -27,6 +31,7 @@ Run::
     python benchmarks/bench_amg.py                # 1024 cells a side (1.05e6 unknowns)
     python benchmarks/bench_amg.py --large        # and 2048 (4.2e6)
     python benchmarks/bench_amg.py --cells 256 --repeats 2   # a quick look
+    python benchmarks/bench_amg.py --refinement --smoothers --large   # everything
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import time
@@ -43,7 +49,9 @@ import numpy as np
 from timing import reset_peak, status_mb
 
 RTOL = 1e-8
-SOLVERS = ("ours", "pyamg", "pardiso", "splu", "ic0")
+SOLVERS = ("ours", "pyamg", "pardiso", "splu", "ic0", "smoother", "counts")
+#: (smoother, sweeps) compared by --smoothers; the first is the baseline.
+SMOOTHER_RUNS = (("gauss_seidel", 2), ("chebyshev", 2), ("chebyshev", 3), ("l1_jacobi", 3))
 SPLU_LIMIT = 2_600_000  # unknowns
 
 
@@ -56,15 +64,16 @@ def _system(cells: int):
     return system.reduced_matrix, system.reduced_rhs
 
 
-def _ours(A, b):
+def _ours(A, b, options=None):
     from solvers import amg, cg
 
-    cg(A[:64, :64], b[:64], M=amg(A[:64, :64], max_coarse=4))  # load the kernels
+    options = options or {}
+    cg(A[:64, :64], b[:64], M=amg(A[:64, :64], max_coarse=4, **options))  # load the kernels
     reset_peak()
 
     def run():
         started = time.perf_counter()
-        hierarchy = amg(A)
+        hierarchy = amg(A, **options)
         setup = time.perf_counter() - started
         result = cg(A, b, M=hierarchy, rtol=RTOL)
         solve = time.perf_counter() - started - setup
@@ -149,11 +158,33 @@ def _iteration_times(A, b, repeats: int) -> dict:
     return times
 
 
-def worker(name: str, cells: int, repeats: int) -> dict:
+def _counts(A, b) -> dict:
+    """CG iterations and levels with ``amg(A)``, and PyAMG's iterations."""
+    import pyamg
+    import scipy.sparse as sp
+
+    from solvers import amg, cg
+
+    hierarchy = amg(A)
+    ours = cg(A, b, M=hierarchy, rtol=RTOL)
+    np.random.seed(0)  # noqa: NPY002 (PyAMG draws from NumPy's global generator)
+    residuals = []
+    pyamg.smoothed_aggregation_solver(sp.csr_matrix(A)).solve(
+        b, tol=RTOL, accel="cg", residuals=residuals, maxiter=1000)
+    return {"ours": ours.iterations, "levels": hierarchy.levels, "pyamg": len(residuals) - 1,
+            "n": A.shape[0]}
+
+
+def worker(name: str, cells: int, repeats: int, smoother: str = "", sweeps: int = 2) -> dict:
     A, b = _system(cells)
     if name == "ic0":
         return {"per_iteration": _iteration_times(A, b, repeats), "n": A.shape[0]}
-    run = {"ours": _ours, "pyamg": _pyamg, "pardiso": _pardiso, "splu": _splu}[name](A, b)
+    if name == "counts":
+        return _counts(A, b)
+    if name == "smoother":
+        run = _ours(A, b, {"smoother": smoother, "sweeps": sweeps})
+    else:
+        run = {"ours": _ours, "pyamg": _pyamg, "pardiso": _pardiso, "splu": _splu}[name](A, b)
     before = status_mb("VmRSS")
     samples, summary, residual = [], "", 0.0
     for _ in range(repeats):
@@ -168,11 +199,15 @@ def _load() -> str:
     return Path("/proc/loadavg").read_text().split(" ")[0]
 
 
-def _run_worker(name: str, cells: int, repeats: int) -> dict | None:
+def _run_worker(name: str, cells: int, repeats: int, extra=(), threads=None) -> dict | None:
     command = [sys.executable, __file__, "--worker", name, "--cells", str(cells), "--repeats",
-               str(repeats)]
+               str(repeats), *extra]
+    environment = dict(os.environ)
+    if threads is not None:
+        environment["NUMBA_NUM_THREADS"] = str(threads)
     load = _load()
-    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    completed = subprocess.run(command, capture_output=True, text=True, check=False,
+                               env=environment)
     if completed.returncode != 0:
         last = (completed.stderr.strip().splitlines() or ["no message"])[-1]
         print(f"  {name}: failed, exit status {completed.returncode} ({last})")
@@ -234,19 +269,75 @@ def _iteration_table(cells: int, repeats: int) -> None:
               f"{1e3 * samples.max():.2f})   {np.median(samples) / plain:5.1f} x plain")
 
 
+def _smoother_table(cells: int, repeats: int) -> None:
+    print(f"\nSmoothers, {cells} cells a side: amg(A, smoother, sweeps) + CG end to end, "
+          f"median (min-max) of {repeats}, s; ratio = total / total of "
+          f"{SMOOTHER_RUNS[0][0]} on as many threads")
+    print(f"{'threads':>7} {'smoother':<13} {'sweeps':>6} {'iter':>5} {'setup':>22} "
+          f"{'solve':>22} {'total':>22} {'ratio':>6} {'load':>12}")
+    for threads in (1, 2):
+        baseline = None
+        for smoother, sweeps in SMOOTHER_RUNS:
+            row = _run_worker("smoother", cells, repeats,
+                              ("--smoother", smoother, "--sweeps", str(sweeps)), threads)
+            if row is None:
+                continue
+            samples = np.array(row["samples"], dtype=float)
+            total = np.median(samples[:, 0] + samples[:, 1])
+            baseline = total if baseline is None else baseline
+            print(f"{threads:>7} {smoother:<13} {sweeps:>6} {int(samples[0, 2]):>5} "
+                  f"{_spread(samples[:, 0]):>22} {_spread(samples[:, 1]):>22} "
+                  f"{_spread(samples[:, 0] + samples[:, 1]):>22} {total / baseline:6.2f} "
+                  f"{row['load']:>12}")
+
+
+def _refinement_table(largest: int) -> None:
+    print("\nCG iterations against refinement (rtol 1e-8): amg(A) with its defaults, and "
+          "PyAMG's smoothed aggregation with its defaults")
+    print(f"{'cells':>6} {'n':>9} {'ours':>5} {'levels':>6} {'pyamg':>6} {'load':>12}")
+    counts = {"ours": [], "pyamg": []}
+    cells = 128
+    while cells <= largest:
+        row = _run_worker("counts", cells, 1)
+        if row is not None:
+            counts["ours"].append(row["ours"])
+            counts["pyamg"].append(row["pyamg"])
+            print(f"{cells:>6} {row['n']:>9} {row['ours']:>5} {row['levels']:>6} "
+                  f"{row['pyamg']:>6} {row['load']:>12}")
+        cells *= 2
+    for name, values in counts.items():
+        if values:
+            print(f"max / min of {name}: {max(values) / min(values):.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cells", type=int, nargs="*", default=[1024])
     parser.add_argument("--large", action="store_true", help="also 2048 cells a side")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--refinement", action="store_true",
+                        help="iterations at 128, 256, ... cells a side up to the largest size")
+    parser.add_argument("--smoothers", action="store_true",
+                        help="the smoothers on 1 and 2 threads at the first size")
+    parser.add_argument("--only", action="store_true",
+                        help="with --refinement or --smoothers: skip the solver tables")
     parser.add_argument("--worker", choices=SOLVERS, help=argparse.SUPPRESS)
+    parser.add_argument("--smoother", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--sweeps", type=int, default=2, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.worker:
-        result = worker(arguments.worker, arguments.cells[0], arguments.repeats)
+        result = worker(arguments.worker, arguments.cells[0], arguments.repeats,
+                        arguments.smoother, arguments.sweeps)
         print(json.dumps(result))
         return
     sizes = list(arguments.cells) + ([2048] if arguments.large else [])
     print(f"python {sys.version.split()[0]}, load average at start {_load()}")
+    if arguments.refinement:
+        _refinement_table(max(sizes))
+    if arguments.smoothers:
+        _smoother_table(sizes[0], arguments.repeats)
+    if arguments.only and (arguments.refinement or arguments.smoothers):
+        return
     for cells in sizes:
         _table(cells, arguments.repeats, (cells - 1) ** 2 < SPLU_LIMIT)
         _iteration_table(cells, arguments.repeats)

@@ -3,21 +3,25 @@ r"""The V-cycle, one Numba kernel over the whole hierarchy packed into five arra
 On level :math:`\ell` with matrix :math:`A_\ell`, prolongator :math:`P_\ell` and
 right-hand side :math:`b_\ell`, the cycle computes :math:`x_\ell \approx A_\ell^{-1} b_\ell`:
 
-1. ``sweeps`` forward Gauss-Seidel sweeps from :math:`x_\ell = 0`;
+1. pre-smoothing from :math:`x_\ell = 0` (:mod:`.smoothers`: ``sweeps`` forward
+   Gauss-Seidel sweeps, or a Chebyshev polynomial of degree ``sweeps``, or ``sweeps``
+   l1-Jacobi steps);
 2. :math:`b_{\ell+1} = P_\ell^T (b_\ell - A_\ell x_\ell)`, the cycle on level
    :math:`\ell + 1` (on the coarsest level, solves with its sparse LU factors);
-3. :math:`x_\ell \mathrel{+}= P_\ell x_{\ell+1}`, then ``sweeps`` backward sweeps.
+3. :math:`x_\ell \mathrel{+}= P_\ell x_{\ell+1}`, then post-smoothing: ``sweeps``
+   backward Gauss-Seidel sweeps, or the same polynomial or steps as before.
 
-The backward sweep is the adjoint of the forward one and the coarse solve is exact
-(symmetric to rounding), so for symmetric positive definite :math:`A` the cycle is a symmetric
-positive definite operator and CG may use it (Gauss-Seidel converges in the energy
-norm of any such matrix).
+Post-smoothing is the adjoint of pre-smoothing (in the energy inner product) and the
+coarse solve is exact (symmetric to rounding), so for symmetric positive definite
+:math:`A` the cycle is a symmetric positive definite operator and CG may use it (each
+smoother converges in the energy norm of any such matrix).
 
 The packed arrays, as the Krylov loops pass a preconditioner: ``pointers`` (the row
 pointers of every :math:`A_\ell`, :math:`P_\ell` and of the coarse factors, each
 starting at 0, and the coarse permutations), ``indices`` and ``data`` (their columns and
-values), ``work`` (the inverted diagonals, and :math:`x_\ell, b_\ell` of the levels
-below the finest: the cycle's only mutable state) and ``layout``, the offsets.
+values), ``work`` (the inverted diagonals or l1 row sums, the Chebyshev bounds, the
+smoothers' work vectors, and :math:`x_\ell, b_\ell` of the levels below the finest: the
+cycle's only mutable state) and ``layout``, the offsets.
 """
 
 from __future__ import annotations
@@ -26,22 +30,37 @@ import numpy as np
 from numba import njit, uint64
 
 from .coarse import LU, PSEUDO_INVERSE, CoarseSolver
+from .smoothers import (
+    CHEBYSHEV,
+    GAUSS_SEIDEL,
+    chebyshev,
+    l1_jacobi,
+    prolong_add,
+    residual,
+)
+from .smoothers import row_sum as _row_sum
 
 # layout: a header, then FIELDS entries per level
 (LEVELS, SWEEPS, COARSE_KIND, DENSE, L_POINTERS, L_OFFSET, U_POINTERS, U_OFFSET, ROW_ORDER,
- COLUMN_ORDER, TEMPORARY, HEADER) = range(12)
-N, A_POINTERS, A_OFFSET, P_POINTERS, P_OFFSET, DIAGONAL, X, B, FIELDS = range(9)
+ COLUMN_ORDER, TEMPORARY, SMOOTHER, HEADER) = range(13)
+(N, A_POINTERS, A_OFFSET, P_POINTERS, P_OFFSET, DIAGONAL, X, B, BOUNDS, RESIDUAL, DIRECTION,
+ FIELDS) = range(12)
 
 
-def pack(operators, prolongators, inverse_diagonals, coarse: CoarseSolver, sweeps: int):
+def pack(operators, prolongators, inverse_diagonals, coarse: CoarseSolver, sweeps: int,
+         smoother: int = GAUSS_SEIDEL, uppers=(), eigenvalue_ratio: float = 1.0):
     """The five arrays of the cycle from the levels' CSR triples (finest first).
 
     ``operators`` holds every level's matrix, the coarsest last (only its size is
-    used: ``coarse`` solves on it); ``prolongators`` and ``inverse_diagonals`` one fewer.
+    used: ``coarse`` solves on it); ``prolongators``, ``inverse_diagonals`` (of
+    :math:`D`, or of :math:`D_1` for l1-Jacobi) and, for Chebyshev, ``uppers`` (the upper
+    bounds of the spectra of :math:`D^{-1}A`, the lower ones ``eigenvalue_ratio`` times
+    smaller) one fewer.
     """
     levels = len(operators)
     layout = np.zeros(HEADER + FIELDS * levels, dtype=np.int64)
     layout[LEVELS], layout[SWEEPS], layout[COARSE_KIND] = levels, sweeps, coarse.kind
+    layout[SMOOTHER] = smoother
     pieces = {"pointers": [], "entries": [], "data": [], "work": []}
     used = dict.fromkeys(pieces, 0)
 
@@ -64,6 +83,12 @@ def pack(operators, prolongators, inverse_diagonals, coarse: CoarseSolver, sweep
             put_matrix(operators[level], base + A_POINTERS, base + A_OFFSET)
             put_matrix(prolongators[level], base + P_POINTERS, base + P_OFFSET)
             put(inverse_diagonals[level], "work", base + DIAGONAL)
+            if smoother != GAUSS_SEIDEL:
+                put(np.zeros(n), "work", base + RESIDUAL)
+                put(np.zeros(n), "work", base + DIRECTION)
+            if smoother == CHEBYSHEV:
+                put(np.array([float(uppers[level]) / eigenvalue_ratio, float(uppers[level])]),
+                    "work", base + BOUNDS)
         if level > 0:
             put(np.zeros(n), "work", base + X)
             put(np.zeros(n), "work", base + B)
@@ -89,14 +114,6 @@ def pack(operators, prolongators, inverse_diagonals, coarse: CoarseSolver, sweep
 # signed index for wrap-around at every load (see ``solvers/_csr.py``).
 
 @njit(cache=True, nogil=True)
-def _row_sum(indptr, indices, data, x, i, s):
-    """s - A[i] x."""
-    for k in range(uint64(indptr[i]), uint64(indptr[i + uint64(1)])):
-        s -= data[k] * x[indices[k]]
-    return s
-
-
-@njit(cache=True, nogil=True)
 def _forward_sweeps(indptr, indices, data, diagonal, sweeps, b, x):
     """x = 0, then ``sweeps`` forward Gauss-Seidel sweeps on A x = b."""
     n = uint64(b.size)
@@ -114,6 +131,17 @@ def _restrict_residual(indptr, indices, data, p_indptr, p_indices, p_data, b, x,
         coarse_b[c] = 0.0
     for i in range(uint64(b.size)):
         s = _row_sum(indptr, indices, data, x, i, b[i])
+        for k in range(uint64(p_indptr[i]), uint64(p_indptr[i + uint64(1)])):
+            coarse_b[p_indices[k]] += p_data[k] * s
+
+
+@njit(cache=True, nogil=True)
+def _restrict(p_indptr, p_indices, p_data, r, coarse_b):
+    """coarse_b = P^T r."""
+    for c in range(coarse_b.size):
+        coarse_b[c] = 0.0
+    for i in range(uint64(r.size)):
+        s = r[i]
         for k in range(uint64(p_indptr[i]), uint64(p_indptr[i + uint64(1)])):
             coarse_b[p_indices[k]] += p_data[k] * s
 
@@ -199,13 +227,40 @@ def _level(pointers, indices, data, work, layout, level):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _smoother_work(work, layout, base, n):
+    """A level's two work vectors of the parallel smoothers, and its Chebyshev bounds."""
+    r = work[layout[base + RESIDUAL]:layout[base + RESIDUAL] + n]
+    d = work[layout[base + DIRECTION]:layout[base + DIRECTION] + n]
+    return r, d, work[layout[base + BOUNDS]], work[layout[base + BOUNDS] + 1]
+
+
+@njit(cache=True, nogil=True)
+def _smooth(a_indptr, a_indices, a_data, diagonal, bounds, smoother, sweeps, b, x, d, zero):
+    """The parallel smoothers (the same before and after the coarse correction)."""
+    if smoother == CHEBYSHEV:
+        chebyshev(a_indptr, a_indices, a_data, diagonal, bounds[0], bounds[1], sweeps, b, x, d,
+                  zero)
+    else:
+        l1_jacobi(a_indptr, a_indices, a_data, diagonal, sweeps, b, x, d, zero)
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _down(pointers, indices, data, work, layout, level, sweeps, b, x):
     """Pre-smoothing on ``level`` and the restricted residual, in the next level's b."""
     a_indptr, a_indices, a_data, p_indptr, p_indices, p_data, diagonal, below = _level(
         pointers, indices, data, work, layout, level)
-    _forward_sweeps(a_indptr, a_indices, a_data, diagonal, sweeps, b, x)
     coarse_b = work[layout[below + B]:layout[below + B] + layout[below + N]]
-    _restrict_residual(a_indptr, a_indices, a_data, p_indptr, p_indices, p_data, b, x, coarse_b)
+    smoother = layout[SMOOTHER]
+    if smoother == GAUSS_SEIDEL:
+        _forward_sweeps(a_indptr, a_indices, a_data, diagonal, sweeps, b, x)
+        _restrict_residual(a_indptr, a_indices, a_data, p_indptr, p_indices, p_data, b, x,
+                           coarse_b)
+        return
+    r, d, lower, upper = _smoother_work(work, layout, below - FIELDS, b.size)
+    _smooth(a_indptr, a_indices, a_data, diagonal, (lower, upper), smoother, sweeps, b, x, d,
+            True)
+    residual(a_indptr, a_indices, a_data, b, x, r)
+    _restrict(p_indptr, p_indices, p_data, r, coarse_b)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -214,8 +269,15 @@ def _up(pointers, indices, data, work, layout, level, sweeps, b, x):
     a_indptr, a_indices, a_data, p_indptr, p_indices, p_data, diagonal, below = _level(
         pointers, indices, data, work, layout, level)
     coarse_x = work[layout[below + X]:layout[below + X] + layout[below + N]]
-    _correct_backward(a_indptr, a_indices, a_data, p_indptr, p_indices, p_data, diagonal,
-                      sweeps, b, x, coarse_x)
+    smoother = layout[SMOOTHER]
+    if smoother == GAUSS_SEIDEL:
+        _correct_backward(a_indptr, a_indices, a_data, p_indptr, p_indices, p_data, diagonal,
+                          sweeps, b, x, coarse_x)
+        return
+    _, d, lower, upper = _smoother_work(work, layout, below - FIELDS, b.size)
+    prolong_add(p_indptr, p_indices, p_data, coarse_x, x)
+    _smooth(a_indptr, a_indices, a_data, diagonal, (lower, upper), smoother, sweeps, b, x, d,
+            False)
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -1,10 +1,12 @@
 r"""Smoothed-aggregation multigrid: the set-up of a hierarchy, and the hierarchy itself.
 
 From the finest level down, until a level has at most ``max_coarse`` unknowns: strong
-connections (:mod:`.strength`), aggregates (:mod:`.aggregation`), the tentative and the
-smoothed prolongator (:mod:`.prolongation`), and the Galerkin operator
+connections (:mod:`.strength`, the threshold halved from one level to the next),
+aggregates (:mod:`.aggregation`), the tentative and the smoothed prolongator
+(:mod:`.prolongation`), and the Galerkin operator
 :math:`A_{\ell+1} = P_\ell^T A_\ell P_\ell` (:mod:`.galerkin`); the coarsest level is
-inverted densely (:mod:`.coarse`).  :mod:`.cycle` applies the V-cycle.
+solved directly (:mod:`.coarse`).  :mod:`.cycle` applies the V-cycle with the smoother
+of :mod:`.smoothers`.
 
 Reference
 ---------
@@ -23,7 +25,7 @@ from scipy.sparse.linalg import LinearOperator
 
 from .._errors import PivotError
 from .._inputs import CSR, check_matrix
-from . import aggregation, galerkin, prolongation, strength
+from . import aggregation, galerkin, prolongation, smoothers, strength
 from .aggregation import aggregate
 from .coarse import coarse_solver
 from .cycle import pack, vcycle
@@ -34,6 +36,7 @@ from .prolongation import (
     spectral_radius,
     tentative_prolongator,
 )
+from .smoothers import L1_JACOBI, SMOOTHERS, inverse_l1_row_sums
 from .strength import strong_connections
 
 #: The prolongator smoothing weight over the spectral radius of D^-1 A (Vaněk et al.).
@@ -42,6 +45,8 @@ _OMEGA = 4.0 / 3.0
 _POWER_STEPS = 10
 # Symmetric Gauss-Seidel sweeps that improve the near-null space on the finest level.
 _CANDIDATE_SWEEPS = 4
+#: The strength threshold of each level over that of the level above (Vaněk et al.).
+THETA_DECAY = 0.5
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,7 +64,7 @@ class Hierarchy:
         Unknowns and stored entries of each level's matrix, finest first.
     setup_seconds : float
         Wall time of the set-up.
-    theta, sweeps, max_coarse, near_null_space : as given to :func:`amg`
+    theta, sweeps, smoother, max_coarse, near_null_space : as given to :func:`amg`
         (``near_null_space`` is the number of vectors).
     """
 
@@ -68,6 +73,7 @@ class Hierarchy:
     setup_seconds: float
     theta: float
     sweeps: int
+    smoother: str
     max_coarse: int
     near_null_space: int
     pointers: np.ndarray
@@ -118,7 +124,8 @@ class Hierarchy:
                 "nonzeros": list(self.nonzeros),
                 "operator_complexity": self.operator_complexity,
                 "grid_complexity": self.grid_complexity, "setup_seconds": self.setup_seconds,
-                "theta": self.theta, "sweeps": self.sweeps, "max_coarse": self.max_coarse,
+                "theta": self.theta, "sweeps": self.sweeps, "smoother": self.smoother,
+                "max_coarse": self.max_coarse,
                 "near_null_space": self.near_null_space}
 
     def apply(self, r) -> np.ndarray:
@@ -137,10 +144,13 @@ class Hierarchy:
         return LinearOperator(self.shape, matvec=self.apply, dtype=np.float64)
 
 
-def _check_options(theta, sweeps, max_coarse, max_levels) -> None:
+def _check_options(theta, sweeps, smoother, max_coarse, max_levels) -> None:
     if isinstance(theta, bool) or not isinstance(theta, (int, float, np.floating)) or \
             not 0.0 <= theta < 1.0:
         raise ValueError(f"theta must be a number in [0, 1); got {theta!r}")
+    if not isinstance(smoother, str) or smoother not in SMOOTHERS:
+        raise ValueError(f"smoother must be one of {', '.join(map(repr, SMOOTHERS))}; got "
+                         f"{smoother!r}")
     for name, value, lowest in (("sweeps", sweeps, 1), ("max_coarse", max_coarse, 1),
                                 ("max_levels", max_levels, 1)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lowest:
@@ -196,8 +206,8 @@ def _csr_array(operator) -> sp.csr_array:
     return sp.csr_array((data, indices, indptr), shape=(n, n))
 
 
-def amg(A, *, B=None, theta: float = 0.0, sweeps: int = 2, max_coarse: int = 10000,
-        max_levels: int = 25) -> Hierarchy:
+def amg(A, *, B=None, theta: float = 0.08, sweeps: int = 2, smoother: str = "gauss_seidel",
+        max_coarse: int = 1000, max_levels: int = 25) -> Hierarchy:
     r"""Build a smoothed-aggregation multigrid hierarchy for ``A``.
 
     Parameters
@@ -208,10 +218,17 @@ def amg(A, *, B=None, theta: float = 0.0, sweeps: int = 2, max_coarse: int = 100
         The near-null space, vectors the coarse levels must represent exactly
         (default: the constants; rigid-body modes for elasticity, say).
     theta : float
-        Strength threshold in [0, 1): ``a_ij`` couples ``i`` and ``j`` when
-        :math:`|a_{ij}| \ge \theta \sqrt{|a_{ii} a_{jj}|}`.
+        Strength threshold in [0, 1) on the finest level, halved on each coarser one
+        (Vaněk et al.): on level :math:`\ell`, ``a_ij`` couples ``i`` and ``j`` when
+        :math:`|a_{ij}| \ge 2^{-\ell} \theta \sqrt{|a_{ii} a_{jj}|}`.  The weak entries
+        of the coarse Galerkin matrices then stay out of the aggregates.
     sweeps : int
-        Gauss-Seidel sweeps before (forward) and after (backward) the coarse correction.
+        Smoothing before and after the coarse correction: Gauss-Seidel sweeps (forward
+        before, backward after), the degree of the Chebyshev polynomial, or l1-Jacobi
+        steps.
+    smoother : str
+        ``"gauss_seidel"`` (serial), ``"chebyshev"`` or ``"l1_jacobi"`` (rows in
+        parallel, on the threads Numba is given); all keep the cycle symmetric.
     max_coarse : int
         Coarsening stops at this many unknowns or fewer (or where it stalls); that level
         is solved directly, by sparse LU.
@@ -236,23 +253,27 @@ def amg(A, *, B=None, theta: float = 0.0, sweeps: int = 2, max_coarse: int = 100
     >>> A = sp.csr_array(sp.kron(sp.eye(150), T) + sp.kron(T, sp.eye(150)))
     >>> H = amg(A)
     >>> H.levels, H.sizes
-    (2, (22500, 3788))
+    (3, (22500, 3788, 438))
     >>> result = cg(A, np.ones(22500), M=H, rtol=1e-8)
     >>> result.converged, result.iterations < 15
     (True, True)
+    >>> cg(A, np.ones(22500), M=amg(A, smoother="chebyshev", sweeps=3), rtol=1e-8).converged
+    True
     """
     started = time.perf_counter()
-    _check_options(theta, sweeps, max_coarse, max_levels)
+    _check_options(theta, sweeps, smoother, max_coarse, max_levels)
+    kind = SMOOTHERS[smoother]
     operator = _fine_matrix(A)
     n = operator[0].size - 1
     candidates = _near_null_space(B, n)
-    operators, prolongators, inverse_diagonals = [operator], [], []
+    operators, prolongators, smoothing_diagonals, uppers = [operator], [], [], []
     while operator[0].size - 1 > max_coarse and len(operators) < max_levels:
         inverse_diagonal = _inverse_diagonal(operator, len(operators) - 1)
         if len(operators) == 1:
             candidates = relax_candidates(*operator, inverse_diagonal, candidates,
                                           _CANDIDATE_SWEEPS)
-        strong = strong_connections(*operator, 1.0 / inverse_diagonal, float(theta))
+        level_theta = float(theta) * THETA_DECAY ** (len(operators) - 1)
+        strong = strong_connections(*operator, 1.0 / inverse_diagonal, level_theta)
         aggregates, count = aggregate(*strong)
         if count == 0 or count * candidates.shape[1] >= operator[0].size - 1:
             break  # coarsening stalls: this level becomes the coarsest, solved directly
@@ -261,17 +282,21 @@ def amg(A, *, B=None, theta: float = 0.0, sweeps: int = 2, max_coarse: int = 100
         rho = spectral_radius(*operator, inverse_diagonal, _POWER_STEPS)
         prolongator = smooth_prolongator(*operator, inverse_diagonal, _OMEGA / rho,
                                          tentative[:3], columns)
-        inverse_diagonals.append(inverse_diagonal)
+        smoothing_diagonals.append(inverse_l1_row_sums(*operator) if kind == L1_JACOBI
+                                   else inverse_diagonal)
+        uppers.append(smoothers.UPPER_MARGIN * rho)
         prolongators.append(prolongator)
         operator = galerkin_product(operator, prolongator, columns)
         operators.append(operator)
         candidates = tentative[3]
     _inverse_diagonal(operator, len(operators) - 1)
     coarse = coarse_solver(_csr_array(operator))
-    packed = pack(operators, prolongators, inverse_diagonals, coarse, int(sweeps))
+    packed = pack(operators, prolongators, smoothing_diagonals, coarse, int(sweeps), kind,
+                  uppers, smoothers.EIGENVALUE_RATIO)
     return Hierarchy(tuple(op[0].size - 1 for op in operators),
                      tuple(int(op[0][-1]) for op in operators), time.perf_counter() - started,
-                     float(theta), int(sweeps), int(max_coarse), candidates.shape[1], *packed)
+                     float(theta), int(sweeps), smoother, int(max_coarse),
+                     candidates.shape[1], *packed)
 
 
 def setup_calls() -> list[tuple[object, tuple]]:
