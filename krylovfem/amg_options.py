@@ -10,9 +10,9 @@ is a set of vectors and has no case-file form.  The values are checked by
 Examples
 --------
 >>> sorted(AMG_OPTIONS)
-['max_coarse', 'max_levels', 'sweeps', 'theta']
+['max_coarse', 'max_levels', 'smoother', 'sweeps', 'theta']
 >>> AMG_OPTIONS["theta"].default, AMG_OPTIONS["sweeps"].type
-(0.0, 'integer')
+(0.08, 'integer')
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import Any
 import scipy.sparse as sparse
 
 from solvers import amg
+from solvers.multigrid import SMOOTHERS
 
 __all__ = ["AMG_OPTIONS", "AmgOption", "read_amg_options"]
 
@@ -36,18 +37,25 @@ class AmgOption:
     Attributes
     ----------
     name : str
-    default : int or float
+    default : int, float or str
         The function's default.
-    type : {"integer", "number"}
+    type : {"integer", "number", "string"}
         The TOML type, from the default's.
     meaning : str
         The docstring's description of the parameter.
+    choices : tuple of str
+        The allowed values of a string option (empty for numbers).
     """
 
     name: str
-    default: int | float
+    default: int | float | str
     type: str
     meaning: str
+    choices: tuple[str, ...] = ()
+
+
+#: The allowed values of the string keywords of :func:`solvers.amg`.
+_CHOICES = {"smoother": tuple(SMOOTHERS)}
 
 
 def _descriptions(function) -> dict[str, str]:
@@ -72,11 +80,11 @@ def _options() -> dict[str, AmgOption]:
     for name, parameter in inspect.signature(amg).parameters.items():
         default = parameter.default
         if parameter.kind is not inspect.Parameter.KEYWORD_ONLY or isinstance(default, bool) \
-                or not isinstance(default, int | float):
+                or not isinstance(default, int | float | str):
             continue
-        options[name] = AmgOption(name, default,
-                                  "integer" if isinstance(default, int) else "number",
-                                  descriptions.get(name, ""))
+        kind = {int: "integer", float: "number", str: "string"}[type(default)]
+        options[name] = AmgOption(name, default, kind, descriptions.get(name, ""),
+                                  _CHOICES.get(name, ()) if kind == "string" else ())
     return options
 
 
@@ -122,6 +130,8 @@ def read_amg_options(section, preconditioner: str) -> dict[str, Any]:
     for name, option in AMG_OPTIONS.items():
         if option.type == "integer":
             value = section.integer(name, option.default)
+        elif option.type == "string":
+            value = section.choice(name, option.choices, option.default)
         else:
             value = section.number(name, option.default)
         if section.has(name):

@@ -140,6 +140,12 @@ class Key:
         return next(section.problems for section in SECTIONS if section.name == self.section)
 
 
+def _toml(value) -> str:
+    """A default as a case file writes it: strings in double quotes, numbers as Python
+    prints them."""
+    return f'"{value}"' if isinstance(value, str) else repr(value)
+
+
 def _one_of(names: tuple[str, ...]) -> str:
     return " \\| ".join(f'`"{name}"`' for name in names)
 
@@ -273,9 +279,10 @@ KEYS: tuple[Key, ...] = (
     Key("solver", "restart", "integer", "30", "1 to 10000",
         "The GMRES restart length (CG ignores it).", "50"),
     # solver.amg: one key per option of solvers.amg
-    *(Key("solver.amg", option.name, option.type, repr(option.default),
+    *(Key("solver.amg", option.name, option.type, _toml(option.default),
+          _one_of(option.choices) if option.choices else
           f"{'an integer' if option.type == 'integer' else 'a number'} that solvers.amg "
-          f"accepts (see meaning)", _from_docstring(option.meaning), repr(option.default))
+          f"accepts (see meaning)", _from_docstring(option.meaning), _toml(option.default))
       for option in AMG_OPTIONS.values()),
     # adapt
     Key("adapt", "steps", "integer", _default("steps"), ">= 1",

@@ -8,5 +8,6 @@ set-up and its result).
 """
 
 from .hierarchy import Hierarchy, amg
+from .smoothers import SMOOTHERS
 
-__all__ = ["Hierarchy", "amg"]
+__all__ = ["SMOOTHERS", "Hierarchy", "amg"]

@@ -143,7 +143,8 @@ def test_amg_options_reach_the_hierarchy_and_the_record(tmp_path, cli):
     path = _case(tmp_path, POISSON_2D_AMG)
     assert cli("run", path, "--out", tmp_path / "run", "--quiet").status == 0
     record = json.loads((tmp_path / "run" / "summary.json").read_text())
-    options = {"theta": 0.05, "sweeps": 1, "max_coarse": 40, "max_levels": 25}
+    options = {"theta": 0.05, "sweeps": 1, "smoother": "gauss_seidel", "max_coarse": 40,
+               "max_levels": 25}
     assert record["case"]["resolved"]["solver"]["amg"] == options
     _, direct = _direct_hierarchy(path, theta=0.05, sweeps=1, max_coarse=40)
     _, default = _direct_hierarchy(path)
@@ -156,6 +157,23 @@ def test_amg_options_reach_the_hierarchy_and_the_record(tmp_path, cli):
                "--set", "solver.amg.max_levels=2").status == 0
     record = json.loads((tmp_path / "set" / "summary.json").read_text())
     assert record["preconditioner"]["levels"] == 2
+
+
+def test_the_amg_smoother_is_a_choice_of_the_case_file(tmp_path, cli):
+    path = _case(tmp_path, POISSON_2D_AMG)
+    assert cli("run", path, "--out", tmp_path / "run", "--quiet",
+               "--set", "solver.amg.smoother=chebyshev").status == 0
+    record = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert record["preconditioner"]["smoother"] == "chebyshev"
+    system, direct = _direct_hierarchy(path, theta=0.05, sweeps=1, max_coarse=40,
+                                       smoother="chebyshev")
+    expected = solvers.cg(system.reduced_matrix, system.reduced_rhs, M=direct, rtol=1e-8)
+    assert record["iterations"] == expected.iterations
+    _one_line_refusal(cli("run", path, "--out", tmp_path / "never",
+                          "--set", "solver.amg.smoother=chebychev"),
+                      "[solver.amg] smoother (from --set) = 'chebychev': unknown (did you mean "
+                      "'chebyshev'?); allowed: gauss_seidel | chebyshev | l1_jacobi",
+                      tmp_path / "never")
 
 
 def test_compare_study_and_adapt_use_the_amg_options(tmp_path, cli):
@@ -187,8 +205,12 @@ def test_compare_study_and_adapt_use_the_amg_options(tmp_path, cli):
                                 "integer, given a number"),
     (["solver.amg.max_coarse=true"], "[solver.amg] max_coarse (from --set) = True: expected "
                                      "an integer"),
-    (["solver.amg.smoother=\"jacobi\""], "[solver.amg] unknown key 'smoother'; allowed: "
-                                         "theta, sweeps, max_coarse, max_levels"),
+    (["solver.amg.smoothing=\"jacobi\""], "[solver.amg] unknown key 'smoothing' (did you "
+                                          "mean 'smoother'?); allowed: theta, sweeps, "
+                                          "smoother, max_coarse, max_levels"),
+    (["solver.amg.smoother=\"jacobi\""], "[solver.amg] smoother (from --set) = 'jacobi': "
+                                         "unknown (did you mean 'l1_jacobi'?); allowed: "
+                                         "gauss_seidel | chebyshev | l1_jacobi"),
     (["solver.amg=3"], "[solver] amg (from --set) = 3: expected a table [solver.amg]"),
     (["solver.preconditioner=ic0"], "[solver.amg] is used only with preconditioner = \"amg\"; "
                                     "given preconditioner = \"ic0\""),
