@@ -127,7 +127,7 @@ SPD = ("%%MatrixMarket matrix coordinate real symmetric\n3 3 5\n1 1 2\n2 1 -1\n2
 
 AMG = BASE.replace('"jacobi"', '"amg"') + "\n[solver.amg]\ntheta = 0.0\n"
 
-ADAPT = BASE + "\n[adapt]\nsteps = 2\n"
+ADAPT = BASE + "\n[adapt]\nsteps = 2\nmax_dofs = 200\n"
 
 ATTACK = f"__import__('os').system('touch {MARKER}')"
 
@@ -291,23 +291,28 @@ NUMBERS = {
     ("mesh", "n"): ["0", "-1", "100001", "9223372036854775807", "1.5", "inf", "nan"],
     ("solver", "rtol"): ["-1.0", "1.0", "nan", "inf", "-inf", "1e400", "0.0"],
     ("solver", "atol"): ["-1.0", "nan", "inf"],
-    ("solver", "maxiter"): ["0", "-5", "9223372036854775807"],
+    ("solver", "maxiter"): ["0", "-5", "9223372036854775807", "10000000"],
     ("solver", "restart"): ["0", "-1", "100000"],
     ("time", "t_end"): ["0.0", "-1.0", "nan", "inf", "1e308"],
     ("time", "dt"): ["0.0", "nan", "1e-300", "5e-324", "inf", "0.03", "0.015"],
     ("solver.amg", "theta"): ["-0.5", "1.0", "nan", "inf"],
-    ("solver.amg", "sweeps"): ["0", "-1", "1000000000"],
-    ("solver.amg", "max_coarse"): ["0", "-1"],
-    ("solver.amg", "max_levels"): ["0", "-1", "1"],
-    ("adapt", "steps"): ["0", "-1", "9223372036854775807"],
+    ("solver.amg", "sweeps"): ["0", "-1", "1000000000", "100000000000000000000"],
+    ("solver.amg", "max_levels"): ["0", "-1", "1", "100000000000000000000"],
+    ("solver.amg", "max_coarse"): ["0", "-1", "100000000000000000000"],
+    ("adapt", "steps"): ["0", "-1", "9223372036854775807", "100000000000000000000"],
     ("adapt", "theta"): ["0.0", "-0.1", "1.5", "nan"],
     ("adapt", "target"): ["0.0", "-1.0", "nan", "inf", "1e300"],
-    ("adapt", "max_dofs"): ["0", "-1", "5"],
+    ("adapt", "max_dofs"): ["0", "-1", "5", "100000000000000000000"],
 }
 # values that are allowed and must run to a record (status 0 or 1)
 VALID_NUMBERS = {("solver", "rtol", "0.0"): (2,), ("solver.amg", "max_levels", "1"): (0, 1),
                  ("adapt", "target", "1e300"): (0, 1), ("time", "dt", "0.015"): (0,),
-                 ("solver", "maxiter", "9223372036854775807"): (2,)}
+                 ("solver", "maxiter", "10000000"): (0,),
+                 ("solver.amg", "max_levels", "100000000000000000000"): (0,),
+                 ("solver.amg", "max_coarse", "100000000000000000000"): (0,),
+                 ("adapt", "steps", "9223372036854775807"): (0,),
+                 ("adapt", "steps", "100000000000000000000"): (0,),
+                 ("adapt", "max_dofs", "100000000000000000000"): (0,)}
 
 
 def _number_items() -> None:

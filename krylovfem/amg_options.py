@@ -83,6 +83,11 @@ def _options() -> dict[str, AmgOption]:
 #: The ``[solver.amg]`` keys, in the order of :func:`solvers.amg`'s signature.
 AMG_OPTIONS: dict[str, AmgOption] = _options()
 
+#: The most Gauss-Seidel sweeps a case may ask of each level (solvers.amg takes any
+#: number): far above what any smoother needs, and low enough that one V-cycle on the
+#: largest mesh a case may have stays within seconds instead of hours.
+MAX_SWEEPS = 100
+
 #: A matrix whose hierarchy costs nothing to build: :func:`solvers.amg` checks each
 #: option on it, before anything is assembled.
 _PROBE = sparse.eye_array(1, format="csr")
@@ -121,7 +126,8 @@ def read_amg_options(section, preconditioner: str) -> dict[str, Any]:
     options = {}
     for name, option in AMG_OPTIONS.items():
         if option.type == "integer":
-            value = section.integer(name, option.default)
+            value = section.integer(name, option.default,
+                                    maximum=MAX_SWEEPS if name == "sweeps" else None)
         else:
             value = section.number(name, option.default)
         if section.has(name):

@@ -94,8 +94,10 @@ class Section:
         if key not in self.table:
             return default
         value = self.table[key]
-        allowed = ("an integer" + (f" >= {minimum}" if minimum is not None else "")
-                   + (f" and <= {maximum}" if maximum else ""))
+        bounds = [f">= {minimum}" if minimum is not None else "",
+                  f"<= {maximum}" if maximum is not None else ""]
+        allowed = " and ".join(["an integer " + bounds[0], bounds[1]] if all(bounds)
+                               else ["an integer " + "".join(bounds)]).strip()
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
@@ -108,10 +110,11 @@ class Section:
 
     def checked(self, key: str, value: Any, check: Callable[[Any], Any]) -> None:
         """Run a library's own check of ``value`` (its ranges live there); its
-        ``ValueError`` becomes a one-line error naming the key and the value given."""
+        ``ValueError`` becomes a one-line error naming the key and the value given (so
+        does an ``OverflowError``: an integer beyond what the library's arrays hold)."""
         try:
             check(value)
-        except ValueError as error:
+        except (ValueError, OverflowError) as error:
             given = self.table.get(key, value)
             raise CaseError(f"{self.source}: {self.label(key)} = {shown(given)}: "
                             f"{' '.join(str(error).split())}") from None

@@ -152,6 +152,11 @@ BAD_FILES = {
                               ["[output] dir", "NUL character"]),
     "mesh file with a nul": (_replace('domain = "unit_square"\nn = 4', 'file = "m\\u0000.msh"'),
                              ["[mesh] file", "NUL character"]),
+    "amg sweeps beyond 64 bits": (_replace('"jacobi"', '"amg"')
+                                  + "[solver.amg]\nsweeps = 100000000000000000000\n",
+                                  ["[solver.amg] sweeps = 100000000000000000000", "<= 100"]),
+    "amg sweeps for hours": (_replace('"jacobi"', '"amg"') + "[solver.amg]\nsweeps = 1000000000\n",
+                             ["[solver.amg] sweeps = 1000000000", "out of range", "<= 100"]),
     "heat beyond an hour of steps": (
         _replace("n = 4", "n = 100").replace('"poisson"', '"heat"').replace("exact", "# exact")
         + "[time]\nt_end = 1.0\ndt = 1e-6\ninitial = \"0\"\n",  # 2e10
