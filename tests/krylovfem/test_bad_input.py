@@ -320,6 +320,19 @@ def test_rhs_of_the_wrong_length(tmp_path, cli):
     _check_refused(cli("run", case, "--out", out), out, "[system] rhs", "2 entries", "900")
 
 
+def test_rhs_of_several_columns(tmp_path, cli):
+    """Only the first column was solved for, the others dropped without a word."""
+    (tmp_path / "a.mtx").write_text("%%MatrixMarket matrix coordinate real general\n"
+                                    "2 2 2\n1 1 2\n2 2 2\n")
+    (tmp_path / "b.mtx").write_text("%%MatrixMarket matrix array real general\n2 2\n"
+                                    "1\n2\n3\n4\n")
+    case = tmp_path / "case.toml"
+    case.write_text('[problem]\ntype = "matrix"\n[system]\nmatrix = "a.mtx"\nrhs = "b.mtx"\n')
+    out = tmp_path / "out"
+    _check_refused(cli("run", case, "--out", out), out, "case.toml: [system] rhs",
+                   "b.mtx is 2 x 2", "one column")
+
+
 def test_mesh_file_with_a_point_of_no_cell_is_solved(tmp_path, cli):
     """A point no triangle uses (a gmsh geometry point, say) would be an unknown of no
     equation: it is dropped, and the square of two triangles solves as without it."""
