@@ -126,8 +126,10 @@ def read_amg_options(section, preconditioner: str) -> dict[str, Any]:
     options = {}
     for name, option in AMG_OPTIONS.items():
         if option.type == "integer":
-            value = section.integer(name, option.default,
-                                    maximum=MAX_SWEEPS if name == "sweeps" else None)
+            value = section.integer(name, option.default)
+            if name == "sweeps" and value > MAX_SWEEPS:
+                raise section.out_of_range(name, f"an integer <= {MAX_SWEEPS} (here; "
+                                                 f"solvers.amg takes more)")
         else:
             value = section.number(name, option.default)
         if section.has(name):
