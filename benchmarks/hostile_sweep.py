@@ -25,9 +25,9 @@ whose name contains WORD, ``--list`` names them all.
 
 Run (each process takes one to three seconds; some solve a small case)::
 
-    python benchmarks/hostile_sweep.py         # about 210 items, 8 minutes: every third
+    python benchmarks/hostile_sweep.py         # 212 items, about 4 minutes: every third
                                                # of each class, every path/output/cache one
-    python benchmarks/hostile_sweep.py --all   # all 535, about 20 minutes
+    python benchmarks/hostile_sweep.py --all   # all 535, 8 to 20 minutes (machine load)
     python benchmarks/hostile_sweep.py --only expr --verbose   # the whole stderr of each
 
 The Numba cache is the one the sources already use, so a first run compiles once.
@@ -973,7 +973,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help="run the items of this class only")
     parser.add_argument("-k", dest="word", help="run the items whose name contains WORD")
     parser.add_argument("--all", action="store_true",
-                        help=f"every item (about 20 minutes); without it, every {STRIDE}-th "
+                        help=f"every item (8 to 20 minutes); without it, every {STRIDE}-th "
                              f"item of the classes {', '.join(SAMPLED)} and all the others")
     parser.add_argument("--list", action="store_true", help="name the items and stop")
     parser.add_argument("--verbose", action="store_true", help="print each item's stderr")
