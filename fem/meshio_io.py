@@ -46,6 +46,8 @@ def read_mesh(path: str | os.PathLike) -> Mesh:
     Triangle meshes come from ``triangle`` cells (2D points; a constant z is dropped),
     interval meshes from ``line`` cells on the x axis.  Clockwise triangles and
     right-to-left intervals are reoriented (file formats do not agree on orientation).
+    Points that no cell or boundary facet uses are dropped (they would be unknowns of
+    no equation), and the others renumbered in their order.
 
     Raises
     ------
@@ -97,10 +99,30 @@ def read_mesh(path: str | os.PathLike) -> Mesh:
                 part = facets[tags == tag]
                 boundaries[name] = np.concatenate([boundaries[name], part]) \
                     if name in boundaries else part
+    points, cells, boundaries = _drop_unused_points(points, cells, boundaries)
     try:
         return Mesh(points, cells, boundaries)
     except ValueError as error:
         raise ValueError(f"mesh file {str(path)!r}: {error}") from error
+
+
+def _drop_unused_points(points: np.ndarray, cells: np.ndarray, boundaries: dict):
+    """The mesh without the points that no cell and no boundary facet uses.
+
+    gmsh files often carry such points (geometry points, say); kept, each would be an
+    unknown of no equation, and the system singular.  Connectivity outside the points
+    is left for :class:`~fem.mesh.Mesh` to refuse.
+    """
+    used = np.zeros(len(points), dtype=bool)
+    for indices in (cells, *boundaries.values()):
+        if indices.size and (indices.min() < 0 or indices.max() >= len(points)):
+            return points, cells, boundaries
+        used[indices.ravel()] = True
+    if used.all():
+        return points, cells, boundaries
+    renumber = np.cumsum(used) - 1
+    return (np.ascontiguousarray(points[used]), renumber[cells],
+            {name: renumber[facets] for name, facets in boundaries.items()})
 
 
 def _orient(points: np.ndarray, cells: np.ndarray) -> np.ndarray:

@@ -91,6 +91,11 @@ def _options() -> dict[str, AmgOption]:
 #: The ``[solver.amg]`` keys, in the order of :func:`solvers.amg`'s signature.
 AMG_OPTIONS: dict[str, AmgOption] = _options()
 
+#: The most Gauss-Seidel sweeps a case may ask of each level (solvers.amg takes any
+#: number): far above what any smoother needs, and low enough that one V-cycle on the
+#: largest mesh a case may have stays within seconds instead of hours.
+MAX_SWEEPS = 100
+
 #: A matrix whose hierarchy costs nothing to build: :func:`solvers.amg` checks each
 #: option on it, before anything is assembled.
 _PROBE = sparse.eye_array(1, format="csr")
@@ -130,6 +135,9 @@ def read_amg_options(section, preconditioner: str) -> dict[str, Any]:
     for name, option in AMG_OPTIONS.items():
         if option.type == "integer":
             value = section.integer(name, option.default)
+            if name == "sweeps" and value > MAX_SWEEPS:
+                raise section.out_of_range(name, f"an integer <= {MAX_SWEEPS} (here; "
+                                                 f"solvers.amg takes more)")
         elif option.type == "string":
             value = section.choice(name, option.choices, option.default)
         else:

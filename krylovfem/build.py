@@ -129,10 +129,17 @@ def read_system(case: Case):
     if settings.rhs is None:
         return matrix, matrix @ np.ones(matrix.shape[0]), True
     try:
-        rhs = np.asarray(read_rhs(settings.rhs), dtype=np.float64)
+        rhs = np.asarray(read_rhs(settings.rhs))
     except (OSError, ValueError) as error:
         raise CaseError(f"{case.source}: [system] rhs: {first_line(error)}") from None
-    rhs = rhs[:, 0] if rhs.ndim == 2 else rhs
+    name = settings.rhs.name
+    if rhs.ndim == 2 and rhs.shape[1] != 1:
+        # only the first column would be solved for
+        raise CaseError(f"{case.source}: [system] rhs: {name} is {rhs.shape[0]} x "
+                        f"{rhs.shape[1]}; allowed: one column (the vector b)")
+    rhs = rhs.reshape(-1)
+    # a complex b with a real A is solved as complex, never cast (the solvers' rule)
+    rhs = rhs.astype(np.result_type(rhs.dtype, matrix.dtype, np.float64))
     _check_finite(case, "rhs", settings.rhs.name, rhs)
     if rhs.shape != (matrix.shape[0],):
         raise CaseError(f"{case.source}: [system] rhs: {rhs.size} entries for a matrix of "

@@ -244,7 +244,7 @@ def _validate(raw: dict, *, name: str, source: str, base: Path,
         if section != "name" and section in raw and not isinstance(raw[section], dict):
             raise CaseError(f"{source}: {section} must be a section [{section}], given "
                             f"{type_name(raw[section])}")
-    case_name = top.string("name", name)
+    case_name = top.file_name("name", name)
     if "problem" not in raw:
         raise CaseError(f"{source}: missing section [problem] (with type = "
                         f"{' | '.join(PROBLEM_TYPES)})")
@@ -512,7 +512,7 @@ def _solver_settings(section: Section, problem_type: str,
 
 
 def _output_settings(section: Section, name: str, overrides: tuple[str, ...]) -> OutputSettings:
-    directory = section.string("dir", None)
+    directory = section.path("dir", None)
     path = Path(directory) if directory else Path("results") / name
     if "output.dir" not in section.overridden:
         path = path.with_name(path.name + override_suffix(overrides))
@@ -553,12 +553,12 @@ _MAX_SUFFIX = 120
 def _system_settings(section: Section, base: Path) -> SystemSettings:
     if not section.has("matrix"):
         raise section.error("matrix", "missing; give matrix = \"file.mtx\"")
-    matrix = base / section.string("matrix", None)
+    matrix = base / section.path("matrix", None)
     if not matrix.is_file():
         raise section.error("matrix", f"no such matrix file {str(matrix)!r}")
     rhs = None
     if section.has("rhs"):
-        rhs = base / section.string("rhs", None)
+        rhs = base / section.path("rhs", None)
         if not rhs.is_file():
             raise section.error("rhs", f"no such right-hand-side file {str(rhs)!r}")
     return SystemSettings(matrix, rhs)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import sys
 from pathlib import Path
 
 from fem import mesh as mesh_module
@@ -23,7 +25,7 @@ def read_mesh_settings(section: Section, base: Path) -> MeshSettings:
         for key in ("domain", "bounds", "n"):
             if section.has(key):
                 raise section.error(key, "not used with file (the mesh comes from the file)")
-        file = base / section.string("file", None)
+        file = base / section.path("file", None)
         if not file.is_file():
             raise section.error("file", f"no such mesh file {str(file)!r}")
         return MeshSettings(None, None, 0, element, file)
@@ -44,6 +46,10 @@ def read_mesh_settings(section: Section, base: Path) -> MeshSettings:
         if any(low >= high for low, high in pairs):
             raise section.out_of_range("bounds", "increasing pairs, a < b (interval: [a, b]; "
                                                  "rectangle: [x0, x1, y0, y1])")
+        # a span beyond the largest float (1e308 - -1e308) would count infinitely many cells
+        if not all(math.isfinite(high - low) for low, high in pairs):
+            raise section.out_of_range("bounds", f"pairs whose difference b - a is at most "
+                                                 f"{sys.float_info.max:.3g}")
     else:
         if section.has("bounds"):
             raise section.error("bounds", f"not used with domain = \"{domain}\" (only interval "

@@ -32,7 +32,7 @@ from dataclasses import dataclass, fields
 
 import fem.estimate
 import fem.problems
-from krylovfem.amg_options import AMG_OPTIONS
+from krylovfem.amg_options import AMG_OPTIONS, MAX_SWEEPS
 from krylovfem.settings import AdaptSettings
 from solvers import METHODS, PRECONDITIONERS
 
@@ -208,7 +208,8 @@ SECTIONS: tuple[Section, ...] = (
 )
 
 KEYS: tuple[Key, ...] = (
-    Key("", "name", "string", '"<case file name without .toml>"', "a non-empty string",
+    Key("", "name", "string", '"<case file name without .toml>"', "a folder name: 1 to 100 "
+        "bytes, no `/`, `\\` or control characters, not `.` or `..`",
         "The case name, printed in reports and used in the default output folder.",
         '"poisson-2d"'),
     # mesh
@@ -281,6 +282,7 @@ KEYS: tuple[Key, ...] = (
     # solver.amg: one key per option of solvers.amg
     *(Key("solver.amg", option.name, option.type, _toml(option.default),
           _one_of(option.choices) if option.choices else
+          f"1 to {MAX_SWEEPS} (see meaning)" if option.name == "sweeps" else
           f"{'an integer' if option.type == 'integer' else 'a number'} that solvers.amg "
           f"accepts (see meaning)", _from_docstring(option.meaning), _toml(option.default))
       for option in AMG_OPTIONS.values()),

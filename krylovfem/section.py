@@ -20,6 +20,11 @@ from krylovfem.schema import keys_by_section
 SCHEMA: dict[str, tuple[str, ...]] = keys_by_section()
 
 
+#: Longest case name: the folder ``.<name>.compare--<overrides>.lock`` must stay within
+#: the 255 bytes a file system allows in one name.
+MAX_NAME_BYTES = 100
+
+
 class CaseError(ValueError):
     """A case file (or a ``--set`` override) that is not a valid case; a one-line message."""
 
@@ -89,8 +94,10 @@ class Section:
         if key not in self.table:
             return default
         value = self.table[key]
-        allowed = ("an integer" + (f" >= {minimum}" if minimum is not None else "")
-                   + (f" and <= {maximum}" if maximum else ""))
+        bounds = [f">= {minimum}" if minimum is not None else "",
+                  f"<= {maximum}" if maximum is not None else ""]
+        allowed = " and ".join(["an integer " + bounds[0], bounds[1]] if all(bounds)
+                               else ["an integer " + "".join(bounds)]).strip()
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
@@ -103,10 +110,11 @@ class Section:
 
     def checked(self, key: str, value: Any, check: Callable[[Any], Any]) -> None:
         """Run a library's own check of ``value`` (its ranges live there); its
-        ``ValueError`` becomes a one-line error naming the key and the value given."""
+        ``ValueError`` becomes a one-line error naming the key and the value given (so
+        does an ``OverflowError``: an integer beyond what the library's arrays hold)."""
         try:
             check(value)
-        except ValueError as error:
+        except (ValueError, OverflowError) as error:
             given = self.table.get(key, value)
             raise CaseError(f"{self.source}: {self.label(key)} = {shown(given)}: "
                             f"{' '.join(str(error).split())}") from None
@@ -125,6 +133,29 @@ class Section:
         value = self.table[key]
         if not isinstance(value, str) or not value.strip():
             raise self.wrong(key, "a non-empty string")
+        return value
+
+    def path(self, key: str, default: str | None) -> str | None:
+        """A file or folder name: a non-empty string without the NUL character, which no
+        file system takes in a name."""
+        value = self.string(key, default)
+        if value is not None and "\x00" in value:
+            raise CaseError(f"{self.source}: {self.label(key)} = {shown(value)}: a path "
+                            f"cannot hold the NUL character; allowed: a path")
+        return value
+
+    def file_name(self, key: str, default: str) -> str:
+        """A name that becomes one folder name (``results/<name>``): at most
+        :data:`MAX_NAME_BYTES` bytes, no path separator or control character, not ``.``
+        or ``..``."""
+        value = self.string(key, default)
+        allowed = (f"a name of at most {MAX_NAME_BYTES} bytes without / \\ or control "
+                   f"characters, not . or ..")
+        if (value in (".", "..") or any(char in "/\\" or ord(char) < 32 or ord(char) == 127
+                                         for char in value)
+                or len(value.encode("utf-8")) > MAX_NAME_BYTES):
+            raise CaseError(f"{self.source}: {self.label(key)} = {shown(value)}: not usable as "
+                            f"a folder name; allowed: {allowed}")
         return value
 
     def choice(self, key: str, choices: tuple[str, ...], default: str | None) -> str | None:

@@ -144,6 +144,9 @@ class Hierarchy:
         return LinearOperator(self.shape, matvec=self.apply, dtype=np.float64)
 
 
+_INT64_MAX = int(np.iinfo(np.int64).max)
+
+
 def _check_options(theta, sweeps, smoother, max_coarse, max_levels) -> None:
     if isinstance(theta, bool) or not isinstance(theta, (int, float, np.floating)) or \
             not 0.0 <= theta < 1.0:
@@ -153,8 +156,11 @@ def _check_options(theta, sweeps, smoother, max_coarse, max_levels) -> None:
                          f"{smoother!r}")
     for name, value, lowest in (("sweeps", sweeps, 1), ("max_coarse", max_coarse, 1),
                                 ("max_levels", max_levels, 1)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lowest:
-            raise ValueError(f"{name} must be an integer >= {lowest}; got {value!r}")
+        # the compiled cycle holds them in 64 bits
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+                or not lowest <= value <= _INT64_MAX:
+            raise ValueError(f"{name} must be an integer from {lowest} to {_INT64_MAX}; got "
+                             f"{value!r}")
 
 
 def _near_null_space(B, n: int) -> np.ndarray:

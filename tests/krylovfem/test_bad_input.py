@@ -139,6 +139,24 @@ BAD_FILES = {
     "gmres basis beyond memory": (
         _replace("n = 4", "n = 340").replace('method = "cg"', 'method = "gmres"\nrestart = 10000'),
         ["[solver] restart = 10000", "GiB", "at most 8 GiB"]),
+    "bounds whose span overflows": (
+        '[mesh]\ndomain = "rectangle"\nbounds = [-1e308, 1e308, 0, 1]\n'
+        '[problem]\ntype = "poisson"\n',
+        ["[mesh] bounds", "out of range", "b - a is at most"]),
+    "name with a slash": ('name = "../elsewhere"\n' + VALID, ["name = '../elsewhere'",
+                                                              "not usable as a folder name"]),
+    "name with a nul": ('name = "a\\u0000b"\n' + VALID, ["name = 'a\\x00b'", "control"]),
+    "name dot dot": ('name = ".."\n' + VALID, ["name = '..'", "not . or .."]),
+    "name too long": ('name = "' + "n" * 101 + '"\n' + VALID, ["at most 100 bytes"]),
+    "output dir with a nul": (VALID + '[output]\ndir = "out\\u0000put"\n',
+                              ["[output] dir", "NUL character"]),
+    "mesh file with a nul": (_replace('domain = "unit_square"\nn = 4', 'file = "m\\u0000.msh"'),
+                             ["[mesh] file", "NUL character"]),
+    "amg sweeps beyond 64 bits": (_replace('"jacobi"', '"amg"')
+                                  + "[solver.amg]\nsweeps = 100000000000000000000\n",
+                                  ["[solver.amg] sweeps = 100000000000000000000", "<= 100"]),
+    "amg sweeps for hours": (_replace('"jacobi"', '"amg"') + "[solver.amg]\nsweeps = 1000000000\n",
+                             ["[solver.amg] sweeps = 1000000000", "out of range", "<= 100"]),
     "heat beyond an hour of steps": (
         _replace("n = 4", "n = 100").replace('"poisson"', '"heat"').replace("exact", "# exact")
         + "[time]\nt_end = 1.0\ndt = 1e-6\ninitial = \"0\"\n",  # 2e10
@@ -300,3 +318,36 @@ def test_rhs_of_the_wrong_length(tmp_path, cli):
                     'rhs = "rhs.mtx"\n')
     out = tmp_path / "out"
     _check_refused(cli("run", case, "--out", out), out, "[system] rhs", "2 entries", "900")
+
+
+def test_rhs_of_several_columns(tmp_path, cli):
+    """Only the first column was solved for, the others dropped without a word."""
+    (tmp_path / "a.mtx").write_text("%%MatrixMarket matrix coordinate real general\n"
+                                    "2 2 2\n1 1 2\n2 2 2\n")
+    (tmp_path / "b.mtx").write_text("%%MatrixMarket matrix array real general\n2 2\n"
+                                    "1\n2\n3\n4\n")
+    case = tmp_path / "case.toml"
+    case.write_text('[problem]\ntype = "matrix"\n[system]\nmatrix = "a.mtx"\nrhs = "b.mtx"\n')
+    out = tmp_path / "out"
+    _check_refused(cli("run", case, "--out", out), out, "case.toml: [system] rhs",
+                   "b.mtx is 2 x 2", "one column")
+
+
+def test_mesh_file_with_a_point_of_no_cell_is_solved(tmp_path, cli):
+    """A point no triangle uses (a gmsh geometry point, say) would be an unknown of no
+    equation: it is dropped, and the square of two triangles solves as without it."""
+    nodes = ["1 0 0 0", "2 1 0 0", "3 1 1 0", "4 0 1 0", "5 5 5 0"]
+    (tmp_path / "m.msh").write_text(
+        "$MeshFormat\n2.2 0 8\n$EndMeshFormat\n$Nodes\n5\n" + "\n".join(nodes)
+        + "\n$EndNodes\n$Elements\n2\n1 2 2 1 1 1 2 3\n2 2 2 1 1 1 3 4\n$EndElements\n")
+    case = tmp_path / "case.toml"
+    # u = 1 solves -lap u = 0 with du/dn + u = 1, exactly in P1
+    case.write_text('[mesh]\nfile = "m.msh"\n[problem]\ntype = "poisson"\nf = "0"\n'
+                    '[boundary]\nrobin = { boundary = ["1", "1"] }\n[output]\nplots = false\n')
+    completed = cli("run", case, "--out", tmp_path / "out")
+    assert completed.status == 0, completed.stderr
+    assert "4 points, 2 cells" in completed.stdout
+    import numpy as np
+
+    solution = np.load(tmp_path / "out" / "solution.npz")
+    np.testing.assert_allclose(solution["u"], np.ones(4), rtol=1e-6)

@@ -259,3 +259,21 @@ def test_a_complex_hermitian_matrix_case(tmp_path, cli, hermitian_case):
     assert record["errors"]["relative_l2"] < 1e-8  # against x = ones
     u = np.load(tmp_path / "out" / "solution.npz")["u"]
     assert u.dtype == np.complex128 and np.allclose(u, 1.0, atol=1e-8)
+
+
+def test_a_real_matrix_with_a_complex_right_hand_side_is_solved_as_complex(tmp_path, cli):
+    from scipy.sparse.linalg import spsolve
+
+    (tmp_path / "a.mtx").write_text("%%MatrixMarket matrix coordinate real symmetric\n"
+                                    "3 3 5\n1 1 4\n2 1 -1\n2 2 4\n3 2 -1\n3 3 4\n")
+    (tmp_path / "b.mtx").write_text("%%MatrixMarket matrix array complex general\n3 1\n"
+                                    "1 1\n0 -2\n3 0\n")
+    case = tmp_path / "case.toml"
+    case.write_text('[problem]\ntype = "matrix"\n[system]\nmatrix = "a.mtx"\nrhs = "b.mtx"\n'
+                    '[solver]\nrtol = 1e-12\n')
+    completed = cli("run", case, "--out", tmp_path / "out")
+    assert completed.status == 0, completed.stderr
+    u = np.load(tmp_path / "out" / "solution.npz")["u"]
+    A = solvers.read_matrix(tmp_path / "a.mtx")
+    assert u.dtype == np.complex128
+    assert np.allclose(u, spsolve(A.tocsc(), np.array([1 + 1j, -2j, 3])), rtol=1e-10)
