@@ -74,6 +74,10 @@ class Partition:
     ranges: np.ndarray
     parts: np.ndarray
 
+    def owned(self, rank: int) -> np.ndarray:
+        """The DOFs (of the space) of ``rank``'s rows, in row order."""
+        return self.free_dofs[self.order[self.ranges[rank]:self.ranges[rank + 1]]]
+
     @property
     def position(self) -> np.ndarray:
         """The distributed index of each free DOF (the inverse of ``order``)."""
@@ -109,9 +113,7 @@ class DistributedSystem:
     @property
     def owned_dofs(self) -> np.ndarray:
         """The DOFs (of the space) of this rank's rows, in row order."""
-        rank = self.comm.Get_rank()
-        first, last = self.partition.ranges[rank], self.partition.ranges[rank + 1]
-        return self.partition.free_dofs[self.partition.order[first:last]]
+        return self.partition.owned(self.comm.Get_rank())
 
     def expand(self, local_values: np.ndarray) -> np.ndarray:
         """The full DOF vector, on every rank: each rank's free values and the lifting."""
@@ -253,8 +255,7 @@ def local_part(space: FunctionSpace, partition: Partition,
                rank: int) -> tuple[FunctionSpace, np.ndarray]:
     """The space on the cells that touch a DOF of ``rank`` (its rows are complete there)
     and those DOFs, in the rank's row order."""
-    first, last = partition.ranges[rank], partition.ranges[rank + 1]
-    owned = partition.free_dofs[partition.order[first:last]]
+    owned = partition.owned(rank)
     mine = np.zeros(space.num_dofs, dtype=bool)
     mine[owned] = True
     cells = np.flatnonzero(mine[space.cell_dofs].any(axis=1))
