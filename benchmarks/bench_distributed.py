@@ -3,13 +3,15 @@
 The system is the 2D 5-point Laplacian on an ``m x m`` grid (``m = 1000``: 1e6
 unknowns; ``--large`` adds ``m = 2000``: 4e6), ``b = 1``.  Each rank builds its own rows
 (:func:`solvers.distributed.from_rows`: contiguous row ranges, no global matrix) and
-runs with one thread (``NUMBA_NUM_THREADS=1``).  For every ``P``, in one ``mpiexec -n P``
-launch:
+runs with one thread (``NUMBA_NUM_THREADS=1``).  Each ``P`` is launched ``--rounds``
+times, alternating ``P = 1`` and ``P = 2`` (so that a change in the machine's other work
+falls on both), and the rounds are pooled.  In every ``mpiexec -n P`` launch:
 
 * ``time/it``: the time per iteration of a solve held to ``ITERATIONS`` iterations
-  (``rtol`` unreachable), median and spread (min - max) over ``--repeats`` solves, the
-  slowest rank's ``solve_time``, with the Jacobi preconditioner built once beforehand
-  (``solvers.jacobi(A.local_block)``; PETSc's set-up is likewise left out);
+  (``rtol`` unreachable), median and spread (min - max) over ``--repeats`` solves in
+  each round, the slowest rank's ``solve_time``, with the Jacobi preconditioner built
+  once beforehand (``solvers.jacobi(A.local_block)``; PETSc's set-up is likewise left
+  out);
   ``comm``: the share of it in MPI calls (halo waits and global sums, the slowest
   rank's);
 * ``its``: the iterations to ``rtol = 1e-6`` (CG + Jacobi only, up to 1.1e6 unknowns),
@@ -162,7 +164,7 @@ def ours(m: int, repeats: int) -> dict:
             slowest = comm.allreduce(result.solve_time, op=MPI.MAX)
             times.append(slowest / result.iterations)
             shares.append(comm.allreduce(result.communication_time, op=MPI.MAX) / slowest)
-        entry = {"times": times, "comm": float(np.median(shares))}
+        entry = {"times": times, "shares": shares}
         if method == "cg+jacobi" and n <= COUNTED_UP_TO:
             entry["iterations"] = _solve(method, A, b, M, rtol=RTOL_ITERATIONS).iterations
             if size == 1:
@@ -273,6 +275,30 @@ def _petsc_interpreter():
     return None
 
 
+def _pool(runs: dict, size: int, report: dict) -> None:
+    """Add one launch's report to those of earlier rounds at the same ``size``.
+
+    Times and shares are pooled; the triad keeps its best (STREAM's convention: the run
+    least disturbed), since its spread from one launch to the next is the placement of
+    the arrays in memory as much as the machine's other work."""
+    pooled = runs.get(size)
+    if pooled is None or isinstance(pooled, str):
+        runs[size] = report
+        return
+    if "triad" in report:
+        pooled["triad"] = max(pooled["triad"], report["triad"])
+    for key in ("times", "shares", "serial_times"):
+        for target, source in _entries(pooled, report):
+            if key in source:
+                target[key] = target[key] + source[key]
+
+
+def _entries(pooled: dict, report: dict):
+    if "methods" not in report:  # PETSc's report is one method's entry
+        return [(pooled, report)]
+    return [(pooled["methods"][method], entry) for method, entry in report["methods"].items()]
+
+
 def _milliseconds(times) -> str:
     times = np.asarray(times) * 1e3
     return f"{np.median(times):7.3f} ({times.min():.3f}-{times.max():.3f})"
@@ -298,7 +324,7 @@ def _table(m: int, runs: dict, petsc_runs: dict) -> None:
             median = np.median(entry["times"])
             speedup = base / median
             print(f"{method:18s} {size:2d} {_milliseconds(entry['times']):>30s} "
-                  f"{100 * entry['comm']:5.1f}% {entry.get('iterations', '-'):>6} "
+                  f"{100 * np.median(entry['shares']):5.1f}% {entry.get('iterations', '-'):>6} "
                   f"{runs[1]['methods'][method].get('serial', '-'):>6} {speedup:8.2f} "
                   f"{speedup / size:5.2f} {speedup / ratio if size > 1 else 1.0:7.2f}")
     for size, result in petsc_runs.items():
@@ -317,6 +343,8 @@ def main() -> None:
     parser.add_argument("--grid", type=int, nargs="*", default=None)
     parser.add_argument("--large", action="store_true")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="launches of each P, alternating P = 1 and 2, pooled")
     parser.add_argument("--worker", choices=("ours", "petsc"))
     parser.add_argument("--output")
     arguments = parser.parse_args()
@@ -330,18 +358,20 @@ def main() -> None:
     interpreter = _petsc_interpreter()
     print(f"load average before: {os.getloadavg()[0]:.2f}")
     for m in grids:
-        runs = {size: _launch(mpiexec, sys.executable, "ours", size, m, arguments.repeats)
-                for size in (1, 2)}
-        petsc_runs = {}
-        for size in (1, 2):
-            if interpreter is None:
-                petsc_runs[size] = ("no petsc4py (apt-get install -y python3-petsc4py, "
-                                    "run by /usr/bin/python3)")
-                continue
-            try:
-                petsc_runs[size] = _launch(*interpreter, "petsc", size, m, arguments.repeats)
-            except RuntimeError as error:
-                petsc_runs[size] = str(error)
+        runs, petsc_runs = {}, {}
+        for _ in range(arguments.rounds):
+            for size in (1, 2):
+                _pool(runs, size, _launch(mpiexec, sys.executable, "ours", size, m,
+                                          arguments.repeats))
+                if interpreter is None:
+                    petsc_runs[size] = ("no petsc4py (apt-get install -y python3-petsc4py, "
+                                        "run by /usr/bin/python3)")
+                    continue
+                try:
+                    _pool(petsc_runs, size,
+                          _launch(*interpreter, "petsc", size, m, arguments.repeats))
+                except RuntimeError as error:
+                    petsc_runs[size] = str(error)
         _table(m, runs, petsc_runs)
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")
 
