@@ -402,11 +402,25 @@ class Mesh:
 
     @cached_property
     def edges(self) -> tuple[np.ndarray, np.ndarray]:
-        """Triangle meshes only: ``(edges, cell_edges)`` as returned by :func:`number_edges`."""
+        """Triangle meshes only: the numbered edges ``(edges, cell_edges)``, read-only.
+
+        ``edges`` (n_edges, 2) holds each edge once as ``(low, high)`` with
+        ``low < high``, the rows sorted by ``low`` (the order among the edges of one
+        ``low`` is unspecified, so :func:`find_edges` applies); ``cell_edges[c, k]``
+        (n_cells, 3) is the edge joining local vertices ``k`` and ``(k + 1) % 3`` of
+        cell ``c``.  A mesh made by :func:`fem.refine.bisect` receives them from the
+        refinement, any other numbers them with :func:`number_edges` on first use.
+
+        Examples
+        --------
+        >>> edges, cell_edges = unit_square(1).edges
+        >>> edges.tolist(), cell_edges.tolist()
+        ([[0, 1], [0, 3], [0, 2], [1, 3], [2, 3]], [[0, 3, 1], [1, 4, 2]])
+        """
         if self.dim != 2:
             raise ValueError("edges are defined for triangle meshes only")
         edges, cell_edges, _, _ = number_edges(self.cells, self.num_points)
-        return edges, cell_edges
+        return _frozen(edges, cell_edges)
 
     def boundary_facets(self, name: str) -> np.ndarray:
         """Facets of the boundary part ``name``; a clear error lists the known names."""
@@ -505,6 +519,29 @@ class Mesh:
         boundaries = dict(self.boundaries)
         boundaries[name] = facets[selected.astype(bool)]
         return Mesh(self.points, self.cells, boundaries)
+
+
+def _frozen(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    for array in arrays:
+        array.setflags(write=False)
+    return arrays
+
+
+def _with_edges(points, cells, boundaries, edges: np.ndarray, cell_edges: np.ndarray) -> Mesh:
+    """``Mesh(points, cells, boundaries)`` whose :attr:`Mesh.edges` are the given ones.
+
+    For a construction that knows the numbering already (a refinement derives its
+    child's from the parent's); the arrays must keep the contract of
+    :attr:`Mesh.edges`, which is not checked here (the tests compare them with
+    :func:`number_edges`).  They are frozen, not copied.
+    """
+    mesh = Mesh(points, cells, boundaries)
+    if cell_edges.shape != (mesh.num_cells, 3) or edges.ndim != 2 or edges.shape[1] != 2:
+        raise ValueError(f"edges (n, 2) and cell_edges ({mesh.num_cells}, 3) expected, got "
+                         f"{edges.shape} and {cell_edges.shape}")
+    # the cache of the cached_property: a frozen dataclass refuses plain assignment
+    object.__setattr__(mesh, "edges", _frozen(edges, cell_edges))
+    return mesh
 
 
 def _boundary_facets(cells: np.ndarray, num_points: int) -> np.ndarray:
