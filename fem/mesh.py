@@ -402,14 +402,11 @@ class Mesh:
 
     @cached_property
     def edges(self) -> tuple[np.ndarray, np.ndarray]:
-        """Triangle meshes only: the numbered edges ``(edges, cell_edges)``, read-only.
+        """Triangle meshes only: ``(edges, cell_edges)`` as returned by :func:`number_edges`.
 
-        ``edges`` (n_edges, 2) holds each edge once as ``(low, high)`` with
-        ``low < high``, the rows sorted by ``low`` (the order among the edges of one
-        ``low`` is unspecified, so :func:`find_edges` applies); ``cell_edges[c, k]``
-        (n_cells, 3) is the edge joining local vertices ``k`` and ``(k + 1) % 3`` of
-        cell ``c``.  A mesh made by :func:`fem.refine.bisect` receives them from the
-        refinement, any other numbers them with :func:`number_edges` on first use.
+        Read-only.  A mesh made by :func:`fem.refine.bisect` receives them from the
+        refinement (the same arrays, derived from the parent's edges), any other
+        numbers them on first use.
 
         Examples
         --------
@@ -531,9 +528,9 @@ def _with_edges(points, cells, boundaries, edges: np.ndarray, cell_edges: np.nda
     """``Mesh(points, cells, boundaries)`` whose :attr:`Mesh.edges` are the given ones.
 
     For a construction that knows the numbering already (a refinement derives its
-    child's from the parent's); the arrays must keep the contract of
-    :attr:`Mesh.edges`, which is not checked here (the tests compare them with
-    :func:`number_edges`).  They are frozen, not copied.
+    child's from the parent's): the arrays must equal the first two results of
+    :func:`number_edges`, which is not checked here (it would cost the numbering
+    saved; the tests compare them).  They are frozen, not copied.
     """
     mesh = Mesh(points, cells, boundaries)
     if cell_edges.shape != (mesh.num_cells, 3) or edges.ndim != 2 or edges.shape[1] != 2:

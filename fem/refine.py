@@ -140,9 +140,9 @@ def _bisect_triangles(mesh: Mesh, marked: np.ndarray) -> Refinement:
 
 def _children(cells: np.ndarray, edges: np.ndarray, cell_edges: np.ndarray,
               new_vertex: np.ndarray, num_points: int):
-    """Children, parents and the children's numbered edges (the contract of
-    :attr:`fem.mesh.Mesh.edges`), given the new vertex on each parent edge (or -1) and
-    the number of points of the child.
+    """Children, parents and the children's edges as :func:`fem.mesh.number_edges`
+    numbers them, given the new vertex on each parent edge (or -1) and the number of
+    points of the child.
 
     After the closure a cell with a split edge has its refinement edge (local edge 0)
     split at :math:`m_0`; its first child :math:`(v_2, v_0, m_0)` has the old edge 2 as
@@ -150,7 +150,8 @@ def _children(cells: np.ndarray, edges: np.ndarray, cell_edges: np.ndarray,
     bisected again where that edge is split.  The children's edges are the parent
     edges, each split one as its two halves, and the edges inside the parents: the
     bisector :math:`(v_2, m_0)` and one more per further bisection.  None of them needs
-    a search; a counting sort by the lower vertex puts them in order.
+    a search (so no vertex pair is looked up, as number_edges must); one pass over the
+    children puts them in its order.
     """
     num_cells = cells.shape[0]
     pieces = np.where(new_vertex >= 0, 2, 1)
@@ -168,8 +169,8 @@ def _children(cells: np.ndarray, edges: np.ndarray, cell_edges: np.ndarray,
     _children_kernel(cells, edges, cell_edges, new_vertex, first_edge, first_child,
                      first_inner, children, child_cell_edges, unsorted)
     child_edges = np.empty_like(unsorted)
-    _sort_by_low(unsorted, np.zeros(num_points + 1, dtype=np.int64),
-                 np.empty(num_edges, dtype=np.int64), child_edges, child_cell_edges)
+    _number_by_first_use(unsorted, np.zeros(num_points + 1, dtype=np.int64),
+                         np.full(num_edges, -1, dtype=np.int64), child_edges, child_cell_edges)
     parents = np.repeat(np.arange(num_cells), count)
     return children, parents, child_edges, child_cell_edges
 
@@ -250,24 +251,25 @@ def _children_kernel(cells, edges, cell_edges, new_vertex, first_edge, first_chi
 
 
 @njit(cache=True)
-def _sort_by_low(unsorted, rows, position, out, cell_edges):
-    """Counting sort of the edges ``unsorted`` by their lower vertex into ``out``, and
-    ``cell_edges`` renumbered to match.  Work space: ``rows`` (n_points + 1 zeros),
-    ``position`` (n_edges)."""
-    num_edges = unsorted.shape[0]
-    for e in range(num_edges):
+def _number_by_first_use(unsorted, rows, position, out, cell_edges):
+    """Renumber the edges ``unsorted`` into ``out`` in the order of :func:`number_edges`:
+    by lower vertex, and among the edges of one lower vertex by the first (cell, local
+    edge) that has them; ``cell_edges`` is renumbered to match.  Work space: ``rows``
+    (n_points + 1 zeros), ``position`` (n_edges times -1)."""
+    for e in range(unsorted.shape[0]):
         rows[unsorted[e, 0] + 1] += 1
     for v in range(rows.shape[0] - 1):
         rows[v + 1] += rows[v]
-    for e in range(num_edges):
-        t = rows[unsorted[e, 0]]
-        rows[unsorted[e, 0]] += 1
-        position[e] = t
-        out[t, 0] = unsorted[e, 0]
-        out[t, 1] = unsorted[e, 1]
     for c in range(cell_edges.shape[0]):
         for k in range(3):
-            cell_edges[c, k] = position[cell_edges[c, k]]
+            e = cell_edges[c, k]
+            if position[e] < 0:
+                low = unsorted[e, 0]
+                position[e] = rows[low]
+                rows[low] += 1
+                out[position[e], 0] = low
+                out[position[e], 1] = unsorted[e, 1]
+            cell_edges[c, k] = position[e]
 
 
 def _split_facets(facets: np.ndarray, edges: np.ndarray, new_vertex: np.ndarray) -> np.ndarray:

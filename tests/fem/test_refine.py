@@ -88,19 +88,18 @@ def test_every_interior_edge_is_shared_by_two_cells(family):
 
 
 def assert_same_edges(mesh, edges, cell_edges):
-    """The numbering keeps the contract of Mesh.edges and names the edges a fresh
-    number_edges finds, cell by cell."""
+    """The numbering is the one number_edges finds on the mesh's cells, and edge k of
+    each cell joins its local vertices k and k + 1, as (low, high)."""
     fresh, fresh_cell_edges, _, _ = number_edges(mesh.cells, mesh.num_points)
     assert edges.dtype == cell_edges.dtype == np.int64
-    assert edges.shape == fresh.shape and cell_edges.shape == (mesh.num_cells, 3)
+    assert np.array_equal(edges, fresh) and np.array_equal(cell_edges, fresh_cell_edges)
+    # independently of number_edges: the pairs as sets, the cells' edges, the order
     assert (edges[:, 0] < edges[:, 1]).all() and (np.diff(edges[:, 0]) >= 0).all()
-    assert {tuple(edge) for edge in edges.tolist()} == {tuple(edge) for edge in fresh.tolist()}
-    # edge k of a cell joins its local vertices k and k + 1, as (low, high)
     ends = np.stack([mesh.cells, np.roll(mesh.cells, -1, axis=1)], axis=2)
+    pairs = {tuple(pair) for pair in np.sort(ends, axis=2).reshape(-1, 2).tolist()}
+    assert {tuple(edge) for edge in edges.tolist()} == pairs and len(pairs) == len(edges)
     assert np.array_equal(edges[cell_edges], np.sort(ends, axis=2))
-    assert np.array_equal(edges[cell_edges], fresh[fresh_cell_edges])
-    pairs = ends.reshape(-1, 2)
-    assert np.array_equal(find_edges(edges, pairs), cell_edges.ravel())
+    assert np.array_equal(find_edges(edges, ends.reshape(-1, 2)), cell_edges.ravel())
 
 
 def test_a_refinement_hands_its_child_the_edges_a_fresh_numbering_finds(family):
