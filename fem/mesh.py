@@ -40,31 +40,44 @@ def _first_bad_cell(points, cells, tolerance):
     area is at most ``tolerance`` times its longest edge squared.  Plain NumPy: it runs
     once per mesh, and a kernel would cost every first run its compilation.
     """
-    corners = points[cells]
+    corners = _corners(points, cells)
     if points.shape[1] == 1:
-        measures = corners[:, 1, 0] - corners[:, 0, 0]
+        measures = corners[1][0] - corners[0][0]
         bad = measures <= 0.0
     else:
-        first, second = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]
-        twice_area = first[:, 0] * second[:, 1] - first[:, 1] * second[:, 0]
+        (x0, y0), (x1, y1), (x2, y2) = corners
+        twice_area = (x1 - x0) * (y2 - y0) - (y1 - y0) * (x2 - x0)
         measures = 0.5 * twice_area
-        bad = twice_area <= tolerance * _edge_lengths_squared(corners).max(axis=1)
+        bad = twice_area <= tolerance * _longest_edge_squared(corners)
     if not bad.any():
         return -1, 0.0
     cell = int(np.argmax(bad))
     return cell, float(measures[cell])
 
 
-def _edge_lengths_squared(corners):
-    """Squared lengths of every edge of every cell, ``corners`` shaped (cells, k, dim)."""
-    k = corners.shape[1]
-    pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
-    return np.stack([((corners[:, i] - corners[:, j]) ** 2).sum(axis=1) for i, j in pairs],
-                    axis=1)
+def _corners(points, cells) -> list[list[np.ndarray]]:
+    """``corners[k][d]``: coordinate ``d`` of each cell's local vertex ``k``, (n_cells,).
+
+    Contiguous vectors: NumPy is several times slower on the short strided axes of a
+    (cells, k, dim) array.
+    """
+    coordinates = [np.ascontiguousarray(points[:, d]) for d in range(points.shape[1])]
+    return [[x[np.ascontiguousarray(cells[:, k])] for x in coordinates]
+            for k in range(cells.shape[1])]
+
+
+def _longest_edge_squared(corners: list[list[np.ndarray]]) -> np.ndarray:
+    """The squared length of each cell's longest edge (of its longest vertex pair)."""
+    longest = np.zeros(corners[0][0].shape[0])
+    for i in range(len(corners)):
+        for j in range(i + 1, len(corners)):
+            squared = sum((a - b) ** 2 for a, b in zip(corners[i], corners[j], strict=True))
+            np.maximum(longest, squared, out=longest)
+    return longest
 
 
 def _max_cell_diameter(points, cells):
-    return np.sqrt(_edge_lengths_squared(points[cells]).max())
+    return np.sqrt(_longest_edge_squared(_corners(points, cells)).max())
 
 
 @njit(cache=True)
