@@ -78,8 +78,9 @@ def bisect(mesh: Mesh, marked) -> Refinement:
     Returns
     -------
     Refinement
-        The new mesh, with every named boundary part carried to its halves, and the
-        parent of each new cell.
+        The new mesh, with every named boundary part carried to its halves (and, on
+        triangles, its :attr:`~fem.mesh.Mesh.edges` already numbered: derived from the
+        parent's, whose numbering the refinement uses), and the parent of each new cell.
 
     Examples
     --------

@@ -5,7 +5,7 @@ import pytest
 
 import fem.mesh
 from fem.element import function_space, interpolate
-from fem.mesh import find_edges, interval, l_shape, number_edges, rectangle, unit_square
+from fem.mesh import Mesh, find_edges, interval, l_shape, number_edges, rectangle, unit_square
 from fem.problems import solve_stationary
 from fem.refine import bisect, longest_edge_first, prolongate
 
@@ -116,6 +116,11 @@ def test_handed_over_edges_on_heavier_random_refinements(seed):
     mesh = longest_edge_first(l_shape(2))
     for refined in random_refinements(mesh, 5, seed=seed, fraction=0.4):
         assert_same_edges(refined, *refined.edges)
+        # so a P2 space numbers its DOFs as on the same mesh built afresh
+        fresh = Mesh(refined.points, refined.cells, refined.boundaries)
+        assert "edges" not in vars(fresh)
+        assert np.array_equal(function_space(refined, 2).cell_dofs,
+                              function_space(fresh, 2).cell_dofs)
 
 
 def test_the_adaptive_loop_numbers_the_edges_of_its_first_mesh_only(monkeypatch):
