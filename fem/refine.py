@@ -113,13 +113,21 @@ def _bisect_intervals(mesh: Mesh, marked: np.ndarray) -> Refinement:
     return Refinement(mesh, Mesh(points, new_cells, dict(mesh.boundaries)), parents)
 
 
-def _closure(cell_edges: np.ndarray, marked_edges: np.ndarray) -> None:
-    """Mark the refinement edge (local edge 0) of every cell that has a marked edge."""
-    while True:
-        missing = marked_edges[cell_edges].any(axis=1) & ~marked_edges[cell_edges[:, 0]]
-        if not missing.any():
-            return
-        marked_edges[cell_edges[missing, 0]] = True
+@njit(cache=True)
+def _closure(cell_edges, marked_edges):
+    """Mark the refinement edge (local edge 0) of every cell that has a marked edge.
+
+    Sweeps over the cells until one marks nothing: the result is the least set that
+    contains the given marks and is closed, whatever the order of the marking.
+    """
+    changed = True
+    while changed:
+        changed = False
+        for c in range(cell_edges.shape[0]):
+            if not marked_edges[cell_edges[c, 0]] and (marked_edges[cell_edges[c, 1]]
+                                                       or marked_edges[cell_edges[c, 2]]):
+                marked_edges[cell_edges[c, 0]] = True
+                changed = True
 
 
 def _bisect_triangles(mesh: Mesh, marked: np.ndarray) -> Refinement:
