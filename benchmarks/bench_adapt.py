@@ -9,13 +9,19 @@ alone:
 * ``solve``: the Krylov solve;
 * ``estimate``: :func:`fem.estimate.residual_estimate`;
 * ``mark``: :func:`fem.estimate.dorfler_marking`;
-* ``refine``: :func:`fem.refine.bisect`, the new space and
-  :func:`fem.refine.prolongate` of the solution as the next ``x0``.
+* ``bisect``: :func:`fem.refine.bisect`, the new mesh (with its edges numbered where
+  the library numbers them in the refinement);
+* ``prolong``: the new space and :func:`fem.refine.prolongate` of the solution as the
+  next ``x0``.
+
+``bisect`` and ``prolong`` together are the ``refine`` time of ``krylovfem adapt``.
 
 The whole sequence of meshes is the same in every repeat; each part is reported as the
-median over the repeats with the spread (max - min) / median.  The ratio estimate /
-assemble compares the estimator with one assembly of the same space, measured in the
-same step.  The growth exponent of each part is the least-squares slope of
+median over the repeats with the spread (max - min) / median.  The ratios estimate /
+assemble and bisect / assemble compare the estimator and the refinement with one
+assembly of the same space, measured in the same step.  Run it once with
+``PYTHONPATH`` at another checkout to compare two versions of the library, back to
+back.  The growth exponent of each part is the least-squares slope of
 ``log time`` against ``log DOFs`` over the steps with at least ``--fit-from`` DOFs.
 Compilation is kept out by a warm-up sequence on small meshes.
 
@@ -33,17 +39,21 @@ ten times longer, so on a shared machine the serial figures are the ones to comp
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
 
+import fem
 from fem.element import function_space
 from fem.estimate import dorfler_marking, residual_estimate
 from fem.mesh import l_shape
 from fem.problems import assemble_system, solve_linear_system
 from fem.refine import bisect, longest_edge_first, prolongate
 
-PARTS = ("assemble", "solve", "estimate", "mark", "refine")
+PARTS = ("assemble", "solve", "estimate", "mark", "bisect", "prolong")
+# the parts compared with one assembly of the same step
+RATIOS = ("estimate", "bisect")
 
 
 def exact(x, y):
@@ -76,9 +86,11 @@ def adaptive_sequence(max_dofs: float, preconditioner: str) -> list[dict]:
         times["mark"] = time.perf_counter() - tick
         tick = time.perf_counter()
         refinement = bisect(mesh, marked)
+        times["bisect"] = time.perf_counter() - tick
+        tick = time.perf_counter()
         next_space = function_space(refinement.mesh, 1)
         guess = prolongate(space, u, next_space, refinement.parents)
-        times["refine"] = time.perf_counter() - tick
+        times["prolong"] = time.perf_counter() - tick
         steps.append({"dofs": space.num_dofs, "iterations": result.iterations,
                       "converged": result.converged, **times})
         if next_space.num_dofs > max_dofs:
@@ -99,6 +111,9 @@ def main() -> None:
     parser.add_argument("--preconditioner", default="ic0")
     arguments = parser.parse_args()
 
+    print(f"library {os.path.dirname(fem.__file__)}, NUMBA_NUM_THREADS="
+          f"{os.environ.get('NUMBA_NUM_THREADS', 'unset')}, load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} before")
     # compile or load every kernel, the parallel ones (past 4096 rows) too
     adaptive_sequence(2.5e4, arguments.preconditioner)
     runs = [adaptive_sequence(arguments.max_dofs, arguments.preconditioner)
@@ -115,15 +130,17 @@ def main() -> None:
 
     print(f"adaptive P1 on the L-shape, cg + {arguments.preconditioner}, Dörfler theta 0.5; "
           f"median of {arguments.repeats} repeats (spread = (max - min) / median)")
+    ratios = {part: median[part] / median["assemble"] for part in RATIOS}
     header = f"{'step':>4} {'dofs':>9} {'its':>5}" + "".join(
-        f" {part:>15}" for part in PARTS) + f" {'total':>9} {'est/asm':>8}"
+        f" {part:>15}" for part in PARTS) + f" {'total':>9}" + "".join(
+        f" {part[:3] + '/asm':>8}" for part in RATIOS)
     print(header)
     for index, count in enumerate(dofs):
         cells = "".join(f" {median[part][index]:8.4f} ±{100 * spread[part][index]:4.0f}%"
                         for part in PARTS)
-        ratio = median["estimate"][index] / median["assemble"][index]
+        compared = "".join(f" {ratios[part][index]:8.2f}" for part in RATIOS)
         print(f"{index:>4} {count:>9} {runs[0][index]['iterations']:>5}{cells} "
-              f"{total_median[index]:9.4f} {ratio:8.2f}")
+              f"{total_median[index]:9.4f}{compared}")
     fitted = dofs >= arguments.fit_from
     if fitted.sum() >= 2:
         print(f"growth exponents (time ~ N^a, steps with N >= {arguments.fit_from:g}, "
@@ -131,9 +148,11 @@ def main() -> None:
         for part in PARTS:
             print(f"  {part:<9} a = {growth_exponent(dofs[fitted], median[part][fitted]):.2f}")
         print(f"  {'total':<9} a = {growth_exponent(dofs[fitted], total_median[fitted]):.2f}")
-        ratios = median["estimate"][fitted] / median["assemble"][fitted]
-        print(f"estimate / assemble over those steps: median {np.median(ratios):.2f}, "
-              f"range {ratios.min():.2f} .. {ratios.max():.2f}")
+        for part in RATIOS:
+            values = ratios[part][fitted]
+            print(f"{part} / assemble over those steps: median {np.median(values):.2f}, "
+                  f"range {values.min():.2f} .. {values.max():.2f}")
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} after")
     if not all(step["converged"] for run in runs for step in run):
         print("warning: a solve did not converge")
 

@@ -224,15 +224,17 @@ def _at3(values, c, q, d):
 
 @njit(cache=True)
 def _facet_kernel(points, cells, cell_dofs, u, facet_of, value_tables, gradient_tables,
-                  kappa, flux, trace, count, inverse):
+                  kappa, linear, flux, trace, count, inverse, local, reference):
     r"""Outward fluxes :math:`\kappa\nabla u_h\cdot n` summed per facet, and traces of u_h.
 
     ``value_tables[k, o, q, i]`` and ``gradient_tables[k, o, q, i, e]``: the basis at
     the points of local facet ``k`` in direction ``o`` (0 forward, 1 backward: a cell
     whose edge runs from its higher vertex to its lower), so that point ``q`` is the
-    same physical point seen from both cells of a facet.  Adds to ``flux`` (n_facets,
-    q) and ``count`` (cells per facet) and writes ``trace`` (n_facets, q; skipped when
-    it has no rows).  Work space: ``inverse``.
+    same physical point seen from both cells of a facet.  ``linear``: the gradient of
+    u_h is constant in each cell (P1), taken once per cell from the first table.  Adds
+    to ``flux`` (n_facets, q) and ``count`` (cells per facet) and writes ``trace``
+    (n_facets, q; skipped when it has no rows).  Work space: ``inverse`` (dim, dim),
+    ``local`` (k: u_h's coefficients in the cell), ``reference`` (dim).
     """
     num_quadrature = gradient_tables.shape[2]
     k = gradient_tables.shape[3]
@@ -242,17 +244,25 @@ def _facet_kernel(points, cells, cell_dofs, u, facet_of, value_tables, gradient_
     traces = trace.shape[0] > 0
     for c in range(cells.shape[0]):
         _inverse_jacobian(points, cells, c, inverse)
+        for i in range(k):
+            local[i] = u[cell_dofs[c, i]]
+        if linear:
+            for e in range(dim):
+                s = 0.0
+                for i in range(k):
+                    s += local[i] * gradient_tables[0, 0, 0, i, e]
+                reference[e] = s
         for f in range(facet_of.shape[1]):
             facet = facet_of[c, f]
             count[facet] += 1
             o = 0
-            if dim == 2 and cells[c, f] > cells[c, (f + 1) % 3]:
-                o = 1
             if dim == 1:
                 normal[0] = -1.0 if f == 0 else 1.0
             else:
                 a = cells[c, f]
-                b = cells[c, (f + 1) % 3]
+                b = cells[c, f + 1 if f < 2 else 0]
+                if a > b:
+                    o = 1
                 tx = points[b, 0] - points[a, 0]
                 ty = points[b, 1] - points[a, 1]
                 length = np.sqrt(tx * tx + ty * ty)
@@ -264,37 +274,57 @@ def _facet_kernel(points, cells, cell_dofs, u, facet_of, value_tables, gradient_
                 for d in range(dim):
                     s += inverse[e, d] * normal[d]
                 mapped[e] = s
+            derivative = 0.0
+            if linear:
+                for e in range(dim):
+                    derivative += reference[e] * mapped[e]
             for q in range(num_quadrature):
-                derivative = 0.0
-                for i in range(k):
-                    g = 0.0
-                    for e in range(dim):
-                        g += gradient_tables[f, o, q, i, e] * mapped[e]
-                    derivative += u[cell_dofs[c, i]] * g
+                if not linear:
+                    derivative = 0.0
+                    for i in range(k):
+                        g = 0.0
+                        for e in range(dim):
+                            g += gradient_tables[f, o, q, i, e] * mapped[e]
+                        derivative += local[i] * g
                 flux[facet, q] += _at(kappa, facet, q) * derivative
                 if traces:
                     value = 0.0
                     for i in range(k):
-                        value += u[cell_dofs[c, i]] * value_tables[f, o, q, i]
+                        value += local[i] * value_tables[f, o, q, i]
                     trace[facet, q] = value
 
 
 @njit(cache=True)
-def _gather_kernel(points, cells, facet_of, squares, out):
-    """``out[c] = sum_k h_E |E| squares[facet_of[c, k]]`` (1D: ``h_T squares``)."""
+def _gather_kernel(points, cells, facet_of, residual, weights, count, natural, out):
+    r"""``out[c] = sum_k h_E |E| w_E ||residual||^2_E`` over the facets ``facet_of[c]``.
+
+    :math:`\|\cdot\|^2_E` by the rule ``weights`` on the reference facet (so the
+    factor :math:`|E|`, and :math:`h_E = |E|`; 1D: :math:`h_T`), :math:`w_E` 1/2 inside
+    (``count`` 2), 1 on a ``natural`` boundary facet and 0 on the others.
+    """
     dim = points.shape[1]
     for c in range(cells.shape[0]):
         s = 0.0
         for f in range(facet_of.shape[1]):
+            facet = facet_of[c, f]
+            if count[facet] == 2:
+                share = 0.5
+            elif natural[facet]:
+                share = 1.0
+            else:
+                continue
             if dim == 1:
                 scale = abs(points[cells[c, 1], 0] - points[cells[c, 0], 0])
             else:
                 a = cells[c, f]
-                b = cells[c, (f + 1) % 3]
+                b = cells[c, f + 1 if f < 2 else 0]
                 tx = points[b, 0] - points[a, 0]
                 ty = points[b, 1] - points[a, 1]
                 scale = tx * tx + ty * ty
-            s += scale * squares[facet_of[c, f]]
+            integral = 0.0
+            for q in range(weights.shape[0]):
+                integral += weights[q] * residual[facet, q] * residual[facet, q]
+            s += share * scale * integral
         out[c] = s
 
 
@@ -426,7 +456,9 @@ def _fluxes(space, u_h, facets, kappa, traces: bool):
     count = np.zeros(num_facets, dtype=np.int64)
     _facet_kernel(mesh.points, mesh.cells, space.cell_dofs, u_h, facets.of_cell,
                   np.ascontiguousarray(value_tables), np.ascontiguousarray(gradient_tables),
-                  kappa_values, flux, trace, count, np.empty((mesh.dim, mesh.dim)))
+                  kappa_values, space.degree == 1, flux, trace, count,
+                  np.empty((mesh.dim, mesh.dim)), np.empty(element.num_local_dofs),
+                  np.empty(mesh.dim))
     return flux, trace, count
 
 
@@ -434,15 +466,13 @@ def _facet_residuals(space, u_h, degree, *, kappa, dirichlet, neumann, robin) ->
     facets = _facets(space, degree)
     robin = _mapping(robin, "robin")
     flux, trace, count = _fluxes(space, u_h, facets, kappa, traces=bool(robin))
-    # inside, the two outward fluxes add up to the jump; on the boundary the data enter
-    residual = np.where((count == 2)[:, None], flux, 0.0)
-    factor = np.where(count == 2, 0.5, 0.0)
+    # inside, the two outward fluxes add up to the jump; on the boundary the data enter,
+    # here as flux + alpha u_h - g, the residual's negative (only its square counts)
+    residual = flux
     natural = count == 1
     dirichlet = {"boundary": 0.0} if dirichlet is None else _mapping(dirichlet, "dirichlet")
     for name in dirichlet:
         natural[_boundary_facets(space, facets, name)] = False
-    residual[natural] = -flux[natural]
-    factor[natural] = 1.0
     for kind, data in (("neumann", _mapping(neumann, "neumann")),
                        ("robin", robin)):
         for name, value in data.items():
@@ -456,14 +486,14 @@ def _facet_residuals(space, u_h, degree, *, kappa, dirichlet, neumann, robin) ->
                 if not (isinstance(value, (tuple, list)) and len(value) == 2):
                     raise ValueError(f"robin data on '{name}' must be a pair (alpha, g)")
                 alpha, g = value
-                residual[ids] -= coefficient_values(alpha, points_of, "alpha",
+                residual[ids] += coefficient_values(alpha, points_of, "alpha",
                                                     where="facet") * trace[ids]
             else:
                 g = value
-            residual[ids] += coefficient_values(g, points_of, "g", where="facet")
-    squares = factor * (residual**2 @ facets.weights)
+            residual[ids] -= coefficient_values(g, points_of, "g", where="facet")
     out = np.empty(space.mesh.num_cells)
-    _gather_kernel(space.mesh.points, space.mesh.cells, facets.of_cell, squares, out)
+    _gather_kernel(space.mesh.points, space.mesh.cells, facets.of_cell, residual,
+                   facets.weights, count, natural, out)
     return out
 
 

@@ -40,31 +40,44 @@ def _first_bad_cell(points, cells, tolerance):
     area is at most ``tolerance`` times its longest edge squared.  Plain NumPy: it runs
     once per mesh, and a kernel would cost every first run its compilation.
     """
-    corners = points[cells]
+    corners = _corners(points, cells)
     if points.shape[1] == 1:
-        measures = corners[:, 1, 0] - corners[:, 0, 0]
+        measures = corners[1][0] - corners[0][0]
         bad = measures <= 0.0
     else:
-        first, second = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]
-        twice_area = first[:, 0] * second[:, 1] - first[:, 1] * second[:, 0]
+        (x0, y0), (x1, y1), (x2, y2) = corners
+        twice_area = (x1 - x0) * (y2 - y0) - (y1 - y0) * (x2 - x0)
         measures = 0.5 * twice_area
-        bad = twice_area <= tolerance * _edge_lengths_squared(corners).max(axis=1)
+        bad = twice_area <= tolerance * _longest_edge_squared(corners)
     if not bad.any():
         return -1, 0.0
     cell = int(np.argmax(bad))
     return cell, float(measures[cell])
 
 
-def _edge_lengths_squared(corners):
-    """Squared lengths of every edge of every cell, ``corners`` shaped (cells, k, dim)."""
-    k = corners.shape[1]
-    pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
-    return np.stack([((corners[:, i] - corners[:, j]) ** 2).sum(axis=1) for i, j in pairs],
-                    axis=1)
+def _corners(points, cells) -> list[list[np.ndarray]]:
+    """``corners[k][d]``: coordinate ``d`` of each cell's local vertex ``k``, (n_cells,).
+
+    Contiguous vectors: NumPy is several times slower on the short strided axes of a
+    (cells, k, dim) array.
+    """
+    coordinates = [np.ascontiguousarray(points[:, d]) for d in range(points.shape[1])]
+    return [[x[np.ascontiguousarray(cells[:, k])] for x in coordinates]
+            for k in range(cells.shape[1])]
+
+
+def _longest_edge_squared(corners: list[list[np.ndarray]]) -> np.ndarray:
+    """The squared length of each cell's longest edge (of its longest vertex pair)."""
+    longest = np.zeros(corners[0][0].shape[0])
+    for i in range(len(corners)):
+        for j in range(i + 1, len(corners)):
+            squared = sum((a - b) ** 2 for a, b in zip(corners[i], corners[j], strict=True))
+            np.maximum(longest, squared, out=longest)
+    return longest
 
 
 def _max_cell_diameter(points, cells):
-    return np.sqrt(_edge_lengths_squared(points[cells]).max())
+    return np.sqrt(_longest_edge_squared(_corners(points, cells)).max())
 
 
 @njit(cache=True)
@@ -402,11 +415,22 @@ class Mesh:
 
     @cached_property
     def edges(self) -> tuple[np.ndarray, np.ndarray]:
-        """Triangle meshes only: ``(edges, cell_edges)`` as returned by :func:`number_edges`."""
+        """Triangle meshes only: ``(edges, cell_edges)`` as returned by :func:`number_edges`.
+
+        Read-only.  A mesh made by :func:`fem.refine.bisect` receives them from the
+        refinement (the same arrays, derived from the parent's edges), any other
+        numbers them on first use.
+
+        Examples
+        --------
+        >>> edges, cell_edges = unit_square(1).edges
+        >>> edges.tolist(), cell_edges.tolist()
+        ([[0, 1], [0, 3], [0, 2], [1, 3], [2, 3]], [[0, 3, 1], [1, 4, 2]])
+        """
         if self.dim != 2:
             raise ValueError("edges are defined for triangle meshes only")
         edges, cell_edges, _, _ = number_edges(self.cells, self.num_points)
-        return edges, cell_edges
+        return _frozen(edges, cell_edges)
 
     def boundary_facets(self, name: str) -> np.ndarray:
         """Facets of the boundary part ``name``; a clear error lists the known names."""
@@ -505,6 +529,29 @@ class Mesh:
         boundaries = dict(self.boundaries)
         boundaries[name] = facets[selected.astype(bool)]
         return Mesh(self.points, self.cells, boundaries)
+
+
+def _frozen(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    for array in arrays:
+        array.setflags(write=False)
+    return arrays
+
+
+def _with_edges(points, cells, boundaries, edges: np.ndarray, cell_edges: np.ndarray) -> Mesh:
+    """``Mesh(points, cells, boundaries)`` whose :attr:`Mesh.edges` are the given ones.
+
+    For a construction that knows the numbering already (a refinement derives its
+    child's from the parent's): the arrays must equal the first two results of
+    :func:`number_edges`, which is not checked here (it would cost the numbering
+    saved; the tests compare them).  They are frozen, not copied.
+    """
+    mesh = Mesh(points, cells, boundaries)
+    if cell_edges.shape != (mesh.num_cells, 3) or edges.ndim != 2 or edges.shape[1] != 2:
+        raise ValueError(f"edges (n, 2) and cell_edges ({mesh.num_cells}, 3) expected, got "
+                         f"{edges.shape} and {cell_edges.shape}")
+    # the cache of the cached_property: a frozen dataclass refuses plain assignment
+    object.__setattr__(mesh, "edges", _frozen(edges, cell_edges))
+    return mesh
 
 
 def _boundary_facets(cells: np.ndarray, num_points: int) -> np.ndarray:

@@ -37,7 +37,7 @@ from numba import njit
 
 from fem.assembly import _inverse_jacobian
 from fem.element import FunctionSpace, dof_vector
-from fem.mesh import Mesh, find_edges, number_edges
+from fem.mesh import Mesh, _with_edges, find_edges
 
 __all__ = ["Refinement", "bisect", "longest_edge_first", "prolongate"]
 
@@ -78,8 +78,9 @@ def bisect(mesh: Mesh, marked) -> Refinement:
     Returns
     -------
     Refinement
-        The new mesh, with every named boundary part carried to its halves, and the
-        parent of each new cell.
+        The new mesh, with every named boundary part carried to its halves (and, on
+        triangles, its :attr:`~fem.mesh.Mesh.edges` already numbered: derived from the
+        parent's, whose numbering the refinement uses), and the parent of each new cell.
 
     Examples
     --------
@@ -112,66 +113,174 @@ def _bisect_intervals(mesh: Mesh, marked: np.ndarray) -> Refinement:
     return Refinement(mesh, Mesh(points, new_cells, dict(mesh.boundaries)), parents)
 
 
-def _closure(cells: np.ndarray, cell_edges: np.ndarray, marked_edges: np.ndarray) -> None:
-    """Mark the refinement edge (local edge 0) of every cell that has a marked edge."""
-    while True:
-        missing = marked_edges[cell_edges].any(axis=1) & ~marked_edges[cell_edges[:, 0]]
-        if not missing.any():
-            return
-        marked_edges[cell_edges[missing, 0]] = True
+@njit(cache=True)
+def _closure(cell_edges, marked_edges):
+    """Mark the refinement edge (local edge 0) of every cell that has a marked edge.
+
+    Sweeps over the cells until one marks nothing: the result is the least set that
+    contains the given marks and is closed, whatever the order of the marking.
+    """
+    changed = True
+    while changed:
+        changed = False
+        for c in range(cell_edges.shape[0]):
+            if not marked_edges[cell_edges[c, 0]] and (marked_edges[cell_edges[c, 1]]
+                                                       or marked_edges[cell_edges[c, 2]]):
+                marked_edges[cell_edges[c, 0]] = True
+                changed = True
 
 
 def _bisect_triangles(mesh: Mesh, marked: np.ndarray) -> Refinement:
-    edges, cell_edges, _, _ = number_edges(mesh.cells, mesh.num_points)
+    edges, cell_edges = mesh.edges
     marked_edges = np.zeros(edges.shape[0], dtype=bool)
     marked_edges[cell_edges[marked].ravel()] = True
-    _closure(mesh.cells, cell_edges, marked_edges)
+    _closure(cell_edges, marked_edges)
     new_vertex = np.full(edges.shape[0], -1, dtype=np.int64)
     split = np.flatnonzero(marked_edges)
     new_vertex[split] = mesh.num_points + np.arange(split.size)
-    points = np.concatenate([mesh.points, mesh.points[edges[split]].mean(axis=1)])
-    cells, parents = _children(mesh.cells, new_vertex[cell_edges])
+    # not .mean(axis=1) of an (n, 2, 2) gather: NumPy reduces short axes slowly
+    midpoints = 0.5 * (mesh.points[edges[split, 0]] + mesh.points[edges[split, 1]])
+    points = np.concatenate([mesh.points, midpoints])
+    cells, parents, child_edges, child_cell_edges = _children(
+        mesh.cells, edges, cell_edges, new_vertex, points.shape[0])
     boundaries = {name: _split_facets(facets, edges, new_vertex)
                   for name, facets in mesh.boundaries.items()}
-    return Refinement(mesh, Mesh(points, cells, boundaries), parents)
+    child = _with_edges(points, cells, boundaries, child_edges, child_cell_edges)
+    return Refinement(mesh, child, parents)
 
 
-def _halves(cells: np.ndarray, middle: np.ndarray):
-    """Bisect ``cells`` (n, 3) at the points ``middle`` (n,) of their edges (v0, v1)."""
-    v0, v1, v2 = cells.T
-    return np.column_stack([v2, v0, middle]), np.column_stack([v1, v2, middle])
+def _children(cells: np.ndarray, edges: np.ndarray, cell_edges: np.ndarray,
+              new_vertex: np.ndarray, num_points: int):
+    """Children, parents and the children's edges as :func:`fem.mesh.number_edges`
+    numbers them, given the new vertex on each parent edge (or -1) and the number of
+    points of the child.
 
-
-def _children(cells: np.ndarray, middles: np.ndarray):
-    """Children and parents of every cell, given the new vertex on each of its edges.
-
-    ``middles[c, k]`` is the midpoint vertex of local edge ``k`` or -1.  After the
-    closure a cell with a split edge has its refinement edge (``k = 0``) split; the
-    first child :math:`(v_2, v_0, m_0)` has the old edge 2 as its refinement edge, the
-    second :math:`(v_1, v_2, m_0)` the old edge 1.
+    After the closure a cell with a split edge has its refinement edge (local edge 0)
+    split at :math:`m_0`; its first child :math:`(v_2, v_0, m_0)` has the old edge 2 as
+    its refinement edge, the second :math:`(v_1, v_2, m_0)` the old edge 1, and each is
+    bisected again where that edge is split.  The children's edges are the parent
+    edges, each split one as its two halves, and the edges inside the parents: the
+    bisector :math:`(v_2, m_0)` and one more per further bisection.  None of them needs
+    a search (so no vertex pair is looked up, as number_edges must); one pass over the
+    children puts them in its order.
     """
-    count = np.where(middles[:, 0] < 0, 1, 2 + (middles[:, 1] >= 0) + (middles[:, 2] >= 0))
-    parents = np.repeat(np.arange(cells.shape[0]), count)
-    first = np.concatenate([[0], np.cumsum(count)[:-1]])
-    result = np.empty((parents.size, 3), dtype=np.int64)
-    kept = count == 1
-    result[first[kept]] = cells[kept]
-    split = np.flatnonzero(~kept)
-    left, right = _halves(cells[split], middles[split, 0])
-    left_split = middles[split, 2] >= 0
-    right_split = middles[split, 1] >= 0
-    slot = first[split]
-    # the left child (v2, v0, m0) is bisected at m2, the midpoint of its refinement edge
-    grand_left = _halves(left[left_split], middles[split[left_split], 2])
-    result[slot[~left_split]] = left[~left_split]
-    result[slot[left_split]] = grand_left[0]
-    result[slot[left_split] + 1] = grand_left[1]
-    slot = slot + 1 + left_split
-    grand_right = _halves(right[right_split], middles[split[right_split], 1])
-    result[slot[~right_split]] = right[~right_split]
-    result[slot[right_split]] = grand_right[0]
-    result[slot[right_split] + 1] = grand_right[1]
-    return result, parents
+    num_cells = cells.shape[0]
+    pieces = np.where(new_vertex >= 0, 2, 1)
+    first_edge = np.concatenate([[0], np.cumsum(pieces)])
+    split = new_vertex[cell_edges] >= 0
+    count = np.where(split[:, 0], 2 + split[:, 1] + split[:, 2], 1)
+    first_child = np.concatenate([[0], np.cumsum(count)])
+    # a cell with c children holds c - 1 edges inside it
+    first_inner = first_edge[-1] + first_child[:-1] - np.arange(num_cells)
+    num_children = int(first_child[-1])
+    num_edges = int(first_edge[-1]) + num_children - num_cells
+    children = np.empty((num_children, 3), dtype=np.int64)
+    child_cell_edges = np.empty((num_children, 3), dtype=np.int64)
+    unsorted = np.empty((num_edges, 2), dtype=np.int64)
+    _children_kernel(cells, edges, cell_edges, new_vertex, first_edge, first_child,
+                     first_inner, children, child_cell_edges, unsorted)
+    child_edges = np.empty_like(unsorted)
+    _number_by_first_use(unsorted, np.zeros(num_points + 1, dtype=np.int64),
+                         np.full(num_edges, -1, dtype=np.int64), child_edges, child_cell_edges)
+    parents = np.repeat(np.arange(num_cells), count)
+    return children, parents, child_edges, child_cell_edges
+
+
+@njit(cache=True)
+def _piece(edges, new_vertex, first_edge, e, v):
+    """The child edge of parent edge ``e`` that ends at its vertex ``v``."""
+    if new_vertex[e] >= 0 and v != edges[e, 0]:
+        return first_edge[e] + 1
+    return first_edge[e]
+
+
+@njit(cache=True)
+def _put(children, child_cell_edges, r, vertices, edges_of):
+    for k in range(3):
+        children[r, k] = vertices[k]
+        child_cell_edges[r, k] = edges_of[k]
+
+
+@njit(cache=True)
+def _edge(child_edges, i, a, b):
+    child_edges[i, 0] = min(a, b)
+    child_edges[i, 1] = max(a, b)
+
+
+@njit(cache=True)
+def _children_kernel(cells, edges, cell_edges, new_vertex, first_edge, first_child,
+                     first_inner, children, child_cell_edges, child_edges):
+    """Fill ``children`` and ``child_cell_edges`` (rows ``first_child[c]..`` for cell
+    ``c``) and ``child_edges``, unsorted: the pieces of parent edge ``e`` at
+    ``first_edge[e]`` (the half at its lower vertex first), the edges inside cell ``c``
+    from ``first_inner[c]``."""
+    for e in range(edges.shape[0]):
+        t = first_edge[e]
+        m = new_vertex[e]
+        if m < 0:
+            _edge(child_edges, t, edges[e, 0], edges[e, 1])
+        else:
+            _edge(child_edges, t, edges[e, 0], m)
+            _edge(child_edges, t + 1, edges[e, 1], m)
+    for c in range(cells.shape[0]):
+        v0, v1, v2 = cells[c, 0], cells[c, 1], cells[c, 2]
+        e0, e1, e2 = cell_edges[c, 0], cell_edges[c, 1], cell_edges[c, 2]
+        r = first_child[c]
+        m0 = new_vertex[e0]
+        if m0 < 0:
+            _put(children, child_cell_edges, r, (v0, v1, v2),
+                 (first_edge[e0], first_edge[e1], first_edge[e2]))
+            continue
+        bisector = first_inner[c]
+        _edge(child_edges, bisector, v2, m0)
+        inner = bisector + 1
+        at_v0 = _piece(edges, new_vertex, first_edge, e0, v0)
+        at_v1 = _piece(edges, new_vertex, first_edge, e0, v1)
+        m2 = new_vertex[e2]
+        if m2 < 0:
+            _put(children, child_cell_edges, r, (v2, v0, m0),
+                 (first_edge[e2], at_v0, bisector))
+            r += 1
+        else:  # (v2, v0, m0) bisected at m2
+            _edge(child_edges, inner, m0, m2)
+            _put(children, child_cell_edges, r, (m0, v2, m2),
+                 (bisector, _piece(edges, new_vertex, first_edge, e2, v2), inner))
+            _put(children, child_cell_edges, r + 1, (v0, m0, m2),
+                 (at_v0, inner, _piece(edges, new_vertex, first_edge, e2, v0)))
+            r += 2
+            inner += 1
+        m1 = new_vertex[e1]
+        if m1 < 0:
+            _put(children, child_cell_edges, r, (v1, v2, m0),
+                 (first_edge[e1], bisector, at_v1))
+        else:  # (v1, v2, m0) bisected at m1
+            _edge(child_edges, inner, m0, m1)
+            _put(children, child_cell_edges, r, (m0, v1, m1),
+                 (at_v1, _piece(edges, new_vertex, first_edge, e1, v1), inner))
+            _put(children, child_cell_edges, r + 1, (v2, m0, m1),
+                 (bisector, inner, _piece(edges, new_vertex, first_edge, e1, v2)))
+
+
+@njit(cache=True)
+def _number_by_first_use(unsorted, rows, position, out, cell_edges):
+    """Renumber the edges ``unsorted`` into ``out`` in the order of :func:`number_edges`:
+    by lower vertex, and among the edges of one lower vertex by the first (cell, local
+    edge) that has them; ``cell_edges`` is renumbered to match.  Work space: ``rows``
+    (n_points + 1 zeros), ``position`` (n_edges times -1)."""
+    for e in range(unsorted.shape[0]):
+        rows[unsorted[e, 0] + 1] += 1
+    for v in range(rows.shape[0] - 1):
+        rows[v + 1] += rows[v]
+    for c in range(cell_edges.shape[0]):
+        for k in range(3):
+            e = cell_edges[c, k]
+            if position[e] < 0:
+                low = unsorted[e, 0]
+                position[e] = rows[low]
+                rows[low] += 1
+                out[position[e], 0] = low
+                out[position[e], 1] = unsorted[e, 1]
+            cell_edges[c, k] = position[e]
 
 
 def _split_facets(facets: np.ndarray, edges: np.ndarray, new_vertex: np.ndarray) -> np.ndarray:

@@ -105,6 +105,17 @@ def test_mesh_is_immutable():
         mesh.points = np.zeros((3, 2))
 
 
+def test_edges_are_numbered_once_and_read_only():
+    mesh = l_shape(2)
+    edges, cell_edges = mesh.edges
+    assert mesh.edges[0] is edges and mesh.edges[1] is cell_edges
+    for array in (edges, cell_edges):
+        with pytest.raises(ValueError, match="read-only"):
+            array[0, 0] = 1
+    with pytest.raises(ValueError, match="triangle meshes only"):
+        interval(0.0, 1.0, 2).edges  # noqa: B018
+
+
 def test_inverted_triangle_names_the_cell():
     mesh = unit_square(2)
     cells = mesh.cells.copy()

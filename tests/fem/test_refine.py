@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
+import fem.mesh
 from fem.element import function_space, interpolate
-from fem.mesh import interval, l_shape, number_edges, rectangle, unit_square
+from fem.mesh import Mesh, find_edges, interval, l_shape, number_edges, rectangle, unit_square
 from fem.problems import solve_stationary
 from fem.refine import bisect, longest_edge_first, prolongate
 
@@ -84,6 +85,55 @@ def test_every_interior_edge_is_shared_by_two_cells(family):
         # the edges with one cell are exactly the boundary: no hanging vertex inside
         outer = {tuple(edge) for edge in edges[count == 1]}
         assert outer == {tuple(sorted(facet)) for facet in mesh.boundaries["boundary"]}
+
+
+def assert_same_edges(mesh, edges, cell_edges):
+    """The numbering is the one number_edges finds on the mesh's cells, and edge k of
+    each cell joins its local vertices k and k + 1, as (low, high)."""
+    fresh, fresh_cell_edges, _, _ = number_edges(mesh.cells, mesh.num_points)
+    assert edges.dtype == cell_edges.dtype == np.int64
+    assert np.array_equal(edges, fresh) and np.array_equal(cell_edges, fresh_cell_edges)
+    # independently of number_edges: the pairs as sets, the cells' edges, the order
+    assert (edges[:, 0] < edges[:, 1]).all() and (np.diff(edges[:, 0]) >= 0).all()
+    ends = np.stack([mesh.cells, np.roll(mesh.cells, -1, axis=1)], axis=2)
+    pairs = {tuple(pair) for pair in np.sort(ends, axis=2).reshape(-1, 2).tolist()}
+    assert {tuple(edge) for edge in edges.tolist()} == pairs and len(pairs) == len(edges)
+    assert np.array_equal(edges[cell_edges], np.sort(ends, axis=2))
+    assert np.array_equal(find_edges(edges, ends.reshape(-1, 2)), cell_edges.ravel())
+
+
+def test_a_refinement_hands_its_child_the_edges_a_fresh_numbering_finds(family):
+    _, meshes = family
+    for mesh in meshes[1:]:
+        assert "edges" in vars(mesh)  # handed over by the refinement, not numbered again
+        edges, cell_edges = mesh.edges
+        assert not edges.flags.writeable and not cell_edges.flags.writeable
+        assert_same_edges(mesh, edges, cell_edges)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_handed_over_edges_on_heavier_random_refinements(seed):
+    mesh = longest_edge_first(l_shape(2))
+    for refined in random_refinements(mesh, 5, seed=seed, fraction=0.4):
+        assert_same_edges(refined, *refined.edges)
+        # so a P2 space numbers its DOFs as on the same mesh built afresh
+        fresh = Mesh(refined.points, refined.cells, refined.boundaries)
+        assert "edges" not in vars(fresh)
+        assert np.array_equal(function_space(refined, 2).cell_dofs,
+                              function_space(fresh, 2).cell_dofs)
+
+
+def test_the_adaptive_loop_numbers_the_edges_of_its_first_mesh_only(monkeypatch):
+    mesh = longest_edge_first(l_shape(2))
+    mesh.edges  # noqa: B018 (numbered here, before number_edges is taken away)
+
+    def refused(*arguments):
+        raise AssertionError("number_edges called again")
+
+    monkeypatch.setattr(fem.mesh, "number_edges", refused)
+    for refined in corner_refinements(mesh, 4)[1:] + random_refinements(mesh, 3)[1:]:
+        space = function_space(refined, 2)
+        assert space.num_dofs == refined.num_points + refined.edges[0].shape[0]
 
 
 def test_no_angle_below_the_bisection_family_minimum(family):
