@@ -207,7 +207,7 @@ def run_writers(run, *, figures: bool = True, drawn: Sequence[str] = ()) -> dict
         writers["system.mtx"] = bytes_writer(lambda buffer: _mmwrite(buffer, run.matrix))
         writers["rhs.mtx"] = bytes_writer(lambda buffer: _mmwrite(buffer, run.rhs))
     if figures and case.output.plots:
-        from krylovfem.figures import run_figures  # matplotlib: a third of a second
+        from krylovfem.figures import run_figures
 
         writers.update(run_figures(run))
     names = ["summary.json", *writers, *drawn]
