@@ -14,6 +14,16 @@ The figure process ignores Ctrl-C (the terminal sends it to both processes; the 
 decides) and ends when the run's process does (its end of the pipe closes).  Where
 ``os.fork`` is missing, :func:`figure_process` gives None and the figures are drawn
 in-process, as for a library caller.
+
+Example, as :func:`krylovfem.cli.main` uses it for ``krylovfem run``::
+
+    with figure_process() as drawing:          # forked here
+        run = run_case(case)                   # meanwhile: matplotlib imported there
+        write_run(run, directory, drawing)     # figures there, the rest here, then swap
+
+Reference: ``fork``, ``pipe``, ``pread``/``pwrite`` and ``waitpid`` in POSIX.1-2017
+(IEEE Std 1003.1); the figure process inherits the run's modules, so only the run's
+data crosses, pickled.
 """
 
 from __future__ import annotations
