@@ -27,7 +27,8 @@ The modules of this package, in the order data flows through them:
 * :mod:`krylovfem.adapt` -- the adaptive loop (solve, estimate, mark, refine);
 * :mod:`krylovfem.record` -- what a record folder holds (documents, data, figures), and
   :mod:`krylovfem.folder` -- record folders written whole or not at all;
-* :mod:`krylovfem.figures` -- the figures of a run;
+* :mod:`krylovfem.figures` -- the figures of a run; :mod:`krylovfem.drawing` -- a
+  command's run drawing them in a second process, beside its solve;
 * :mod:`krylovfem.cli` -- the ``krylovfem`` command, with :mod:`solvers.interrupts`
   (a Ctrl-C that Numba's compiler swallowed, kept until the run can stop).
 """

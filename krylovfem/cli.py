@@ -29,6 +29,7 @@ Exit status (one line on stderr for every failure, never a traceback):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import signal
@@ -257,20 +258,33 @@ def _command_run(arguments, ranks: Ranks) -> int:
     from krylovfem.run import run_case
 
     case, directory = _prepare(arguments, ranks)
-    with ranks.on_root(lambda: record_lock(directory), _classify):
+    # the command's own process, serial, draws its figures in a second process (forked
+    # before the lock is taken): matplotlib's import and the drawing run beside the solve
+    drawing = _figure_process(arguments.own_process and not ranks.parallel
+                              and case.output.plots)
+    with drawing as figures, ranks.on_root(lambda: record_lock(directory), _classify):
         report = _report(arguments.quiet)
         _emit_all(report_lines(arguments, printout.run_header(case)))
         monitor = _monitor(arguments.monitor, arguments.quiet)
         run = ranks.together(lambda: run_case(case, monitor=monitor, report=report,
                                               comm=ranks.comm), _classify)
         _flush(monitor)
-        ranks.together(lambda: write_run(run, directory) if ranks.is_root else None,
+        ranks.together(lambda: write_run(run, directory, figures) if ranks.is_root else None,
                        _classify)
     _emit_all(report_lines(arguments, printout.run_summary(run, directory)))
     if run.interrupted:
         return _fail(f"interrupted after {run.iterations} iterations; the run so far is in "
                      f"{directory}", EXIT_INTERRUPTED)
     return _finish(run.converged, run.reason, directory)
+
+
+def _figure_process(wanted: bool):
+    """:func:`krylovfem.drawing.figure_process` when ``wanted``, else a block giving None."""
+    if not wanted:
+        return contextlib.nullcontext()
+    from krylovfem.drawing import figure_process
+
+    return figure_process()
 
 
 def _command_study(arguments, ranks: Ranks) -> int:
@@ -407,6 +421,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         printing = ranks.is_root
         silence_others(ranks, keep_stderr=bool(os.environ.get("KRYLOVFEM_TRACEBACK")))
         arguments = parser.parse_args(argv)
+        # a library caller's main(argv) draws in-process: no process forked from its own
+        arguments.own_process = argv is None
         if argv is None:  # the command's own process: what is loaded by now (numpy's,
             # scipy's, numba's modules: most of the heap) stays until it exits; frozen,
             # no collection scans it again, nor the one at exit

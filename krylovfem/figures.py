@@ -17,18 +17,19 @@ import struct
 import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
 from fem.element import interpolate, values_at
 from fem.plot import line_samples, plot_function, plot_rates, plot_triangulation, reference_slope
 from solvers.plot import plot_residuals, residual_plot_data
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 __all__ = ["DPI", "FIGURE_DATA_KEY", "adapt_figures", "compare_figures", "convergence_figure",
-           "error_figure", "estimator_figure", "iterations_figure", "rates_figure",
+           "error_figure", "estimator_figure", "iterations_figure", "preload", "rates_figure",
            "read_figure_data", "residual_figure", "run_figures", "save_figure",
            "solution_figure", "study_figures"]
 
@@ -42,8 +43,23 @@ _MARGINS = (0.9, 0.3, 0.6, 0.45)
 _DOMAIN_MARGINS = (0.75, 1.25, 0.6, 0.45)
 
 
+def preload() -> None:
+    """Import the parts of matplotlib that the figures draw with.
+
+    Imported here, on first use, and not when this module is: matplotlib's import is a
+    quarter of a second, which a run drawing its figures in a second process
+    (:mod:`krylovfem.drawing`) spends there, beside the solve.
+    """
+    import matplotlib.backends.backend_agg
+    import matplotlib.figure
+    import matplotlib.ticker  # noqa: F401
+
+
 def _new_figure(width: float = 6.4, height: float = 4.4,
                 margins: tuple[float, float, float, float] = _MARGINS) -> Figure:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     # fixed margins, not a layout engine: constrained layout draws every figure a second
     # time, to measure its texts, and that was half the time of writing a figure
     figure = Figure(figsize=(width, height))
@@ -246,6 +262,8 @@ def rates_figure(study, *, expected: dict | None = None, solver_label: str = "",
     (by name: ``order`` and the ``values`` of the dashed ``h^p`` line),
     ``iterations`` (or None), ``solver``.
     """
+    from matplotlib.ticker import MaxNLocator
+
     figure = _new_figure(10.4, 4.3)
     # the legend goes below both panels, where only a layout engine makes room for it
     figure.set_layout_engine("constrained")
@@ -297,6 +315,8 @@ def iterations_figure(times, iterations, *, title: str = "",
         times = times[1:]
     if times.size != len(counts):
         raise ValueError(f"times: {times.size} given for {len(counts)} steps")
+    from matplotlib.ticker import MaxNLocator
+
     figure = _new_figure(6.4, 3.8)
     axes = figure.add_subplot()
     axes.plot(times, counts, marker="." if len(counts) <= 200 else None, linewidth=1.2,

@@ -41,6 +41,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,7 @@ from krylovfem.folder import (
     Writer,
     bytes_writer,
     json_writer,
+    record_folder,
     write_folder,
 )
 from krylovfem.section import CaseError
@@ -191,9 +193,10 @@ def summary_document(run, files: list[str]) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------
 # run
 # --------------------------------------------------------------------------------------
-def run_writers(run, *, figures: bool = True) -> dict[str, Writer]:
+def run_writers(run, *, figures: bool = True, drawn: Sequence[str] = ()) -> dict[str, Writer]:
     """The files of a run's record, ``summary.json`` first; the figures (with
-    ``[output] plots``) unless ``figures`` is false."""
+    ``[output] plots``) unless ``figures`` is false.  ``drawn`` names figures drawn
+    elsewhere into the same folder (listed in ``summary.json``, last)."""
     case = run.case
     writers: dict[str, Writer] = {}
     writers["solution.npz"] = bytes_writer(lambda buffer: np.savez_compressed(
@@ -204,17 +207,36 @@ def run_writers(run, *, figures: bool = True) -> dict[str, Writer]:
         writers["system.mtx"] = bytes_writer(lambda buffer: _mmwrite(buffer, run.matrix))
         writers["rhs.mtx"] = bytes_writer(lambda buffer: _mmwrite(buffer, run.rhs))
     if figures and case.output.plots:
-        from krylovfem.figures import run_figures  # matplotlib: a third of a second
+        from krylovfem.figures import run_figures
 
         writers.update(run_figures(run))
-    names = ["summary.json", *writers]
+    names = ["summary.json", *writers, *drawn]
     document = summary_document(run, names)
     return {"summary.json": json_writer(document), **writers}
 
 
-def write_run(run, directory: Path) -> list[Path]:
-    """Write the record folder of a run; ``summary.json`` first in the list returned."""
-    return write_folder(directory, run_writers(run))
+def write_run(run, directory: Path, drawing=None) -> list[Path]:
+    """Write the record folder of a run; ``summary.json`` first in the list returned.
+
+    With ``drawing``, a :class:`krylovfem.drawing.FigureProcess`, the figures are drawn
+    there while the other files are written here, and waited for before the folder is
+    swapped into place.
+    """
+    if drawing is None or not run.case.output.plots:
+        return write_folder(directory, run_writers(run))
+    with record_folder(directory) as folder:
+        try:
+            drawn = drawing.draw(run, folder.building)
+            if drawn is None:  # the run could not be handed over: drawn here
+                return folder.write(run_writers(run))
+            paths = folder.write(run_writers(run, figures=False, drawn=drawn))
+            drawing.wait()
+        except OSError as error:
+            raise folder.error(error) from None
+        finally:
+            drawing.stop()  # before the folder being built is removed, on any way out
+        folder.names += drawn
+    return paths + [folder.directory / name for name in drawn]
 
 
 def _solution_arrays(run) -> dict[str, np.ndarray]:

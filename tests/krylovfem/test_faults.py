@@ -226,3 +226,99 @@ def test_a_ctrl_c_swallowed_while_compiling_still_stops_the_run(tmp_path, cli, m
     assert completed.status == 130
     assert _one_line(completed) == "krylovfem: interrupted"
     assert not (tmp_path / "out").exists()
+
+
+# --------------------------------------------------------------------------------------
+# The figures drawn in a second process (krylovfem.drawing)
+# --------------------------------------------------------------------------------------
+SMALL_WITH_PLOTS = ("--quiet", "--set", "mesh.n=6")
+
+
+def test_figures_of_the_figure_process_are_those_drawn_in_process(tmp_path, cli):
+    """The command's own process draws in a forked one; a library caller in-process: the
+    same files, listed alike, the same bytes (pixels and plotted data) in every figure."""
+    forked, inline = tmp_path / "forked", tmp_path / "inline"
+    completed = subprocess.run([sys.executable, "-m", "krylovfem", "run", str(POISSON),
+                                "--out", str(forked), *SMALL_WITH_PLOTS],
+                               capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert completed.returncode == EXIT_OK and completed.stderr == "", completed.stderr
+    assert cli("run", POISSON, "--out", inline, *SMALL_WITH_PLOTS).status == EXIT_OK
+    listed = json.loads((forked / "summary.json").read_text())["files"]
+    assert listed == json.loads((inline / "summary.json").read_text())["files"]
+    figures = [name for name in listed if name.endswith(".png")]
+    assert figures == ["residuals.png", "solution.png", "error.png"]
+    assert sorted(path.name for path in forked.iterdir()) == sorted(listed)
+    for name in figures:
+        assert (forked / name).read_bytes() == (inline / name).read_bytes(), name
+
+
+@pytest.fixture
+def small_run():
+    from krylovfem.casefile import load_case
+    from krylovfem.run import run_case
+
+    return run_case(load_case(POISSON, ["mesh.n=4"]))
+
+
+@pytest.mark.parametrize("failure, expected", [
+    (OSError(errno.ENOSPC, "No space left on device"), RecordError),
+    (ValueError("a broken figure"), "FigureError")])
+def test_a_figure_failing_in_the_figure_process_leaves_the_earlier_record(
+        failure, expected, small_run, tmp_path, monkeypatch):
+    """A figure that fails in the figure process fails the record as in-process (a full
+    disk: RecordError, exit 3; a bug: FigureError, exit 70), the earlier record whole."""
+    import krylovfem.figures
+    from krylovfem.drawing import FigureError, figure_process
+
+    expected = FigureError if expected == "FigureError" else expected
+    out = tmp_path / "out"
+    krylovfem.record.write_run(small_run, out)
+    before = _snapshot(out)
+
+    def broken(*args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(krylovfem.figures, "save_figure", broken)  # forked with it
+    with figure_process() as drawing, pytest.raises(expected) as raised:
+        krylovfem.record.write_run(small_run, out, drawing)
+    assert not drawing.running
+    if expected is RecordError:
+        assert "No space left on device" in str(raised.value)
+        assert "the earlier record there is unchanged" in str(raised.value)
+    else:
+        assert str(raised.value) == "ValueError: a broken figure"
+    assert _snapshot(out) == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["out"]
+
+
+def test_a_figure_process_ended_without_a_word_fails_the_record(small_run, tmp_path):
+    """The figure process killed (by the system, say): a clear failure, no record."""
+    from krylovfem.drawing import FigureError, figure_process
+
+    with figure_process() as drawing:
+        os.kill(drawing.pid, signal.SIGKILL)
+        with pytest.raises(FigureError, match="ended without drawing the figures"):
+            krylovfem.record.write_run(small_run, tmp_path / "out", drawing)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("how, status", [(signal.SIGTERM, EXIT_TERMINATED),
+                                          (signal.SIGINT, 130)])
+def test_a_signal_during_a_run_with_figures_ends_both_processes(how, status, tmp_path):
+    """SIGTERM or Ctrl-C (sent to the whole process group, as a terminal does) while a
+    run that draws its figures solves: its status, one line, and no process left."""
+    case = tmp_path / "long-heat.toml"
+    case.write_text((REPOSITORY / "cases" / "heat.toml").read_text()
+                    .replace("dt = 0.005", "dt = 0.000005"))  # 20000 steps
+    process = subprocess.Popen(
+        [sys.executable, "-m", "krylovfem", "run", str(case), "--out", str(tmp_path / "out"),
+         "--quiet", "--set", "output.plots=true"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    time.sleep(4.0)
+    os.killpg(process.pid, how)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == status, stderr
+    assert len(stderr.strip().splitlines()) == 1, stderr
+    with pytest.raises(ProcessLookupError):  # the figure process is gone too
+        os.killpg(process.pid, 0)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["long-heat.toml"]
