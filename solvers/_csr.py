@@ -379,6 +379,261 @@ def _dot_rows_typed(x, y, lo, hi):
     return complex_dot
 
 
+# --- complex updates in SIMD registers, with the arithmetic of scalar code ----------------
+#
+# ``w -= h v`` on complex entries is ``(wr, wi) -= (hr vr - hi vi, hr vi + hi vr)``.  On the
+# float views ``(re, im, re, im)`` of two elements, with ``v'`` the view of ``v`` with its
+# parts exchanged in pairs, ``P = (hr, hr, hr, hr)`` and ``Q = (-hi, hi, -hi, hi)``, the
+# product is ``P v + Q v'``: the very products and sums of Numba's complex multiplication
+# (``a + (-b)`` is ``a - b``), so the bits are those of the scalar loop, two elements per
+# register.  complex64 parts are widened to float64 on loading, as the scalar code widens
+# them to meet the complex128 coefficients, and rounded back on storing.
+
+
+def _pair_update_codegen(rows, subtract):
+    """Code for ``w = w -+ h_0 v_0 -+ ... -+ h_{R-1} v_{R-1}`` over ``blocks`` blocks of
+    four float parts (two complex elements) from part ``lo``; the rows in order."""
+
+    def codegen(context, builder, signature, args):
+        double = ir.DoubleType()
+        vector = ir.VectorType(double, _LANES)
+        lane = ir.IntType(32)
+        i64 = ir.IntType(64)
+        arrays = signature.args[: rows + 1]
+        single = [array.dtype == types.float32 for array in arrays]
+        pointers = [context.make_array(array)(context, builder, value=value).data
+                    for array, value in zip(arrays, args, strict=False)]
+        scalars = [context.cast(builder, value, kind, types.float64)
+                   for value, kind in zip(args[rows + 1:], signature.args[rows + 1:], strict=True)]
+        parts, (lo, blocks) = scalars[: 2 * rows], (
+            context.cast(builder, value, kind, types.int64)
+            for value, kind in zip(args[3 * rows + 1:], signature.args[3 * rows + 1:], strict=True))
+
+        def splat(values):
+            packed = ir.Constant(vector, ir.Undefined)
+            for where, value in enumerate(values):
+                packed = builder.insert_element(packed, value, ir.Constant(lane, where))
+            return packed
+
+        factors = []
+        for r in range(rows):
+            re, im = parts[2 * r], parts[2 * r + 1]
+            minus = builder.fneg(im)
+            factors.append((splat([re] * _LANES), splat([minus, im, minus, im])))
+
+        entry = builder.basic_block
+        header = builder.append_basic_block("pairs.header")
+        body = builder.append_basic_block("pairs.body")
+        done = builder.append_basic_block("pairs.done")
+        builder.branch(header)
+        builder.position_at_end(header)
+        block = builder.phi(i64)
+        block.add_incoming(ir.Constant(i64, 0), entry)
+        builder.cbranch(builder.icmp_signed("<", block, blocks), body, done)
+
+        builder.position_at_end(body)
+        index = builder.add(lo, builder.mul(block, ir.Constant(i64, _LANES)))
+
+        def address(k):
+            element = ir.FloatType() if single[k] else double
+            return builder.bitcast(builder.gep(pointers[k], [index], inbounds=True),
+                                   ir.VectorType(element, _LANES).as_pointer())
+
+        def load(k):
+            value = builder.load(address(k), align=4 if single[k] else 8)
+            return builder.fpext(value, vector) if single[k] else value
+
+        total = load(0)
+        for r in range(rows):
+            v = load(r + 1)
+            swapped = builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(lane, _LANES),
+                                                               [1, 0, 3, 2]))
+            p, q = factors[r]
+            product = builder.fadd(builder.fmul(p, v), builder.fmul(q, swapped))
+            total = builder.fsub(total, product) if subtract else builder.fadd(total, product)
+        if single[0]:
+            total = builder.fptrunc(total, ir.VectorType(ir.FloatType(), _LANES))
+        builder.store(total, address(0), align=4 if single[0] else 8)
+        block.add_incoming(builder.add(block, ir.Constant(i64, 1)), body)
+        builder.branch(header)
+
+        builder.position_at_end(done)
+        return context.get_dummy_value()
+
+    return codegen
+
+
+def _pair_update_typer(rows, subtract, arguments):
+    arrays = arguments[: rows + 1]
+    if not all(map(_vector_loadable, arrays)):
+        return None
+    return types.void(*arguments), _pair_update_codegen(rows, subtract)
+
+
+@intrinsic
+def _pairs_subtract_1(typingctx, w, a, ar, ai, lo, blocks):
+    """``w[j] -= (h a)[j]`` on float views of complex vectors, ``h = ar + i ai``, over
+    ``blocks`` blocks of four parts from ``lo`` (not checked, as :func:`_lane_sums_1`)."""
+    return _pair_update_typer(1, True, (w, a, ar, ai, lo, blocks))
+
+
+@intrinsic
+def _pairs_subtract_4(typingctx, w, a, b, c, d, ar, ai, br, bi, cr, ci, dr, di, lo, blocks):
+    """``w = (((w - h_a a) - h_b b) - h_c c) - h_d d`` as :func:`_pairs_subtract_1`."""
+    return _pair_update_typer(4, True, (w, a, b, c, d, ar, ai, br, bi, cr, ci, dr, di, lo,
+                                        blocks))
+
+
+@intrinsic
+def _pairs_add_1(typingctx, w, a, ar, ai, lo, blocks):
+    """``w[j] += (h a)[j]`` as :func:`_pairs_subtract_1`."""
+    return _pair_update_typer(1, False, (w, a, ar, ai, lo, blocks))
+
+
+@intrinsic
+def _pairs_add_4(typingctx, w, a, b, c, d, ar, ai, br, bi, cr, ci, dr, di, lo, blocks):
+    """``w = (((w + h_a a) + h_b b) + h_c c) + h_d d`` as :func:`_pairs_subtract_1`."""
+    return _pair_update_typer(4, False, (w, a, b, c, d, ar, ai, br, bi, cr, ci, dr, di, lo,
+                                         blocks))
+
+
+def _part_dtype(array_type):
+    """The float dtype of a contiguous complex vector's (or matrix's) parts, else None."""
+    if (isinstance(array_type, types.Array) and array_type.layout == "C"
+            and isinstance(array_type.dtype, types.Complex)):
+        return np.float32 if array_type.dtype == types.complex64 else np.float64
+    return None
+
+
+def _pairs_kernel(update_4, update_1):
+    """``w (-+)= h[:count] @ V[:count, lo:hi]`` on complex vectors, in SIMD pairs: each
+    element meets the rows in the order of the scalar loop (blocks of four, then one by
+    one), and the last element of an odd range is left to ``tail``."""
+
+    def kernel(V, count, h, w, lo, hi, part, row_part):
+        wf = w.view(part)
+        start, blocks = 2 * lo, (hi - lo) // 2
+        i = 0
+        while i + 4 <= count:
+            update_4(wf, V[i].view(row_part), V[i + 1].view(row_part),
+                     V[i + 2].view(row_part), V[i + 3].view(row_part),
+                     h[i].real, h[i].imag, h[i + 1].real, h[i + 1].imag,
+                     h[i + 2].real, h[i + 2].imag, h[i + 3].real, h[i + 3].imag, start, blocks)
+            i += 4
+        while i < count:
+            update_1(wf, V[i].view(row_part), h[i].real, h[i].imag, start, blocks)
+            i += 1
+
+    return njit(cache=True, nogil=True, inline="always")(kernel)
+
+
+_subtract_pairs = _pairs_kernel(_pairs_subtract_4, _pairs_subtract_1)
+_add_pairs = _pairs_kernel(_pairs_add_4, _pairs_add_1)
+
+
+def _subtract_range(V, count, h, w, lo, hi):
+    """:func:`_subtract_only_rows`, in SIMD pairs for complex vectors (same bits)."""
+
+
+@overload(_subtract_range, inline="always")
+def _subtract_range_typed(V, count, h, w, lo, hi):
+    part, row_part = _part_dtype(w), _part_dtype(V)
+    if part is None or row_part is None or w.ndim != 1 or V.ndim != 2:
+        return lambda V, count, h, w, lo, hi: _subtract_only_rows(V, count, h, w, lo, hi)
+
+    def pairs(V, count, h, w, lo, hi):
+        _subtract_pairs(V, count, h, w, lo, hi, part, row_part)
+        if (hi - lo) % 2:
+            _subtract_only_rows(V, count, h, w, hi - 1, hi)
+    return pairs
+
+
+def _combine_range(V, count, y, u, lo, hi):
+    """:func:`_combine_rows`, in SIMD pairs for complex vectors (same bits)."""
+
+
+@overload(_combine_range, inline="always")
+def _combine_range_typed(V, count, y, u, lo, hi):
+    part, row_part = _part_dtype(u), _part_dtype(V)
+    if part is None or row_part is None or u.ndim != 1 or V.ndim != 2:
+        return lambda V, count, y, u, lo, hi: _combine_rows(V, count, y, u, lo, hi)
+
+    def pairs(V, count, y, u, lo, hi):
+        for m in range(uint64(lo), uint64(hi)):
+            u[m] = 0.0
+        _add_pairs(V, count, y, u, lo, hi, part, row_part)
+        if (hi - lo) % 2:
+            _combine_rows(V, count, y, u, hi - 1, hi)
+    return pairs
+
+
+# Updates with real coefficients are real updates of the views: ``alpha (ur, ui)`` is
+# ``(alpha ur, alpha ui)``, two elements of a real kernel.  Numba's ``alpha * u`` would
+# multiply by ``alpha + 0i``: the same numbers, but for the sign of zero parts and for
+# infinite ones.  The sums of squares these kernels return are then those of the views'
+# parts: four partial sums over the parts (lane ``j mod 4`` of part ``j`` from ``2 lo``).
+
+
+def _real_factors(*values) -> bool:
+    return all(isinstance(value, types.Float) for value in values)
+
+
+def _axpby_range(alpha, u, beta, y, lo, hi):
+    """:func:`_axpby_rows`; for complex vectors and real factors, on their views."""
+
+
+@overload(_axpby_range, inline="always")
+def _axpby_range_typed(alpha, u, beta, y, lo, hi):
+    part, y_part = _part_dtype(u), _part_dtype(y)
+    if part is None or y_part is None or not _real_factors(alpha, beta):
+        return lambda alpha, u, beta, y, lo, hi: _axpby_rows(alpha, u, beta, y, lo, hi)
+    return lambda alpha, u, beta, y, lo, hi: _axpby_rows(
+        alpha, u.view(part), beta, y.view(y_part), 2 * lo, 2 * hi)
+
+
+def _cg_update_range(alpha, p, q, x, r, dinv, lo, hi):
+    """:func:`_cg_update_rows`; for complex vectors, a real ``alpha`` and no Jacobi, on
+    their views (``r^H r`` then sums the squares of the parts, as above)."""
+
+
+@overload(_cg_update_range, inline="always")
+def _cg_update_range_typed(alpha, p, q, x, r, dinv, lo, hi):
+    parts = tuple(map(_part_dtype, (p, q, x, r)))
+    if None in parts or not _real_factors(alpha):
+        return lambda alpha, p, q, x, r, dinv, lo, hi: _cg_update_rows(alpha, p, q, x, r,
+                                                                       dinv, lo, hi)
+    pp, qp, xp, rp = parts
+
+    def viewed(alpha, p, q, x, r, dinv, lo, hi):
+        if dinv.size > 0:
+            return _cg_update_rows(alpha, p, q, x, r, dinv, lo, hi)
+        return _cg_update_rows(alpha, p.view(pp), q.view(qp), x.view(xp), r.view(rp),
+                               dinv, 2 * lo, 2 * hi)
+    return viewed
+
+
+def _cg_direction_range(beta, r, z, dinv, p, lo, hi):
+    """:func:`_cg_direction_rows`; for complex vectors, a real ``beta`` and no Jacobi, on
+    their views."""
+
+
+@overload(_cg_direction_range, inline="always")
+def _cg_direction_range_typed(beta, r, z, dinv, p, lo, hi):
+    parts = tuple(map(_part_dtype, (r, z, p)))
+    if None in parts or not _real_factors(beta):
+        return lambda beta, r, z, dinv, p, lo, hi: _cg_direction_rows(beta, r, z, dinv, p,
+                                                                      lo, hi)
+    rp, zp, pp = parts
+
+    def viewed(beta, r, z, dinv, p, lo, hi):
+        if dinv.size > 0:
+            _cg_direction_rows(beta, r, z, dinv, p, lo, hi)
+        else:
+            rf = r.view(rp)  # its empty slice: no Jacobi, in the views' dtype
+            _cg_direction_rows(beta, rf, z.view(zp), rf[:0], p.view(pp), 2 * lo, 2 * hi)
+    return viewed
+
+
 # --- drivers: the whole range serially, or prange over fixed chunks --------------------
 #
 # Each public driver takes ``bounds``: ``None`` for one chunk (see :func:`chunk_bounds`),
@@ -438,7 +693,7 @@ def _residual_chunks(indptr, indices, data, x, b, r, bounds):
 def cg_update(alpha, p, q, x, r, dinv, bounds):
     """x += alpha p; r -= alpha q; return (r.r, r.z) with Jacobi's z fused in."""
     if bounds is None:
-        return _cg_update_rows(alpha, p, q, x, r, dinv, 0, r.size)
+        return _cg_update_range(alpha, p, q, x, r, dinv, 0, r.size)
     return _cg_update_chunks(alpha, p, q, x, r, dinv, bounds)
 
 
@@ -446,10 +701,10 @@ def cg_update(alpha, p, q, x, r, dinv, bounds):
 def _cg_update_chunks(alpha, p, q, x, r, dinv, bounds):
     chunks = bounds.size - 1
     if chunks == 1:
-        return _cg_update_rows(alpha, p, q, x, r, dinv, 0, bounds[1])
+        return _cg_update_range(alpha, p, q, x, r, dinv, 0, bounds[1])
     partial = np.empty((chunks, 2))
     for c in prange(chunks):
-        rr, rz = _cg_update_rows(alpha, p, q, x, r, dinv, bounds[c], bounds[c + 1])
+        rr, rz = _cg_update_range(alpha, p, q, x, r, dinv, bounds[c], bounds[c + 1])
         partial[c, 0] = rr
         partial[c, 1] = rz
     rr = 0.0
@@ -464,7 +719,7 @@ def _cg_update_chunks(alpha, p, q, x, r, dinv, bounds):
 def cg_direction(beta, r, z, dinv, p, bounds):
     """p = z + beta p, where z is implied by r for no preconditioner or Jacobi."""
     if bounds is None:
-        _cg_direction_rows(beta, r, z, dinv, p, 0, p.size)
+        _cg_direction_range(beta, r, z, dinv, p, 0, p.size)
     else:
         _cg_direction_chunks(beta, r, z, dinv, p, bounds)
 
@@ -473,10 +728,10 @@ def cg_direction(beta, r, z, dinv, p, bounds):
 def _cg_direction_chunks(beta, r, z, dinv, p, bounds):
     chunks = bounds.size - 1
     if chunks == 1:
-        _cg_direction_rows(beta, r, z, dinv, p, 0, bounds[1])
+        _cg_direction_range(beta, r, z, dinv, p, 0, bounds[1])
         return
     for c in prange(chunks):
-        _cg_direction_rows(beta, r, z, dinv, p, bounds[c], bounds[c + 1])
+        _cg_direction_range(beta, r, z, dinv, p, bounds[c], bounds[c + 1])
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -568,7 +823,7 @@ def _project_rows(V, count, w, h, lo, hi):
 @njit(cache=True, nogil=True)
 def _subtract_rows(V, count, h, w, lo, hi):
     """w[lo:hi] -= h[:count] @ V[:count, lo:hi]; returns the partial ||w||^2."""
-    _subtract_only_rows(V, count, h, w, lo, hi)
+    _subtract_range(V, count, h, w, lo, hi)
     return real(_dot_rows(w, w, lo, hi))
 
 
@@ -684,7 +939,7 @@ def subtract_project(V, count, h, w, bounds):
     any new coefficient is stored (the chunks' partial sums are added up at the end).
     """
     if bounds is None:
-        _subtract_only_rows(V, count, h, w, 0, w.size)
+        _subtract_range(V, count, h, w, 0, w.size)
         return _project_rows(V, count, w, h, 0, w.size)
     return _subtract_project_chunks(V, count, h, w, bounds)
 
@@ -693,12 +948,12 @@ def subtract_project(V, count, h, w, bounds):
 def _subtract_project_chunks(V, count, h, w, bounds):
     chunks = bounds.size - 1
     if chunks == 1:
-        _subtract_only_rows(V, count, h, w, 0, bounds[1])
+        _subtract_range(V, count, h, w, 0, bounds[1])
         return _project_rows(V, count, w, h, 0, bounds[1])
     partial = zeros_like_sum(V, (chunks, count + 1))
     for c in prange(chunks):
         lo, hi = bounds[c], bounds[c + 1]
-        _subtract_only_rows(V, count, h, w, lo, hi)
+        _subtract_range(V, count, h, w, lo, hi)
         partial[c, count] = _project_rows(V, count, w, partial[c], lo, hi)
     return _sum_partials(partial, count, h)
 
@@ -726,7 +981,7 @@ def _combine_rows(V, count, y, u, lo, hi):
 def combine(V, count, y, u, bounds):
     """u = V[:count]^T y."""
     if bounds is None:
-        _combine_rows(V, count, y, u, 0, u.size)
+        _combine_range(V, count, y, u, 0, u.size)
     else:
         _combine_chunks(V, count, y, u, bounds)
 
@@ -735,10 +990,10 @@ def combine(V, count, y, u, bounds):
 def _combine_chunks(V, count, y, u, bounds):
     chunks = bounds.size - 1
     if chunks == 1:
-        _combine_rows(V, count, y, u, 0, bounds[1])
+        _combine_range(V, count, y, u, 0, bounds[1])
         return
     for c in prange(chunks):
-        _combine_rows(V, count, y, u, bounds[c], bounds[c + 1])
+        _combine_range(V, count, y, u, bounds[c], bounds[c + 1])
 
 
 @njit(cache=True, nogil=True)
@@ -755,7 +1010,7 @@ def _axpby_rows(alpha, u, beta, y, lo, hi):
 def axpby(alpha, u, beta, y, bounds):
     """y = alpha u + beta y (``beta = 0`` overwrites y)."""
     if bounds is None:
-        _axpby_rows(alpha, u, beta, y, 0, y.size)
+        _axpby_range(alpha, u, beta, y, 0, y.size)
     else:
         _axpby_chunks(alpha, u, beta, y, bounds)
 
@@ -764,7 +1019,7 @@ def axpby(alpha, u, beta, y, bounds):
 def _axpby_chunks(alpha, u, beta, y, bounds):
     chunks = bounds.size - 1
     if chunks == 1:
-        _axpby_rows(alpha, u, beta, y, 0, bounds[1])
+        _axpby_range(alpha, u, beta, y, 0, bounds[1])
         return
     for c in prange(chunks):
-        _axpby_rows(alpha, u, beta, y, bounds[c], bounds[c + 1])
+        _axpby_range(alpha, u, beta, y, bounds[c], bounds[c + 1])
