@@ -76,3 +76,53 @@ def test_chunked_results_do_not_depend_on_the_thread_count(rng):
     assert results[0][0] == results[1][0]
     assert np.array_equal(results[0][1], results[1][1])
     assert np.allclose(results[0][1], A @ x, rtol=1e-13, atol=1e-13)
+
+
+# --- complex updates in SIMD pairs: the bits of the scalar complex loops -----------------
+
+@pytest.mark.parametrize("dtype", [np.complex128, np.complex64])
+@pytest.mark.parametrize("n", [1, 3, 8, 101])
+@pytest.mark.parametrize("count", [1, 3, 4, 9])
+def test_complex_gram_schmidt_updates_in_pairs_equal_the_scalar_loops(rng, dtype, n, count):
+    # complex64 parts are widened to float64 in the pairs and rounded once on storing:
+    # not the scalar loop's bits, but within one rounding of the exact update
+    exact_bits = dtype == np.complex128
+    V = (rng.standard_normal((count + 2, n)) + 1j * rng.standard_normal((count + 2, n)))
+    V = V.astype(dtype)
+    h = (rng.standard_normal(count + 2) + 1j * rng.standard_normal(count + 2)).astype(dtype)
+    w = (rng.standard_normal(n) + 1j * rng.standard_normal(n)).astype(dtype)
+    for lo, hi in [(0, n), (n // 3, n)]:
+        paired, scalar = w.copy(), w.copy()
+        _csr._subtract_rows(V, count, h, paired, lo, hi)
+        _csr._subtract_only_rows(V, count, h, scalar, lo, hi)
+        assert paired.tobytes() == scalar.tobytes() or not exact_bits
+        wide = w.astype(np.complex128)
+        reference = wide[lo:hi] - h[:count].astype(np.complex128) @ V[:count, lo:hi]
+        scale = np.abs(h[:count]) @ np.abs(V[:count, lo:hi]) + np.abs(w[lo:hi])
+        assert np.all(np.abs(paired[lo:hi] - reference) <= 4 * count * np.finfo(dtype).eps
+                      * scale)
+        assert np.array_equal(paired[:lo], w[:lo])
+    paired, scalar = np.empty_like(w), np.empty_like(w)
+    _csr.combine(V, count, h, paired, None)
+    _csr._combine_rows(V, count, h, scalar, 0, n)
+    assert paired.tobytes() == scalar.tobytes() or not exact_bits
+    reference = h[:count].astype(np.complex128) @ V[:count]
+    assert np.all(np.abs(paired - reference) <= 4 * count * np.finfo(dtype).eps
+                  * (np.abs(h[:count]) @ np.abs(V[:count])))
+
+
+@pytest.mark.parametrize("dtype", [np.complex128, np.complex64])
+@pytest.mark.parametrize("n", [1, 7, 1000])
+def test_complex_axpby_with_real_factors_is_the_real_update_of_both_parts(rng, dtype, n):
+    u = (rng.standard_normal(n) + 1j * rng.standard_normal(n)).astype(dtype)
+    y = (rng.standard_normal(n) + 1j * rng.standard_normal(n)).astype(dtype)
+    real = np.float32 if dtype == np.complex64 else np.float64
+    alpha, beta = real(0.75), real(-1.25)
+    result = y.copy()
+    _csr.axpby(alpha, u, beta, result, None)
+    expected = np.empty_like(y)
+    expected.real = alpha * u.real + beta * y.real
+    expected.imag = alpha * u.imag + beta * y.imag
+    assert result.tobytes() == expected.tobytes()
+    _csr.axpby(alpha, u, 0.0, result, None)  # beta = 0 overwrites, NaN or not
+    assert np.array_equal(result, alpha * u)
