@@ -944,16 +944,29 @@ def subtract_project(V, count, h, w, bounds):
     return _subtract_project_chunks(V, count, h, w, bounds)
 
 
+# The pairs' loops, inlined into a parallel function, trip Numba's scope checks of its
+# parfor pass (a NumbaIRAssumptionWarning on the first compile, printed to the user): the
+# parallel functions call them as functions of their own.
+@njit(cache=True, nogil=True)
+def _subtract_part(V, count, h, w, lo, hi):
+    _subtract_range(V, count, h, w, lo, hi)
+
+
+@njit(cache=True, nogil=True)
+def _combine_part(V, count, y, u, lo, hi):
+    _combine_range(V, count, y, u, lo, hi)
+
+
 @njit(cache=True, parallel=True)
 def _subtract_project_chunks(V, count, h, w, bounds):
     chunks = bounds.size - 1
     if chunks == 1:
-        _subtract_range(V, count, h, w, 0, bounds[1])
+        _subtract_part(V, count, h, w, 0, bounds[1])
         return _project_rows(V, count, w, h, 0, bounds[1])
     partial = zeros_like_sum(V, (chunks, count + 1))
     for c in prange(chunks):
         lo, hi = bounds[c], bounds[c + 1]
-        _subtract_range(V, count, h, w, lo, hi)
+        _subtract_part(V, count, h, w, lo, hi)
         partial[c, count] = _project_rows(V, count, w, partial[c], lo, hi)
     return _sum_partials(partial, count, h)
 
@@ -990,10 +1003,10 @@ def combine(V, count, y, u, bounds):
 def _combine_chunks(V, count, y, u, bounds):
     chunks = bounds.size - 1
     if chunks == 1:
-        _combine_range(V, count, y, u, 0, bounds[1])
+        _combine_part(V, count, y, u, 0, bounds[1])
         return
     for c in prange(chunks):
-        _combine_range(V, count, y, u, bounds[c], bounds[c + 1])
+        _combine_part(V, count, y, u, bounds[c], bounds[c + 1])
 
 
 @njit(cache=True, nogil=True)

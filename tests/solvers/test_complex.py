@@ -5,6 +5,10 @@ tolerance on the true residual of the system as given (a real A with a complex b
 included), and give the same bits when run again.
 """
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -161,3 +165,18 @@ def test_hermitian_indefinite_preconditioner_is_named():
     negative = sp.csr_array(-sp.eye(HPD.shape[0], dtype=complex))  # M^{-1} = -I
     result = cg(HPD, B, M=negative, rtol=1e-10)
     assert result.reason is Reason.DIVERGED_INDEFINITE_PRECONDITIONER and result.info == -1
+
+
+def test_a_first_compile_of_the_chunked_complex_gmres_prints_nothing(tmp_path):
+    # The complex Gram-Schmidt pairs inside parallel functions once printed Numba's
+    # NumbaIRAssumptionWarning on every first compile: a user's stderr stays clean.
+    script = ("import numpy as np, scipy.sparse as sp, solvers\n"
+              "n = 20000\n"
+              "A = sp.diags([-1.0, 2.5, -1.2], [-1, 0, 1], shape=(n, n), format='csr')\n"
+              "b = np.ones(n) * (1 + 1j)\n"
+              "assert solvers.gmres(A.astype(complex), b, restart=30).converged\n")
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True,
+                               text=True, cwd=tmp_path, timeout=600,
+                               env={**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")})
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stderr == ""
