@@ -535,36 +535,35 @@ def _subtract_range(V, count, h, w, lo, hi):
     """:func:`_subtract_only_rows`, in SIMD pairs for complex vectors (same bits)."""
 
 
-@overload(_subtract_range, inline="always")
-def _subtract_range_typed(V, count, h, w, lo, hi):
-    part, row_part = _part_dtype(w), _part_dtype(V)
-    if part is None or row_part is None or w.ndim != 1 or V.ndim != 2:
-        return lambda V, count, h, w, lo, hi: _subtract_only_rows(V, count, h, w, lo, hi)
-
-    def pairs(V, count, h, w, lo, hi):
-        _subtract_pairs(V, count, h, w, lo, hi, part, row_part)
-        if (hi - lo) % 2:
-            _subtract_only_rows(V, count, h, w, hi - 1, hi)
-    return pairs
-
-
 def _combine_range(V, count, y, u, lo, hi):
     """:func:`_combine_rows`, in SIMD pairs for complex vectors (same bits)."""
 
 
-@overload(_combine_range, inline="always")
-def _combine_range_typed(V, count, y, u, lo, hi):
-    part, row_part = _part_dtype(u), _part_dtype(V)
-    if part is None or row_part is None or u.ndim != 1 or V.ndim != 2:
-        return lambda V, count, y, u, lo, hi: _combine_rows(V, count, y, u, lo, hi)
+def _in_pairs(pairs, rows, clear):
+    """The typed implementation of a range update ``(V, count, c, w, lo, hi)``: ``rows``
+    for real vectors; for complex ones ``pairs`` (after zeroing ``w[lo:hi]`` if
+    ``clear``), with ``rows`` on the last element of an odd range.
 
-    def pairs(V, count, y, u, lo, hi):
-        for m in range(uint64(lo), uint64(hi)):
-            u[m] = 0.0
-        _add_pairs(V, count, y, u, lo, hi, part, row_part)
-        if (hi - lo) % 2:
-            _combine_rows(V, count, y, u, hi - 1, hi)
-    return pairs
+    Not inlined: the pairs' loops, inlined into a parallel function, trip the scope
+    checks of Numba's parfor pass (a NumbaIRAssumptionWarning printed to the user on the
+    first compile).
+    """
+
+    def typed(V, count, c, w, lo, hi):
+        part, row_part = _part_dtype(w), _part_dtype(V)
+        if part is None or row_part is None or w.ndim != 1 or V.ndim != 2:
+            return lambda V, count, c, w, lo, hi: rows(V, count, c, w, lo, hi)
+
+        def in_pairs(V, count, c, w, lo, hi):
+            if clear:
+                for m in range(uint64(lo), uint64(hi)):
+                    w[m] = 0.0
+            pairs(V, count, c, w, lo, hi, part, row_part)
+            if (hi - lo) % 2:
+                rows(V, count, c, w, hi - 1, hi)
+        return in_pairs
+
+    return typed
 
 
 # Updates with real coefficients are real updates of the views: ``alpha (ur, ui)`` is
@@ -944,29 +943,16 @@ def subtract_project(V, count, h, w, bounds):
     return _subtract_project_chunks(V, count, h, w, bounds)
 
 
-# The pairs' loops, inlined into a parallel function, trip Numba's scope checks of its
-# parfor pass (a NumbaIRAssumptionWarning on the first compile, printed to the user): the
-# parallel functions call them as functions of their own.
-@njit(cache=True, nogil=True)
-def _subtract_part(V, count, h, w, lo, hi):
-    _subtract_range(V, count, h, w, lo, hi)
-
-
-@njit(cache=True, nogil=True)
-def _combine_part(V, count, y, u, lo, hi):
-    _combine_range(V, count, y, u, lo, hi)
-
-
 @njit(cache=True, parallel=True)
 def _subtract_project_chunks(V, count, h, w, bounds):
     chunks = bounds.size - 1
     if chunks == 1:
-        _subtract_part(V, count, h, w, 0, bounds[1])
+        _subtract_range(V, count, h, w, 0, bounds[1])
         return _project_rows(V, count, w, h, 0, bounds[1])
     partial = zeros_like_sum(V, (chunks, count + 1))
     for c in prange(chunks):
         lo, hi = bounds[c], bounds[c + 1]
-        _subtract_part(V, count, h, w, lo, hi)
+        _subtract_range(V, count, h, w, lo, hi)
         partial[c, count] = _project_rows(V, count, w, partial[c], lo, hi)
     return _sum_partials(partial, count, h)
 
@@ -990,6 +976,13 @@ def _combine_rows(V, count, y, u, lo, hi):
         i += 1
 
 
+# Registered once both scalar loops are defined: each implementation calls its own.
+overload(_subtract_range, jit_options={"cache": True, "nogil": True})(
+    _in_pairs(_subtract_pairs, _subtract_only_rows, clear=False))
+overload(_combine_range, jit_options={"cache": True, "nogil": True})(
+    _in_pairs(_add_pairs, _combine_rows, clear=True))
+
+
 @njit(cache=True, nogil=True, inline="always")
 def combine(V, count, y, u, bounds):
     """u = V[:count]^T y."""
@@ -1003,10 +996,10 @@ def combine(V, count, y, u, bounds):
 def _combine_chunks(V, count, y, u, bounds):
     chunks = bounds.size - 1
     if chunks == 1:
-        _combine_part(V, count, y, u, 0, bounds[1])
+        _combine_range(V, count, y, u, 0, bounds[1])
         return
     for c in prange(chunks):
-        _combine_part(V, count, y, u, bounds[c], bounds[c + 1])
+        _combine_range(V, count, y, u, bounds[c], bounds[c + 1])
 
 
 @njit(cache=True, nogil=True)
