@@ -209,6 +209,12 @@ class RecordFolder:
         self.names += [folder] if folder else list(writers)
         return [self.directory / folder / name for name in writers]
 
+    def adopt(self, names: list[str]) -> list[Path]:
+        """Count the files ``names``, written into :attr:`building` by another process
+        (the figure process), as written; their paths in the finished folder."""
+        self.names += names
+        return [self.directory / name for name in names]
+
 
 @contextlib.contextmanager
 def record_folder(directory: Path):

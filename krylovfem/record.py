@@ -235,8 +235,7 @@ def write_run(run, directory: Path, drawing=None) -> list[Path]:
             raise folder.error(error) from None
         finally:
             drawing.stop()  # before the folder being built is removed, on any way out
-        folder.names += drawn
-    return paths + [folder.directory / name for name in drawn]
+        return paths + folder.adopt(drawn)
 
 
 def _solution_arrays(run) -> dict[str, np.ndarray]:
