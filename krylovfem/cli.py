@@ -253,14 +253,14 @@ def _prepare(arguments, ranks: Ranks = SERIAL,
     return ranks.together(prepare, _classify)
 
 
-def _command_run(arguments, ranks: Ranks) -> int:
+def _command_run(arguments, ranks: Ranks, own_process: bool) -> int:
     from krylovfem.record import write_run
     from krylovfem.run import run_case
 
     case, directory = _prepare(arguments, ranks)
     # the command's own process, serial, draws its figures in a second process (forked
     # before the lock is taken): matplotlib's import and the drawing run beside the solve
-    drawing = _figure_process(arguments.own_process and not ranks.parallel
+    drawing = _figure_process(own_process and not ranks.parallel
                               and case.output.plots)
     with drawing as figures, ranks.on_root(lambda: record_lock(directory), _classify):
         report = _report(arguments.quiet)
@@ -287,7 +287,7 @@ def _figure_process(wanted: bool):
     return figure_process()
 
 
-def _command_study(arguments, ranks: Ranks) -> int:
+def _command_study(arguments, ranks: Ranks, own_process: bool) -> int:
     from krylovfem.folder import record_folder
     from krylovfem.record import write_part, write_study
     from krylovfem.run import run_study
@@ -316,7 +316,7 @@ def _command_study(arguments, ranks: Ranks) -> int:
     return _finish(result.converged, ", ".join(failed), directory)
 
 
-def _command_compare(arguments, ranks: Ranks) -> int:
+def _command_compare(arguments, ranks: Ranks, own_process: bool) -> int:
     from krylovfem.record import write_compare
     from krylovfem.run import parse_solver_list, run_compare
 
@@ -343,7 +343,7 @@ def _adapt_options(arguments) -> dict:
             for key, option in ADAPT_OPTIONS.items() if getattr(arguments, key) is not None}
 
 
-def _command_adapt(arguments, ranks: Ranks) -> int:
+def _command_adapt(arguments, ranks: Ranks, own_process: bool) -> int:
     from krylovfem.adapt import check_adaptable, run_adapt
     from krylovfem.folder import record_folder
     from krylovfem.record import write_adapt, write_part
@@ -366,7 +366,7 @@ def _command_adapt(arguments, ranks: Ranks) -> int:
     return _finish(result.converged, ", ".join(failed), directory)
 
 
-def _command_plot(arguments, ranks: Ranks) -> int:
+def _command_plot(arguments, ranks: Ranks, own_process: bool) -> int:
     from krylovfem.figures import residual_figure, save_figure
     from krylovfem.folder import check_writable
     from krylovfem.record import load_solve_records
@@ -402,6 +402,8 @@ def _finish(converged: bool, reason: str, directory: Path) -> int:
     return EXIT_NOT_CONVERGED
 
 
+# Each command takes the parsed arguments, the ranks, and whether this is the command's
+# own process (the console script, not a library caller's main(argv)).
 COMMANDS = {"run": _command_run, "study": _command_study, "compare": _command_compare,
             "adapt": _command_adapt, "plot": _command_plot}
 
@@ -421,9 +423,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         printing = ranks.is_root
         silence_others(ranks, keep_stderr=bool(os.environ.get("KRYLOVFEM_TRACEBACK")))
         arguments = parser.parse_args(argv)
-        # a library caller's main(argv) draws in-process: no process forked from its own
-        arguments.own_process = argv is None
-        if argv is None:  # the command's own process: what is loaded by now (numpy's,
+        # a library caller's main(argv) is not the command's own process: its figures are
+        # drawn in-process (no process forked from the caller's) and its heap stays as it is
+        own_process = argv is None
+        if own_process:  # the command's own process: what is loaded by now (numpy's,
             # scipy's, numba's modules: most of the heap) stays until it exits; frozen,
             # no collection scans it again, nor the one at exit
             gc.freeze()
@@ -436,7 +439,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # ranks a Ctrl-C is acted on where the ranks meet (krylovfem.parallel)
         interrupts = deferred_sigint() if ranks.parallel else keep_swallowed()
         with np.errstate(all="ignore"), interrupts:
-            return COMMANDS[arguments.command](arguments, ranks)
+            return COMMANDS[arguments.command](arguments, ranks, own_process)
     except (Exception, KeyboardInterrupt, Terminated) as error:
         if _internal(error) and os.environ.get("KRYLOVFEM_TRACEBACK"):
             raise
