@@ -233,7 +233,8 @@ def _warm_up(settings: SolverSettings, matrix, report: Report, comm=None) -> flo
                           on_compile=say).seconds
     else:
         seconds = solvers.warm_up(settings.method, preconditioner=settings.preconditioner,
-                                  A=matrix, restart=settings.restart, on_compile=say).seconds
+                                  A=matrix, restart=settings.restart,
+                                  smoother=settings.amg.get("smoother"), on_compile=say).seconds
         # a Ctrl-C that the compiler swallowed stops the run here (over MPI ranks, the
         # solve's first pause stops every rank at once)
         raise_kept()

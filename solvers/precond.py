@@ -2,7 +2,7 @@
 
 Each is set up once (``jacobi(A)``, ``ssor(A, omega)``, ``ilu0(A)``, ``ic0(A)``) and
 can be reused across solves with the same matrix; the smoothed-aggregation V-cycle of
-:func:`solvers.amg` (``M="amg"``) is one more kind.  All of them are applied by one
+:func:`solvers.amg` (``M="amg"``) is one kind per smoother.  All of them are applied by one
 Numba kernel, :func:`apply_preconditioner`, so a CG or GMRES loop on a CSR matrix
 runs without returning to Python.  A user's own ``LinearOperator`` or sparse matrix
 approximating ``A^{-1}`` is accepted by the solvers too (see :func:`as_preconditioner`).
@@ -27,13 +27,22 @@ from ._errors import PivotError
 from ._inputs import CSR, check_matrix, working_dtype
 from ._scalar import abs2, accumulator_dtype, conj, real
 from .multigrid import Hierarchy, amg
-from .multigrid.cycle import vcycle
+from .multigrid.cycle import VCYCLES
+from .multigrid.smoothers import CHEBYSHEV, L1_JACOBI, SMOOTHERS
 
-NONE, JACOBI, SSOR, ILU0, IC0, MATRIX, AMG = 0, 1, 2, 3, 4, 5, 6
+NONE, JACOBI, SSOR, ILU0, IC0, MATRIX, AMG = range(7)
+# AMG has a kind per smoother of its V-cycle (AMG itself: Gauss-Seidel), so that a loop
+# compiles only its own smoother's kernels, and the parallel smoothers get parallel loops.
+AMG_CHEBYSHEV, AMG_L1_JACOBI = AMG + CHEBYSHEV, AMG + L1_JACOBI
+#: The AMG kind of each smoother of :func:`solvers.amg`.
+AMG_KINDS = {name: AMG + code for name, code in SMOOTHERS.items()}
 #: Every kind of :class:`Preconditioner`.
-KINDS = (NONE, JACOBI, SSOR, ILU0, IC0, MATRIX, AMG)
+KINDS = (NONE, JACOBI, SSOR, ILU0, IC0, MATRIX, *AMG_KINDS.values())
+#: The name of each kind (the names of its compiled loops).
 NAMES_BY_KIND = {NONE: "none", JACOBI: "jacobi", SSOR: "ssor", ILU0: "ilu0", IC0: "ic0",
-                 MATRIX: "matrix", AMG: "amg"}
+                 MATRIX: "matrix",
+                 **{kind: "amg" if kind == AMG else f"amg_{name}"
+                    for name, kind in AMG_KINDS.items()}}
 #: Kinds applied by serial sweeps: their Krylov loops run serially too.  The vector
 #: kernels around such a sweep gain little from a second thread, and lose much when
 #: the machine's other core is busy (the threads of each parallel region then wait for
@@ -381,48 +390,63 @@ def _apply_ic0(indptr, indices, data, diag, diag_positions, omega, r, z):
             z[indices[k]] -= conj(data[k]) * zi
 
 
-def _apply_amg(indptr, indices, data, diag, diag_positions, omega, r, z):
-    """The V-cycle for vectors of any dtype: the hierarchy is real and float64."""
+def _amg_kernels(smoother: str):
+    """The V-cycle with ``smoother`` for vectors of any dtype (the hierarchy is real and
+    float64): the function the loops call, and its kernel for calls from Python."""
+    vcycle = VCYCLES[SMOOTHERS[smoother]]
 
+    def named(function):
+        # a cache index of its own for each smoother's functions, as for the loops
+        function.__qualname__ = f"_apply_amg_{smoother}_{function.__name__}"
+        return function
 
-@overload(_apply_amg, jit_options={"cache": True, "nogil": True})
-def _apply_amg_typed(indptr, indices, data, diag, diag_positions, omega, r, z):
-    if r.dtype == types.float64 and z.dtype == types.float64:
-        return lambda indptr, indices, data, diag, diag_positions, omega, r, z: vcycle(
-            indptr, indices, data, diag, diag_positions, omega, r, z)
-    if isinstance(r.dtype, types.Complex):
-        def complex_cycle(indptr, indices, data, diag, diag_positions, omega, r, z):
-            # A real operator: M^{-1} (u + i v) = M^{-1} u + i M^{-1} v.
+    def apply(indptr, indices, data, diag, diag_positions, omega, r, z):
+        """z = V-cycle applied to r."""
+
+    @overload(apply, jit_options={"cache": True, "nogil": True})
+    def typed(indptr, indices, data, diag, diag_positions, omega, r, z):
+        if r.dtype == types.float64 and z.dtype == types.float64:
+            return named(lambda indptr, indices, data, diag, diag_positions, omega, r, z:
+                         vcycle(indptr, indices, data, diag, diag_positions, omega, r, z))
+        if isinstance(r.dtype, types.Complex):
+            def complex_cycle(indptr, indices, data, diag, diag_positions, omega, r, z):
+                # A real operator: M^{-1} (u + i v) = M^{-1} u + i M^{-1} v.
+                part, image = np.empty(r.size), np.empty(r.size)
+                for i in range(r.size):
+                    part[i] = r[i].real
+                vcycle(indptr, indices, data, diag, diag_positions, omega, part, image)
+                for i in range(r.size):
+                    z[i] = image[i]
+                    part[i] = r[i].imag
+                vcycle(indptr, indices, data, diag, diag_positions, omega, part, image)
+                for i in range(r.size):
+                    z[i] += 1j * image[i]
+            return named(complex_cycle)
+
+        def single_cycle(indptr, indices, data, diag, diag_positions, omega, r, z):
             part, image = np.empty(r.size), np.empty(r.size)
             for i in range(r.size):
-                part[i] = r[i].real
+                part[i] = r[i]
             vcycle(indptr, indices, data, diag, diag_positions, omega, part, image)
             for i in range(r.size):
                 z[i] = image[i]
-                part[i] = r[i].imag
-            vcycle(indptr, indices, data, diag, diag_positions, omega, part, image)
-            for i in range(r.size):
-                z[i] += 1j * image[i]
-        return complex_cycle
+        return named(single_cycle)
 
-    def single_cycle(indptr, indices, data, diag, diag_positions, omega, r, z):
-        part, image = np.empty(r.size), np.empty(r.size)
-        for i in range(r.size):
-            part[i] = r[i]
-        vcycle(indptr, indices, data, diag, diag_positions, omega, part, image)
-        for i in range(r.size):
-            z[i] = image[i]
-    return single_cycle
+    def kernel(indptr, indices, data, diag, diag_positions, omega, r, z):
+        apply(indptr, indices, data, diag, diag_positions, omega, r, z)
+
+    return apply, njit(cache=True, nogil=True)(named(kernel))
 
 
-@njit(cache=True, nogil=True)
-def _apply_amg_kernel(indptr, indices, data, diag, diag_positions, omega, r, z):
-    _apply_amg(indptr, indices, data, diag, diag_positions, omega, r, z)
+_apply_amg, _apply_amg_kernel = _amg_kernels("gauss_seidel")
+_apply_amg_chebyshev, _apply_amg_chebyshev_kernel = _amg_kernels("chebyshev")
+_apply_amg_l1_jacobi, _apply_amg_l1_jacobi_kernel = _amg_kernels("l1_jacobi")
 
 
 #: The kernel of each kind, for calls from Python.
 KERNELS = {NONE: _apply_none, JACOBI: _apply_jacobi, MATRIX: _apply_matrix, SSOR: _apply_ssor,
-           ILU0: _apply_ilu0, IC0: _apply_ic0, AMG: _apply_amg_kernel}
+           ILU0: _apply_ilu0, IC0: _apply_ic0, AMG: _apply_amg_kernel,
+           AMG_CHEBYSHEV: _apply_amg_chebyshev_kernel, AMG_L1_JACOBI: _apply_amg_l1_jacobi_kernel}
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -446,6 +470,10 @@ def apply_preconditioner(kind, indptr, indices, data, diag, diag_positions, omeg
         _apply_ic0(indptr, indices, data, diag, diag_positions, omega, r, z)
     elif kind == AMG:
         _apply_amg(indptr, indices, data, diag, diag_positions, omega, r, z)
+    elif kind == AMG_CHEBYSHEV:
+        _apply_amg_chebyshev(indptr, indices, data, diag, diag_positions, omega, r, z)
+    elif kind == AMG_L1_JACOBI:
+        _apply_amg_l1_jacobi(indptr, indices, data, diag, diag_positions, omega, r, z)
 
 
 def preconditioner(M, A):
@@ -496,8 +524,9 @@ def missing_dependency(name: str) -> str | None:
 
 
 def _from_hierarchy(hierarchy: Hierarchy) -> Preconditioner:
-    return Preconditioner("amg", AMG, hierarchy.n, hierarchy.pointers, hierarchy.indices,
-                          hierarchy.data, hierarchy.work, hierarchy.layout)
+    return Preconditioner("amg", AMG_KINDS[hierarchy.smoother], hierarchy.n,
+                          hierarchy.pointers, hierarchy.indices, hierarchy.data, hierarchy.work,
+                          hierarchy.layout)
 
 
 def as_preconditioner(M, A_csr: CSR | None, n: int):

@@ -20,6 +20,7 @@ arrays), on a small generated system with the same properties as the real one.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -70,9 +71,16 @@ class _Setting:
     index_dtype: np.dtype
     chunked: bool
     restart: int
+    smoother: str | None  # of the AMG V-cycle (None: the default of solvers.amg)
+
+    @property
+    def kind(self) -> int:
+        if self.preconditioner == "amg" and self.smoother is not None:
+            return precond.AMG_KINDS[self.smoother]
+        return _KINDS[self.preconditioner]
 
 
-def _setting(method, dtype, preconditioner, A, restart) -> _Setting:
+def _setting(method, dtype, preconditioner, A, restart, smoother) -> _Setting:
     if method not in _METHODS:
         raise ValueError(f"method must be one of {', '.join(map(repr, _METHODS))}; "
                          f"got {method!r}")
@@ -82,11 +90,14 @@ def _setting(method, dtype, preconditioner, A, restart) -> _Setting:
                          f" or None; got {preconditioner!r}")
     if isinstance(restart, bool) or not isinstance(restart, (int, np.integer)) or restart < 1:
         raise ValueError(f"restart must be an integer >= 1; got {restart!r}")
+    if smoother is not None and smoother not in precond.AMG_KINDS:
+        raise ValueError(f"smoother must be one of {', '.join(map(repr, precond.AMG_KINDS))}"
+                         f" or None; got {smoother!r}")
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64; got {dtype}")
     if A is None:
-        return _Setting(method, name, dtype, np.dtype(np.int32), False, int(restart))
+        return _Setting(method, name, dtype, np.dtype(np.int32), False, int(restart), smoother)
     matrix = check_matrix(A)
     if not isinstance(matrix, CSR):
         raise TypeError("A must be a sparse or dense matrix (a LinearOperator runs no "
@@ -95,10 +106,10 @@ def _setting(method, dtype, preconditioner, A, restart) -> _Setting:
         rows = _csr._ROWS_PER_CHUNK
     else:
         rows = rows_per_chunk(min(int(restart), matrix.n))
-    stand_in = precond.Preconditioner(name, _KINDS[name], matrix.n)
-    chunked = row_bounds(matrix, stand_in, rows) is not None
-    return _Setting(method, name, working_dtype(matrix.data.dtype, dtype),
-                    np.dtype(matrix.indptr.dtype), chunked, int(restart))
+    setting = _Setting(method, name, working_dtype(matrix.data.dtype, dtype),
+                       np.dtype(matrix.indptr.dtype), False, int(restart), smoother)
+    stand_in = precond.Preconditioner(name, setting.kind, matrix.n)
+    return dataclasses.replace(setting, chunked=row_bounds(matrix, stand_in, rows) is not None)
 
 
 def _sample_matrix(setting: _Setting) -> sp.csr_array:
@@ -125,7 +136,10 @@ def _sample_solve(setting: _Setting) -> None:
     n = A.shape[0]
     b = np.ones(n, dtype=setting.dtype)
     # A hierarchy of more than one level, so that the whole cycle is compiled.
-    M = amg(A, max_coarse=4) if setting.preconditioner == "amg" else setting.preconditioner
+    M = setting.preconditioner
+    if M == "amg":
+        smoother = {} if setting.smoother is None else {"smoother": setting.smoother}
+        M = amg(A, max_coarse=4, **smoother)
     if setting.method == "cg":
         _cg(A, b, rtol=1e-12, maxiter=2, M=M)
     else:
@@ -141,7 +155,7 @@ def _planned_calls(setting: _Setting) -> list[tuple[object, tuple]]:
     A = _sample_matrix(setting)
     n = A.shape[0]
     b = np.ones(n, dtype=setting.dtype)
-    M = precond.Preconditioner(setting.preconditioner, _KINDS[setting.preconditioner], n)
+    M = precond.Preconditioner(setting.preconditioner, setting.kind, n)
     problem = prepare(A, b, None, 1e-6, 0.0, None, 2, M, None, None)
     restart = min(setting.restart, n)
     if setting.method == "gmres" and problem.compiled:
@@ -190,7 +204,7 @@ def _available(dispatcher, arguments) -> bool:
 
 
 def is_cached(method: str, dtype=np.float64, preconditioner: str | None = "none", *,
-              A=None, restart: int = 30) -> bool:
+              A=None, restart: int = 30, smoother: str | None = None) -> bool:
     """Whether a solve would find its compiled kernels in Numba's cache (or in memory).
 
     Compiles and loads nothing.  True means that :func:`warm_up` (or the solve itself)
@@ -211,6 +225,9 @@ def is_cached(method: str, dtype=np.float64, preconditioner: str | None = "none"
         not) select the compiled variant.  Without it: 32-bit indices, one chunk.
     restart : int
         GMRES's restart length (it sets GMRES's chunk size); ignored for CG.
+    smoother : str, optional
+        The smoother of ``"amg"``'s V-cycle, as :func:`solvers.amg` takes it (each has
+        its own compiled loops); None, its default.  Ignored for other preconditioners.
 
     Returns
     -------
@@ -224,13 +241,13 @@ def is_cached(method: str, dtype=np.float64, preconditioner: str | None = "none"
     >>> is_cached("cg", np.float64, "jacobi")
     True
     """
-    setting = _setting(method, dtype, preconditioner, A, restart)
+    setting = _setting(method, dtype, preconditioner, A, restart, smoother)
     return all(_available(dispatcher, arguments)
                for dispatcher, arguments in _planned_calls(setting))
 
 
 def warm_up(method: str, dtype=np.float64, preconditioner: str | None = "none", *, A=None,
-            restart: int = 30, on_compile=None) -> WarmUp:
+            restart: int = 30, smoother: str | None = None, on_compile=None) -> WarmUp:
     """Compile, or load from Numba's on-disk cache, every kernel a solve will need.
 
     Runs a two-iteration solve of a small system with the same properties as the one
@@ -240,7 +257,7 @@ def warm_up(method: str, dtype=np.float64, preconditioner: str | None = "none", 
 
     Parameters
     ----------
-    method, dtype, preconditioner, A, restart
+    method, dtype, preconditioner, A, restart, smoother
         As for :func:`is_cached`.
     on_compile : callable, optional
         Called with no argument when Numba starts compiling a first kernel (never when
@@ -260,7 +277,7 @@ def warm_up(method: str, dtype=np.float64, preconditioner: str | None = "none", 
     >>> warm_up("cg", np.float64, "ic0").compiled  # in memory now
     False
     """
-    setting = _setting(method, dtype, preconditioner, A, restart)
+    setting = _setting(method, dtype, preconditioner, A, restart, smoother)
     return timed(lambda: _sample_solve(setting), on_compile)
 
 

@@ -33,6 +33,7 @@ from .coarse import LU, PSEUDO_INVERSE, CoarseSolver
 from .smoothers import (
     CHEBYSHEV,
     GAUSS_SEIDEL,
+    SMOOTHERS,
     chebyshev,
     l1_jacobi,
     prolong_add,
@@ -42,7 +43,7 @@ from .smoothers import row_sum as _row_sum
 
 # layout: a header, then FIELDS entries per level
 (LEVELS, SWEEPS, COARSE_KIND, DENSE, L_POINTERS, L_OFFSET, U_POINTERS, U_OFFSET, ROW_ORDER,
- COLUMN_ORDER, TEMPORARY, SMOOTHER, HEADER) = range(13)
+ COLUMN_ORDER, TEMPORARY, HEADER) = range(12)
 (N, A_POINTERS, A_OFFSET, P_POINTERS, P_OFFSET, DIAGONAL, X, B, BOUNDS, RESIDUAL, DIRECTION,
  FIELDS) = range(12)
 
@@ -60,7 +61,6 @@ def pack(operators, prolongators, inverse_diagonals, coarse: CoarseSolver, sweep
     levels = len(operators)
     layout = np.zeros(HEADER + FIELDS * levels, dtype=np.int64)
     layout[LEVELS], layout[SWEEPS], layout[COARSE_KIND] = levels, sweeps, coarse.kind
-    layout[SMOOTHER] = smoother
     pieces = {"pointers": [], "entries": [], "data": [], "work": []}
     used = dict.fromkeys(pieces, 0)
 
@@ -234,7 +234,7 @@ def _smoother_work(work, layout, base, n):
     return r, d, work[layout[base + BOUNDS]], work[layout[base + BOUNDS] + 1]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _smooth(a_indptr, a_indices, a_data, diagonal, bounds, smoother, sweeps, b, x, d, zero):
     """The parallel smoothers (the same before and after the coarse correction)."""
     if smoother == CHEBYSHEV:
@@ -245,12 +245,11 @@ def _smooth(a_indptr, a_indices, a_data, diagonal, bounds, smoother, sweeps, b, 
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _down(pointers, indices, data, work, layout, level, sweeps, b, x):
+def _down(smoother, pointers, indices, data, work, layout, level, sweeps, b, x):
     """Pre-smoothing on ``level`` and the restricted residual, in the next level's b."""
     a_indptr, a_indices, a_data, p_indptr, p_indices, p_data, diagonal, below = _level(
         pointers, indices, data, work, layout, level)
     coarse_b = work[layout[below + B]:layout[below + B] + layout[below + N]]
-    smoother = layout[SMOOTHER]
     if smoother == GAUSS_SEIDEL:
         _forward_sweeps(a_indptr, a_indices, a_data, diagonal, sweeps, b, x)
         _restrict_residual(a_indptr, a_indices, a_data, p_indptr, p_indices, p_data, b, x,
@@ -264,12 +263,11 @@ def _down(pointers, indices, data, work, layout, level, sweeps, b, x):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _up(pointers, indices, data, work, layout, level, sweeps, b, x):
+def _up(smoother, pointers, indices, data, work, layout, level, sweeps, b, x):
     """The correction from the next level's x on ``level``, and post-smoothing."""
     a_indptr, a_indices, a_data, p_indptr, p_indices, p_data, diagonal, below = _level(
         pointers, indices, data, work, layout, level)
     coarse_x = work[layout[below + X]:layout[below + X] + layout[below + N]]
-    smoother = layout[SMOOTHER]
     if smoother == GAUSS_SEIDEL:
         _correct_backward(a_indptr, a_indices, a_data, p_indptr, p_indices, p_data, diagonal,
                           sweeps, b, x, coarse_x)
@@ -288,25 +286,39 @@ def _level_vectors(work, layout, level):
             work[layout[base + X]:layout[base + X] + n])
 
 
-@njit(cache=True, nogil=True)
-def vcycle(pointers, indices, data, work, layout, omega, r, z):
-    """z = V-cycle applied to r (the signature of every preconditioner kernel; ``omega``
-    is unused).  The finest level works in ``r`` and ``z`` themselves."""
-    levels = layout[LEVELS]
-    sweeps = layout[SWEEPS]
-    if levels == 1:
-        _coarse_solve(pointers, indices, data, work, layout, r, z)
-        return
-    _down(pointers, indices, data, work, layout, 0, sweeps, r, z)
-    for level in range(1, levels - 1):
-        b, x = _level_vectors(work, layout, level)
-        _down(pointers, indices, data, work, layout, level, sweeps, b, x)
-    b, x = _level_vectors(work, layout, levels - 1)
-    _coarse_solve(pointers, indices, data, work, layout, b, x)
-    for level in range(levels - 2, 0, -1):
-        b, x = _level_vectors(work, layout, level)
-        _up(pointers, indices, data, work, layout, level, sweeps, b, x)
-    _up(pointers, indices, data, work, layout, 0, sweeps, r, z)
+def _make_vcycle(SMOOTHER_CODE):
+    """The V-cycle with the smoother ``SMOOTHER_CODE`` (:data:`.smoothers.SMOOTHERS`).
+
+    ``SMOOTHER_CODE`` is a constant of the closure: Numba prunes the other smoothers' branches
+    of the inlined level steps, so a cycle compiles only its own smoother's kernels.
+    """
+
+    def vcycle(pointers, indices, data, work, layout, omega, r, z):
+        """z = V-cycle applied to r (the signature of every preconditioner kernel;
+        ``omega`` is unused).  The finest level works in ``r`` and ``z`` themselves."""
+        levels = layout[LEVELS]
+        sweeps = layout[SWEEPS]
+        if levels == 1:
+            _coarse_solve(pointers, indices, data, work, layout, r, z)
+            return
+        _down(SMOOTHER_CODE, pointers, indices, data, work, layout, 0, sweeps, r, z)
+        for level in range(1, levels - 1):
+            b, x = _level_vectors(work, layout, level)
+            _down(SMOOTHER_CODE, pointers, indices, data, work, layout, level, sweeps, b, x)
+        b, x = _level_vectors(work, layout, levels - 1)
+        _coarse_solve(pointers, indices, data, work, layout, b, x)
+        for level in range(levels - 2, 0, -1):
+            b, x = _level_vectors(work, layout, level)
+            _up(SMOOTHER_CODE, pointers, indices, data, work, layout, level, sweeps, b, x)
+        _up(SMOOTHER_CODE, pointers, indices, data, work, layout, 0, sweeps, r, z)
+
+    name = next(name for name, code in SMOOTHERS.items() if code == SMOOTHER_CODE)
+    vcycle.__qualname__ = f"vcycle_{name}"  # a cache index of its own, as the loops
+    return njit(cache=True, nogil=True)(vcycle)
+
+
+#: The V-cycle of each smoother, by its code.
+VCYCLES = {code: _make_vcycle(code) for code in SMOOTHERS.values()}
 
 
 def empty_layout() -> np.ndarray:

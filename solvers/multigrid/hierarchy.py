@@ -28,7 +28,7 @@ from .._inputs import CSR, check_matrix
 from . import aggregation, galerkin, prolongation, smoothers, strength
 from .aggregation import aggregate
 from .coarse import coarse_solver
-from .cycle import pack, vcycle
+from .cycle import VCYCLES, pack
 from .galerkin import galerkin_product
 from .prolongation import (
     relax_candidates,
@@ -140,7 +140,8 @@ class Hierarchy:
         if r.size != self.n:
             raise ValueError(f"r must have length {self.n}; got {r.size}")
         z = np.empty_like(r)
-        vcycle(self.pointers, self.indices, self.data, self.work, self.layout, 1.0, r, z)
+        VCYCLES[SMOOTHERS[self.smoother]](self.pointers, self.indices, self.data, self.work,
+                                           self.layout, 1.0, r, z)
         return z
 
     __call__ = apply

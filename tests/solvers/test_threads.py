@@ -99,6 +99,33 @@ def test_the_callers_thread_count_is_a_ceiling_and_is_restored(model, monkeypatc
     assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS
 
 
+@two_threads
+def test_amg_follows_the_policy_with_a_parallel_smoother_only(model, monkeypatch,
+                                                              thread_counts):
+    A = model.laplacian_2d(100)
+    b = A @ np.linspace(1.0, 2.0, A.shape[0])
+    chebyshev = solvers.amg(A, smoother="chebyshev")
+    numba.set_num_threads(1)
+    try:
+        serial = solvers.cg(A, b, rtol=1e-10, M=chebyshev)
+    finally:
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    _machine(monkeypatch, 2, lambda: 1)
+    thread_counts.clear()
+    busy = solvers.cg(A, b, rtol=1e-10, M=chebyshev)
+    assert thread_counts == [1, 2]
+    assert np.array_equal(busy.x, serial.x)
+    _machine(monkeypatch, 2, lambda: 0)
+    thread_counts.clear()
+    quiet = solvers.cg(A, b, rtol=1e-10, M=chebyshev)
+    assert thread_counts == [2, 2]
+    assert np.array_equal(quiet.residual_norms, serial.residual_norms)
+    # Gauss-Seidel sweeps are serial: that solve never enters a parallel region
+    thread_counts.clear()
+    assert solvers.cg(A, b, rtol=1e-10, M=solvers.amg(A)).converged
+    assert thread_counts == []
+
+
 def test_small_systems_leave_the_threads_alone(model, thread_counts):
     solvers.cg(model.laplacian_2d(30), np.ones(900))  # one chunk: no parallel region
     assert thread_counts == []

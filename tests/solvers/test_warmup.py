@@ -74,6 +74,39 @@ def test_a_fresh_cache_compiles_once_and_a_second_process_only_loads(tmp_path):
     assert second["seconds"] < fresh["seconds"]
 
 
+_SMOOTHER_PROBE = """
+import json, sys
+sys.path.insert(0, {root!r})
+import numpy as np
+import solvers
+from solvers.multigrid import SMOOTHERS, cycle, smoothers
+kernels = {{"gauss_seidel": cycle._forward_sweeps, "chebyshev": smoothers.chebyshev,
+           "l1_jacobi": smoothers.l1_jacobi}}
+steps = []
+for smoother in sys.argv[1:]:
+    solvers.warm_up("cg", np.float64, "amg", smoother=smoother)
+    steps.append({{"compiled": sorted(name for name, kernel in kernels.items()
+                                      if kernel.signatures),
+                   "cached": sorted(name for name in SMOOTHERS
+                                    if solvers.is_cached("cg", np.float64, "amg",
+                                                         smoother=name))}})
+print(json.dumps(steps))
+"""
+
+
+def test_an_amg_warm_up_compiles_its_own_smoother_only(tmp_path):
+    environment = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    environment.pop("NUMBA_DISABLE_JIT", None)
+    completed = subprocess.run(
+        [sys.executable, "-c", _SMOOTHER_PROBE.format(root=str(ROOT)), "gauss_seidel",
+         "chebyshev"], env=environment, capture_output=True, text=True, check=True,
+        timeout=600)
+    default, chebyshev = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert default == {"compiled": ["gauss_seidel"], "cached": ["gauss_seidel"]}
+    assert chebyshev == {"compiled": ["chebyshev", "gauss_seidel"],
+                         "cached": ["chebyshev", "gauss_seidel"]}
+
+
 def test_is_cached_in_process_after_warm_up():
     for method in ("cg", "gmres"):
         result = solvers.warm_up(method, np.float64, "jacobi")
@@ -119,6 +152,13 @@ def test_bad_arguments_are_named(arguments, error):
         solvers.warm_up(*arguments)
     with pytest.raises(error):
         solvers.is_cached(*arguments)
+
+
+def test_an_unknown_smoother_is_named():
+    for check in (solvers.warm_up, solvers.is_cached):
+        with pytest.raises(ValueError, match="smoother must be one of 'gauss_seidel', "
+                                             "'chebyshev', 'l1_jacobi' or None; got 'sor'"):
+            check("cg", np.float64, "amg", smoother="sor")
 
 
 def test_none_is_no_preconditioner():
