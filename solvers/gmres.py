@@ -19,7 +19,7 @@ import math
 import numpy as np
 from numba import njit
 
-from . import _csr, precond
+from . import _csr, _gram_schmidt, precond
 from ._common import (
     FIRST_HISTORY,
     Problem,
@@ -227,27 +227,27 @@ def _make_gmres_loop(KIND):
                 coefficients = rotated[:, j]
                 # The product and the first projection share one pass over w.
                 if KIND == NONE:
-                    ww = _csr.spmv_project(indptr, indices, data, V[j], V, j + 1, w, coefficients,
-                                           bounds)
+                    ww = _gram_schmidt.spmv_project(indptr, indices, data, V[j], V, j + 1, w,
+                                                    coefficients, bounds)
                 elif left:
                     _csr.spmv_dot(indptr, indices, data, V[j], z, bounds)
                     apply_preconditioner(KIND, pindptr, pindices, pdata, pdiag, pdiag_positions,
                                          omega, z, w)
                     counters[_APPLIES] += 1
-                    ww = _csr.project(V, j + 1, w, coefficients, bounds)
+                    ww = _gram_schmidt.project(V, j + 1, w, coefficients, bounds)
                 else:
                     apply_preconditioner(KIND, pindptr, pindices, pdata, pdiag, pdiag_positions,
                                          omega, V[j], z)
-                    ww = _csr.spmv_project(indptr, indices, data, z, V, j + 1, w, coefficients,
-                                           bounds)
+                    ww = _gram_schmidt.spmv_project(indptr, indices, data, z, V, j + 1, w,
+                                                    coefficients, bounds)
                     counters[_APPLIES] += 1
                 counters[_MATVECS] += 1
                 for i in range(j + 1):
                     h[i] = coefficients[i]
                 # Subtracting leaves the coefficients of a second pass in `coefficients`.
-                norm = math.sqrt(_csr.subtract_project(V, j + 1, coefficients, w, bounds))
+                norm = math.sqrt(_gram_schmidt.subtract_project(V, j + 1, coefficients, w, bounds))
                 if norm < _REORTHOGONALIZE * math.sqrt(ww):
-                    norm = math.sqrt(_csr.subtract(V, j + 1, coefficients, w, bounds))
+                    norm = math.sqrt(_gram_schmidt.subtract(V, j + 1, coefficients, w, bounds))
                     for i in range(j + 1):
                         h[i] += coefficients[i]
                 h[j + 1] = norm
@@ -301,7 +301,7 @@ def _update_solution(V, rotated, g, y, steps, w, z, x, left, kind, pindptr, pind
         for m in range(i + 1, steps):
             s -= rotated[i, m] * y[m]
         y[i] = s / rotated[i, i]
-    _csr.combine(V, steps, y, w, bounds)
+    _gram_schmidt.combine(V, steps, y, w, bounds)
     if left or kind == NONE:
         _csr.axpby(1.0, w, 1.0, x, bounds)
     else:

@@ -16,7 +16,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .. import _csr, precond
+from .. import _csr, _gram_schmidt, precond
 from .._common import FIRST_HISTORY, delivered
 from .._inputs import check_positive_int
 from ..gmres import (
@@ -63,14 +63,14 @@ def _orthogonalize(V, j, w, h, coefficients, sums, calls, handles, timers):
     count = j + 1
     half = sums.size // 2
     local, total = sums[:half], sums[half:]
-    local[count] = _csr.project(V, count, w, local, None)
+    local[count] = _gram_schmidt.project(V, count, w, local, None)
     status = _kernels.global_sum(local, total, count + 1, calls, handles, timers)
     ww = total[count]
     for i in range(count):
         h[i] = total[i]
         coefficients[i] = total[i]
     # Subtracting leaves this rank's part of the second pass's coefficients.
-    local[count] = _csr.subtract_project(V, count, coefficients, w, None)
+    local[count] = _gram_schmidt.subtract_project(V, count, coefficients, w, None)
     for i in range(count):
         local[i] = coefficients[i]
     status |= _kernels.global_sum(local, total, count + 1, calls, handles, timers)
@@ -78,7 +78,7 @@ def _orthogonalize(V, j, w, h, coefficients, sums, calls, handles, timers):
     if norm < _REORTHOGONALIZE * math.sqrt(ww):
         for i in range(count):
             coefficients[i] = total[i]
-        local[0] = _csr.subtract(V, count, coefficients, w, None)
+        local[0] = _gram_schmidt.subtract(V, count, coefficients, w, None)
         status |= _kernels.global_sum(local, total, 1, calls, handles, timers)
         norm = math.sqrt(total[0])
         for i in range(count):

@@ -7,6 +7,7 @@ import pytest
 import scipy.sparse as sp
 
 _csr = importlib.import_module("solvers._csr")
+_gram_schmidt = importlib.import_module("solvers._gram_schmidt")
 
 
 def _four_partial_sums(x, y, lo, hi):
@@ -93,8 +94,8 @@ def test_complex_gram_schmidt_updates_in_pairs_equal_the_scalar_loops(rng, dtype
     w = (rng.standard_normal(n) + 1j * rng.standard_normal(n)).astype(dtype)
     for lo, hi in [(0, n), (n // 3, n)]:
         paired, scalar = w.copy(), w.copy()
-        _csr._subtract_rows(V, count, h, paired, lo, hi)
-        _csr._subtract_only_rows(V, count, h, scalar, lo, hi)
+        _gram_schmidt._subtract_rows(V, count, h, paired, lo, hi)
+        _gram_schmidt._subtract_only_rows(V, count, h, scalar, lo, hi)
         assert paired.tobytes() == scalar.tobytes() or not exact_bits
         wide = w.astype(np.complex128)
         reference = wide[lo:hi] - h[:count].astype(np.complex128) @ V[:count, lo:hi]
@@ -103,8 +104,8 @@ def test_complex_gram_schmidt_updates_in_pairs_equal_the_scalar_loops(rng, dtype
                       * scale)
         assert np.array_equal(paired[:lo], w[:lo])
     paired, scalar = np.empty_like(w), np.empty_like(w)
-    _csr.combine(V, count, h, paired, None)
-    _csr._combine_rows(V, count, h, scalar, 0, n)
+    _gram_schmidt.combine(V, count, h, paired, None)
+    _gram_schmidt._combine_rows(V, count, h, scalar, 0, n)
     assert paired.tobytes() == scalar.tobytes() or not exact_bits
     reference = h[:count].astype(np.complex128) @ V[:count]
     assert np.all(np.abs(paired - reference) <= 4 * count * np.finfo(dtype).eps

@@ -32,9 +32,9 @@ gmres_module = importlib.import_module("solvers.gmres")
 loops = {{f"cg:{{kind}}": len(loop.signatures) for kind, loop in cg_module.LOOPS.items()}}
 loops.update({{f"gmres:{{kind}}": len(loop.signatures)
                for kind, loop in gmres_module.LOOPS.items()}})
-csr = importlib.import_module("solvers._csr")
-parallel = sum(len(getattr(csr, name).signatures) for name in dir(csr)
-               if name.startswith("_") and name.endswith("_chunks"))
+kernels = [importlib.import_module(f"solvers.{{name}}") for name in ("_csr", "_gram_schmidt")]
+parallel = sum(len(getattr(module, name).signatures) for module in kernels
+               for name in dir(module) if name.startswith("_") and name.endswith("_chunks"))
 dtypes = sorted({{str(sig[2].dtype) for loop in cg_module.LOOPS.values()
                   for sig in loop.signatures}})
 print(json.dumps({{"before": before, "after": after, "first": first.compiled,
