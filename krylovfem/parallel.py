@@ -109,6 +109,8 @@ class Ranks:
         """Wait for every rank to reach this step; a failed rank waits a bounded time."""
         import time
 
+        from solvers.distributed import abort
+
         request = self.agreement.Ibarrier()
         if outcome is None:
             request.Wait()
@@ -119,7 +121,7 @@ class Ranks:
                 status, line, _ = outcome
                 os.write(_STDERR[0], (on_rank(line, self.rank) + " (the other ranks did not "
                                       "reach this point: ending the job)\n").encode())
-                self.comm.Abort(status)
+                abort(self.comm, status)
             time.sleep(0.005)
 
     def on_root(self, context: Callable[[], AbstractContextManager],

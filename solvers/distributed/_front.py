@@ -23,6 +23,7 @@ from ..precond import Preconditioner
 from ..result import Reason, SolveResult, tolerance
 from . import _kernels
 from ._agree import agree, checked
+from ._mpi import abort
 from .matrix import DistributedMatrix
 
 #: Preconditioners of a distributed solve: Jacobi is the global one; SSOR, ILU(0) and
@@ -114,7 +115,7 @@ def report_or_abort(problem: DistributedProblem, report, *arguments) -> None:
         rank = problem.A.rank
         print(f"rank {rank}: the monitor or callback raised {type(error).__name__}: {error};"
               " ending every rank", file=sys.stderr, flush=True)
-        problem.A.comm.Abort(1)
+        abort(problem.A.comm, 1)
 
 
 def pause_iterations(problem: DistributedProblem, per_iteration: int = 0) -> int:
@@ -158,7 +159,7 @@ class Interrupts:
 def raise_failed(problem: DistributedProblem, status: int) -> None:
     """An MPI call failed: the communicator cannot be trusted, so end every rank."""
     if status != 0:
-        problem.A.comm.Abort(1)  # the other ranks may be inside a collective call
+        abort(problem.A.comm, 1)  # the other ranks may be inside a collective call
 
 
 def prepare(A: DistributedMatrix, b, x0, rtol, atol, dtol, maxiter, M, callback,

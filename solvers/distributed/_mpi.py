@@ -14,6 +14,7 @@ object is built, so that ``solvers`` imports without it.
 from __future__ import annotations
 
 import ctypes
+import time
 from collections import namedtuple
 from dataclasses import dataclass
 from functools import cache
@@ -48,6 +49,22 @@ class _Function(WrapperAddressProtocol):
 
     def __repr__(self) -> str:
         return f"<MPI function {self.name}>"
+
+
+#: Seconds between a rank's last words and its MPI_Abort: the launcher forwards each rank's
+#: output asynchronously, and an abort may end the job before that line has gone out.
+FORWARDING_SECONDS = 0.5
+
+
+def abort(comm, status: int) -> None:
+    """End every rank of ``comm``'s job with exit ``status`` (``MPI_Abort``), once what
+    this rank has just written has had time to reach the launcher's output.
+
+    For a rank that must stop while the others wait in a collective call for it: they
+    would wait for ever.
+    """
+    time.sleep(FORWARDING_SECONDS)
+    comm.Abort(status)
 
 
 def import_mpi():
