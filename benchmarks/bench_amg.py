@@ -32,6 +32,13 @@ Run::
     python benchmarks/bench_amg.py --large        # and 2048 (4.2e6)
     python benchmarks/bench_amg.py --cells 256 --repeats 2   # a quick look
     python benchmarks/bench_amg.py --refinement --smoothers --large   # everything
+
+PARDISO is a benchmark-only dependency, kept out of the project's environment: install
+it beside it and say where MKL's library went, e.g. ::
+
+    pip install --prefix /tmp/pardiso pypardiso
+    PYTHONPATH=/tmp/pardiso/lib/python3.11/site-packages \
+    PYPARDISO_MKL_RT=/tmp/pardiso/lib/libmkl_rt.so.3 python benchmarks/bench_amg.py --large
 """
 
 from __future__ import annotations

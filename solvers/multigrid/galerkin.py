@@ -2,7 +2,9 @@ r"""The Galerkin coarse operator :math:`A_c = P^T A P` by two sparse products.
 
 Both products run row by row with a dense map from a column to its slot in the row
 being formed (Gustavson's algorithm): one pass counts each row's nonzeros, a second
-fills them.
+fills them.  The rows are split into pieces of about equal work, run in parallel, each
+with a map of its own; a row is formed by the same steps whatever the piece, so the
+product has the same bits on any number of threads.
 
 Reference
 ---------
@@ -13,7 +15,13 @@ transposition", ACM Trans. Math. Software 4 (1978), 250-269.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
+
+#: Most pieces a product's rows are split into: each piece fills a column map of the
+#: product's width, so they are few and large.
+_PIECES = 16
+#: Stored entries of the left factor per piece, at least (a smaller product is one piece).
+_PIECE_ENTRIES = 1 << 16
 
 
 @njit(cache=True)
@@ -45,10 +53,26 @@ def transpose(indptr, indices, data, columns: int):
     return t_indptr, t_indices, t_data
 
 
-@njit(cache=True)
-def _product_counts(a_indptr, a_indices, b_indptr, b_indices, where, counts):
-    n = a_indptr.size - 1
-    for i in range(n):
+def _pieces(a_indptr) -> np.ndarray:
+    """Row bounds of the pieces of a product with left factor ``a``: about equal numbers
+    of its stored entries each."""
+    rows, entries = a_indptr.size - 1, int(a_indptr[-1])
+    count = max(1, min(_PIECES, entries // _PIECE_ENTRIES))
+    inner = np.searchsorted(a_indptr, np.linspace(0, entries, count + 1)[1:-1])
+    return np.concatenate(([0], inner, [rows])).astype(np.int64)
+
+
+@njit(cache=True, parallel=True)
+def _product_counts(a_indptr, a_indices, b_indptr, b_indices, columns, pieces, counts):
+    for piece in prange(pieces.size - 1):
+        where = np.full(columns, -1, np.int64)
+        _count_rows(a_indptr, a_indices, b_indptr, b_indices, where, counts, pieces[piece],
+                    pieces[piece + 1])
+
+
+@njit(cache=True, nogil=True)
+def _count_rows(a_indptr, a_indices, b_indptr, b_indices, where, counts, lo, hi):
+    for i in range(lo, hi):
         c = 0
         for ka in range(a_indptr[i], a_indptr[i + 1]):
             j = a_indices[ka]
@@ -60,13 +84,23 @@ def _product_counts(a_indptr, a_indices, b_indptr, b_indices, where, counts):
         counts[i + 1] = c
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _product_values(a_indptr, a_indices, a_data, scale, shift, b_indptr, b_indices, b_data,
-                    where, c_indptr, c_indices, c_data):
+                    columns, pieces, c_indptr, c_indices, c_data):
     """C = (shift I + diag(scale) A) B, in the pattern counted (A's diagonal stored when
-    ``shift`` is not 0); ``where`` (-1s) maps a column to its slot in the row being formed."""
-    n = a_indptr.size - 1
-    for i in range(n):
+    ``shift`` is not 0)."""
+    for piece in prange(pieces.size - 1):
+        where = np.full(columns, -1, np.int64)
+        _fill_rows(a_indptr, a_indices, a_data, scale, shift, b_indptr, b_indices, b_data,
+                   where, c_indptr, c_indices, c_data, pieces[piece], pieces[piece + 1])
+
+
+@njit(cache=True, nogil=True)
+def _fill_rows(a_indptr, a_indices, a_data, scale, shift, b_indptr, b_indices, b_data,
+               where, c_indptr, c_indices, c_data, lo, hi):
+    """Rows ``lo:hi`` of the product; ``where`` (-1s) maps a column to its slot in the row
+    being formed."""
+    for i in range(lo, hi):
         start = c_indptr[i]
         end = start
         for ka in range(a_indptr[i], a_indptr[i + 1]):
@@ -89,15 +123,15 @@ def product(a, b, columns: int, scale=None, shift: float = 0.0):
     a_indptr, a_indices, a_data = a
     b_indptr, b_indices, b_data = b
     counts = np.zeros(a_indptr.size, dtype=np.int64)
-    _product_counts(a_indptr, a_indices, b_indptr, b_indices, np.full(columns, -1, np.int64),
-                    counts)
+    pieces = _pieces(a_indptr)
+    _product_counts(a_indptr, a_indices, b_indptr, b_indices, columns, pieces, counts)
     c_indptr = np.cumsum(counts)
     c_indices = np.empty(c_indptr[-1], dtype=np.int32)
     c_data = np.empty(c_indptr[-1])
     if scale is None:
         scale = np.ones(a_indptr.size - 1)
     _product_values(a_indptr, a_indices, a_data, scale, float(shift), b_indptr, b_indices,
-                    b_data, np.full(columns, -1, np.int64), c_indptr, c_indices, c_data)
+                    b_data, columns, pieces, c_indptr, c_indices, c_data)
     return c_indptr, c_indices, c_data
 
 

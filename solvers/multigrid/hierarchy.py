@@ -328,7 +328,8 @@ def setup_calls() -> list[tuple[object, tuple]]:
         (prolongation._power_iteration, (pointers, columns, reals, reals, reals, reals, 1)),
         (galerkin._column_counts, (columns, pointers)),
         (galerkin._transpose_fill, (pointers, columns, reals, pointers, columns, reals)),
-        (galerkin._product_counts, (pointers, columns, pointers, columns, pointers, pointers)),
+        (galerkin._product_counts, (pointers, columns, pointers, columns, 0, pointers,
+                                    pointers)),
         (galerkin._product_values, (pointers, columns, reals, reals, 0.0, pointers, columns,
-                                    reals, pointers, pointers, columns, reals)),
+                                    reals, 0, pointers, pointers, columns, reals)),
     ]

@@ -13,6 +13,7 @@ from scipy.sparse.linalg import aslinearoperator
 import fem
 from fem.problems import assemble_system
 from solvers import Hierarchy, PivotError, Reason, amg, cg, gmres, preconditioner, read_matrix
+from solvers.multigrid import galerkin
 from solvers.multigrid.galerkin import galerkin_product
 from solvers.multigrid.prolongation import tentative_prolongator
 
@@ -93,6 +94,29 @@ def test_galerkin_operators_and_the_interpolated_near_null_space(rng):
                                (P.indptr, P.indices.astype(np.int32), P.data), 6)
     coarse = sp.csr_array((product[2], product[1], product[0]), shape=(6, 6))
     assert np.allclose(coarse.toarray(), T.T @ A.toarray() @ T)
+
+
+def test_the_galerkin_product_in_pieces_has_the_bits_of_one_piece(monkeypatch):
+    A, _ = poisson(256)  # 65025 rows, 4.5e5 entries: the products split into pieces
+    P = sp.random_array((A.shape[0], 2000), density=0.002, format="csr", rng=5)
+    triples = [(M.indptr.astype(np.int64), M.indices.astype(np.int32), M.data)
+               for M in (sp.csr_array(A), P)]
+    assert galerkin._pieces(triples[0][0]).size - 1 > 1
+    before = numba.get_num_threads()
+    try:
+        pieces = []
+        for threads in (1, numba.config.NUMBA_NUM_THREADS):
+            numba.set_num_threads(threads)
+            pieces.append(galerkin_product(*triples, 2000))
+    finally:
+        numba.set_num_threads(before)
+    monkeypatch.setattr(galerkin, "_PIECES", 1)
+    whole = galerkin_product(*triples, 2000)
+    for piecewise in pieces:
+        for got, expected in zip(piecewise, whole, strict=True):
+            assert np.array_equal(got, expected)
+    coarse = sp.csr_array((whole[2], whole[1], whole[0]), shape=(2000, 2000))
+    assert np.allclose(coarse.toarray(), (P.T @ A @ P).toarray(), rtol=1e-12, atol=1e-12)
 
 
 def test_cg_with_amg_meets_the_tolerance_on_the_true_residual():
