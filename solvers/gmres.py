@@ -61,15 +61,15 @@ _STAGNATION = 1e-13
 _PATIENCE = 3
 # scalars: ||r_0||, inner tolerance (the bound scaled to the norm the history measures),
 # smallest residual norm at the start of a cycle, and ||b - A x|| of the x a loop call
-# returns (-1 when it was not computed there)
-_R0, _INNER_TOL, _BEST_START, _TRUE = 0, 1, 2, 3
+# returns (-1 when it was not computed there), and the largest and smallest singular
+# values of any cycle's Hessenberg matrix (0 and infinity before the first cycle ends)
+_R0, _INNER_TOL, _BEST_START, _TRUE, _SIGMA_MAX, _SIGMA_MIN = 0, 1, 2, 3, 4, 5
 # counters: products with A, preconditioner applications, cycles done, steps in the last
-# cycle, steps in the longest cycle (whose Hessenberg matrix is kept), and cycles since the
-# residual last improved
-_MATVECS, _APPLIES, _CYCLES, _LAST_STEPS, _LONGEST, _STALLED = 0, 1, 2, 3, 4, 5
+# cycle, and cycles since the residual last improved
+_MATVECS, _APPLIES, _CYCLES, _LAST_STEPS, _STALLED = 0, 1, 2, 3, 4
 # ... and iterations done, kept by the loop (as in cg.py: a Ctrl-C arriving as a loop
 # call returns loses its return value)
-_DONE = 6
+_DONE = 5
 
 
 @njit(cache=True, nogil=True)
@@ -108,20 +108,32 @@ def rotate_column(h, norm, j, coefficients, cosines, sines, g):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def end_cycle(hessenberg, longest, steps, singular, stop, counters):
-    """The bookkeeping at a cycle's end: the Hessenberg matrix kept when the cycle is the
-    longest yet, and one step fewer with ``diverged_breakdown`` when R turned singular.
-    Returns ``(steps, stop)``."""
+def end_cycle(hessenberg, steps, singular, stop, scalars, counters):
+    """The bookkeeping at a cycle's end: its Hessenberg matrix's extreme singular values
+    folded into the solve's, and one step fewer with ``diverged_breakdown`` when R turned
+    singular.  Returns ``(steps, stop)``."""
     counters[_LAST_STEPS] = steps
-    if steps >= counters[_LONGEST]:
-        # Element loops: a slice assignment would compile its shape-mismatch message.
-        for i in range(hessenberg.shape[0]):
-            for m in range(hessenberg.shape[1]):
-                longest[i, m] = hessenberg[i, m]
-        counters[_LONGEST] = steps
+    fold_singular_values(hessenberg, steps, scalars)
     if singular:
         return steps - 1, CODE_BREAKDOWN
     return steps, stop
+
+
+@njit(cache=True, nogil=True)
+def fold_singular_values(hessenberg, steps, scalars):
+    r"""The extreme singular values of a cycle's :math:`\bar H` (``steps + 1`` by
+    ``steps``) folded into ``scalars[_SIGMA_MAX]`` and ``scalars[_SIGMA_MIN]``.
+
+    Each cycle's Arnoldi relation :math:`A V_m = V_{m+1} \bar H_m` (orthonormal ``V``)
+    puts the singular values of :math:`\bar H_m` within those of the operator, so the
+    largest and smallest over all cycles bracket the operator's more tightly than any
+    one cycle does, and their ratio stays a lower bound of its condition number.
+    """
+    if steps == 0:
+        return
+    values = np.linalg.svd(np.ascontiguousarray(hessenberg[: steps + 1, :steps]))[1]
+    scalars[_SIGMA_MAX] = max(scalars[_SIGMA_MAX], values[0])
+    scalars[_SIGMA_MIN] = min(scalars[_SIGMA_MIN], values[steps - 1])
 
 
 @njit(cache=True)
@@ -175,7 +187,7 @@ def _make_gmres_loop(KIND):
     def _gmres_loop(indptr, indices, data, bounds, b, x,
                     pindptr, pindices, pdata, pdiag, pdiag_positions, omega,
                     left, tol, dtol, restart, maxiter, start, pause_at, x_is_zero, history,
-                    restarts, V, hessenberg, longest, rotated, cosines, sines, g, y, w, z, scalars,
+                    restarts, V, hessenberg, rotated, cosines, sines, g, y, w, z, scalars,
                     counters):
         """GMRES cycles from iteration ``start``; returns ``(code, iterations)``.
 
@@ -272,7 +284,7 @@ def _make_gmres_loop(KIND):
                 if happy or estimate <= scalars[_INNER_TOL] or k >= maxiter:
                     break
             if stop != CODE_DTOL:  # a divergence stops before this bookkeeping
-                steps, stop = end_cycle(hessenberg, longest, steps, singular, stop, counters)
+                steps, stop = end_cycle(hessenberg, steps, singular, stop, scalars, counters)
             # One call site: the update (and the preconditioner in it) is inlined once.
             _update_solution(V, rotated, g, y, steps, w, z, x, left, KIND, pindptr, pindices,
                              pdata, pdiag, pdiag_positions, omega, bounds, counters)
@@ -369,9 +381,8 @@ def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=30, maxiter=None, M=Non
     SolveResult
         ``residual_norms`` has one entry per inner iteration; ``restarts`` lists the
         iterations at which cycles began; ``condition_estimate`` is the ratio of the
-        extreme singular values of the Hessenberg matrix of the longest cycle (the last
-        one of that length), an estimate of the condition number of the
-        preconditioned operator on its Krylov space.
+        largest to the smallest singular value of the Hessenberg matrices of all cycles,
+        a lower bound of the condition number of the preconditioned operator.
 
     Notes
     -----
@@ -445,7 +456,6 @@ def _workspace(n: int, restart: int, iterations: int, dtype):
         "restarts": np.zeros(iterations + 1, dtype=np.int64),
         "V": np.empty((restart + 1, n), dtype=dtype),
         "hessenberg": np.zeros((restart + 1, restart), dtype=small),
-        "longest": np.zeros((restart + 1, restart), dtype=small),
         "rotated": np.zeros((restart + 1, restart), dtype=small),
         "cosines": np.zeros(restart, dtype=small),
         "sines": np.zeros(restart, dtype=small),
@@ -453,8 +463,8 @@ def _workspace(n: int, restart: int, iterations: int, dtype):
         "y": np.zeros(restart, dtype=small),
         "w": np.empty(n, dtype=dtype),
         "z": np.empty(n, dtype=dtype),
-        "scalars": np.zeros(4),
-        "counters": np.zeros(7, dtype=np.int64),
+        "scalars": np.array([0.0, 0.0, 0.0, 0.0, 0.0, np.inf]),
+        "counters": np.zeros(6, dtype=np.int64),
     }
 
 
@@ -472,7 +482,7 @@ def _gmres_arguments(problem: Problem, space: dict, restart: int, left: bool, st
             *preconditioner_arrays(problem.M), left, problem.tolerance, problem.dtol, restart,
             problem.maxiter, start, pause_at, problem.x_is_zero, space["history"],
             space["restarts"], space["V"],
-            space["hessenberg"], space["longest"], space["rotated"], space["cosines"],
+            space["hessenberg"], space["rotated"], space["cosines"],
             space["sines"], space["g"], space["y"], space["w"], space["z"], space["scalars"],
             space["counters"])
 
@@ -520,13 +530,9 @@ def _report(problem: Problem, history, start: int, k: int, callback_type: str) -
 
 def _result(problem: Problem, code: int, k: int, space, left: bool) -> SolveResult:
     counters = space["counters"]
-    cycles, steps = int(counters[_CYCLES]), int(counters[_LONGEST])
-    condition = np.nan
-    if steps > 0:
-        singular_values = np.linalg.svd(space["longest"][: steps + 1, :steps],
-                                        compute_uv=False)
-        if singular_values[-1] > 0:
-            condition = float(singular_values[0] / singular_values[-1])
+    cycles = int(counters[_CYCLES])
+    largest, smallest = space["scalars"][_SIGMA_MAX], space["scalars"][_SIGMA_MIN]
+    condition = float(largest / smallest) if 0.0 < smallest < np.inf else np.nan
     return finish(problem, "gmres", code, k, space["history"], counters[_MATVECS],
                   counters[_APPLIES], true_norm=space["scalars"][_TRUE],
                   condition_estimate=condition,
@@ -591,9 +597,7 @@ def _operator_cycles(problem, space, restart, left, callback_type):
         steps, code = _operator_cycle(problem, space, restart, left, beta, k)
         k += steps
         counters[_LAST_STEPS] = steps
-        if steps >= counters[_LONGEST]:
-            space["longest"][:, :] = space["hessenberg"]
-            counters[_LONGEST] = steps
+        fold_singular_values(space["hessenberg"], steps, scalars)
         space["k"] = k
         _report(problem, history, start, k, callback_type)
     return code, k

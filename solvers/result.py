@@ -126,8 +126,9 @@ class SolveResult:
         Wall-clock seconds spent in the solve (validation included).
     condition_estimate : float
         An *estimate* of the 2-norm condition number of the (preconditioned) operator,
-        from the Lanczos coefficients of CG or the Hessenberg matrix of GMRES's last
-        cycle; NaN when too few iterations were done to say anything.
+        from the Lanczos coefficients of CG or the Hessenberg matrices of all of GMRES's
+        cycles (a lower bound for GMRES); NaN when too few iterations were done to say
+        anything.
     eigenvalue_estimates : tuple of float
         CG only: the extreme Ritz values ``(lambda_min, lambda_max)``; NaNs otherwise.
     restarts : ndarray of int

@@ -92,7 +92,7 @@ def _make_loop(KIND):
     def _distributed_gmres_loop(indptr, indices, data, b, x,
                                 pindptr, pindices, pdata, pdiag, pdiag_positions, omega,
                                 tol, dtol, restart, maxiter, start, pause_at, history, restarts,
-                                V, hessenberg, longest, rotated, cosines, sines, g, y, w, z,
+                                V, hessenberg, rotated, cosines, sines, g, y, w, z,
                                 scalars, counters, plan, calls, handles, timers, sums):
         """Cycles from iteration ``start`` as solvers.gmres (right preconditioning);
         ``x``, ``z`` and the rows of ``V`` hold the ghost entries after the owned ones."""
@@ -162,7 +162,7 @@ def _make_loop(KIND):
                 if happy or estimate <= scalars[_INNER_TOL] or k >= maxiter:
                     break
             if stop != CODE_DTOL:
-                steps, stop = end_cycle(hessenberg, longest, steps, singular, stop, counters)
+                steps, stop = end_cycle(hessenberg, steps, singular, stop, scalars, counters)
             _update_solution(V, rotated, g, y, steps, w, z, xs, False, KIND, pindptr,
                              pindices, pdata, pdiag, pdiag_positions, omega, None, counters)
             if stop != _GO_ON:
@@ -250,8 +250,8 @@ def _arguments(problem: DistributedProblem, space: dict, restart: int, start: in
     return (A.indptr, A.indices, A.data, problem.b, problem.x_ext, M.indptr, M.indices,
             M.data, M.diag, M.diag_positions, M.omega, problem.tolerance, problem.dtol,
             restart, problem.maxiter, start, pause_at, space["history"], space["restarts"],
-            space["V"], space["hessenberg"], space["longest"], space["rotated"],
-            space["cosines"], space["sines"], space["g"], space["y"], space["w"], space["z"],
+            space["V"], space["hessenberg"], space["rotated"], space["cosines"],
+            space["sines"], space["g"], space["y"], space["w"], space["z"],
             space["scalars"], space["counters"], problem.plan, link.calls, link.handles,
             problem.timers, space["sums"])
 

@@ -86,6 +86,23 @@ def test_condition_estimate_for_a_normal_matrix(model):
     assert result.condition_estimate == pytest.approx(eigenvalues[-1] / eigenvalues[0], rel=0.10)
 
 
+def test_condition_estimate_gathers_every_cycle(model):
+    # Restarted, each cycle's Hessenberg matrix sees part of the spectrum: the estimate
+    # takes the extreme singular values over all cycles, a lower bound of the condition
+    # number that is at least any one cycle's (the first's, say).
+    A = model.laplacian_1d(60)
+    b = np.ones(60)
+    eigenvalues = np.linalg.eigvalsh(A.toarray())
+    exact = eigenvalues[-1] / eigenvalues[0]
+    solve = gmres(A, b, rtol=1e-10, restart=10, maxiter=5000)
+    assert solve.converged and len(solve.restarts) > 100
+    first_cycle = gmres(A, b, rtol=1e-10, restart=10, maxiter=10)
+    assert first_cycle.condition_estimate < solve.condition_estimate <= exact * (1 + 1e-10)
+    # the same through Python's cycles, for an operator
+    operator = gmres(sla.aslinearoperator(A), b, rtol=1e-10, restart=10, maxiter=5000)
+    assert operator.condition_estimate == pytest.approx(solve.condition_estimate, rel=1e-6)
+
+
 def test_rerun_is_bit_identical(model, rng):
     A = model.convection_diffusion_2d(80)
     b = rng.standard_normal(A.shape[0])
