@@ -129,9 +129,10 @@ def fold_singular_values(hessenberg, steps, scalars):
     largest and smallest over all cycles bracket the operator's more tightly than any
     one cycle does, and their ratio stays a lower bound of its condition number.
     """
-    if steps == 0:
+    block = np.ascontiguousarray(hessenberg[: steps + 1, :steps])
+    if steps == 0 or not np.all(np.isfinite(block)):  # (LAPACK would raise)
         return
-    values = np.linalg.svd(np.ascontiguousarray(hessenberg[: steps + 1, :steps]))[1]
+    values = np.linalg.svd(block)[1]
     scalars[_SIGMA_MAX] = max(scalars[_SIGMA_MAX], values[0])
     scalars[_SIGMA_MIN] = min(scalars[_SIGMA_MIN], values[steps - 1])
 
