@@ -21,6 +21,7 @@ arrays), on a small generated system with the same properties as the real one.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import time
 from dataclasses import dataclass
 
@@ -43,6 +44,7 @@ from .multigrid.hierarchy import setup_calls
 __all__ = ["WarmUp", "is_cached", "warm_up"]
 
 _KINDS = {name: kind for kind, name in precond.NAMES_BY_KIND.items()}
+_DEFAULT_SMOOTHER = inspect.signature(amg).parameters["smoother"].default
 _METHODS = ("cg", "gmres")
 
 
@@ -71,11 +73,11 @@ class _Setting:
     index_dtype: np.dtype
     chunked: bool
     restart: int
-    smoother: str | None  # of the AMG V-cycle (None: the default of solvers.amg)
+    smoother: str  # of the AMG V-cycle
 
     @property
     def kind(self) -> int:
-        if self.preconditioner == "amg" and self.smoother is not None:
+        if self.preconditioner == "amg":
             return precond.AMG_KINDS[self.smoother]
         return _KINDS[self.preconditioner]
 
@@ -93,6 +95,7 @@ def _setting(method, dtype, preconditioner, A, restart, smoother) -> _Setting:
     if smoother is not None and smoother not in precond.AMG_KINDS:
         raise ValueError(f"smoother must be one of {', '.join(map(repr, precond.AMG_KINDS))}"
                          f" or None; got {smoother!r}")
+    smoother = _DEFAULT_SMOOTHER if smoother is None else smoother
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64; got {dtype}")
@@ -138,8 +141,7 @@ def _sample_solve(setting: _Setting) -> None:
     # A hierarchy of more than one level, so that the whole cycle is compiled.
     M = setting.preconditioner
     if M == "amg":
-        smoother = {} if setting.smoother is None else {"smoother": setting.smoother}
-        M = amg(A, max_coarse=4, **smoother)
+        M = amg(A, max_coarse=4, smoother=setting.smoother)
     if setting.method == "cg":
         _cg(A, b, rtol=1e-12, maxiter=2, M=M)
     else:
