@@ -418,17 +418,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     previous = signal.signal(signal.SIGTERM, _terminate)
     printing = launcher_ranks()[1] == 0
+    # a library caller's main(argv) is not the command's own process: its figures are
+    # drawn in-process (no process forked from the caller's) and its heap stays as it is
+    own_process = argv is None
     try:
         ranks = world()
         printing = ranks.is_root
         silence_others(ranks, keep_stderr=bool(os.environ.get("KRYLOVFEM_TRACEBACK")))
         arguments = parser.parse_args(argv)
-        # a library caller's main(argv) is not the command's own process: its figures are
-        # drawn in-process (no process forked from the caller's) and its heap stays as it is
-        own_process = argv is None
         if own_process:  # the command's own process: what is loaded by now (numpy's,
             # scipy's, numba's modules: most of the heap) stays until it exits; frozen,
-            # no collection scans it again, nor the one at exit
+            # no collection scans it again
             gc.freeze()
         if ranks.parallel:
             from krylovfem.distributed_run import check_command
@@ -449,6 +449,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return status
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if own_process:  # nor the collection at exit what the run left (Numba's loaded
+            gc.freeze()  # code, the run's arrays): the process ends now
 
 
 def _internal(error: BaseException) -> bool:

@@ -4,14 +4,17 @@ Of a warm ``krylovfem run`` of a small case, importing matplotlib and drawing th
 figures is about half of the time.  :func:`figure_process` forks, before the run, a
 process that imports matplotlib at once and then waits; the run, when done, hands it
 the run (pickled, without its matrix) and the folder being built, and writes its other
-files while the figures are drawn on the other core.  :meth:`FigureProcess.wait` is
+files while the figures are drawn on the other core; with two figures or more, the figure
+process forks a helper that draws every second one.  :meth:`FigureProcess.wait` is
 called before the record folder is swapped into place (:mod:`krylovfem.folder`), so the
 record is still whole or absent: a figure that fails raises here, in the run's process,
 as it would have in-process, and an interrupt (Ctrl-C, SIGTERM) or any other way out
-ends the figure process before the folder being built is removed.
+ends the figure process (and its helper: they are a process group of their own) before
+the folder being built is removed.
 
-The figure process ignores Ctrl-C (the terminal sends it to both processes; the run
-decides) and ends when the run's process does (its end of the pipe closes).  Where
+The figure process ignores Ctrl-C (the run decides; a terminal's, sent to the run's
+process group, does not reach it) and ends when the run's process does (its end of the
+pipe closes).  Where
 ``os.fork`` is missing, :func:`figure_process` gives None and the figures are drawn
 in-process, as for a library caller.
 
@@ -107,7 +110,7 @@ class FigureProcess:
         """End the figure process now, whatever it is doing, and reap it."""
         if self.running:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGKILL)
+                os.killpg(self.pid, signal.SIGKILL)  # with its helper, if drawing
             self._reap()
 
     def _reap(self) -> None:
@@ -133,11 +136,14 @@ def figure_process():
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the figure process, which never returns
         try:
+            os.setpgid(0, 0)
             os.close(go_write)
             os.close(done_read)
             _serve(job, go_read, done_write)
         finally:  # a signal before _serve's handlers are set: never the run's code
             os._exit(1)
+    with contextlib.suppress(OSError):  # either side may set it first: both do
+        os.setpgid(pid, pid)
     os.close(go_read)
     os.close(done_write)
     process = FigureProcess(pid, job, go_write, done_read)
@@ -160,18 +166,62 @@ def _serve(job, go: int, done: int) -> None:  # pragma: no cover - in the figure
         if size is None:  # the run ended before its figures: nothing to draw
             os._exit(0)
         run, folder = pickle.loads(os.pread(job.fileno(), int.from_bytes(size, "little"), 0))
-        for name, write in run_figures(run).items():
-            write(Path(folder) / name)
-        outcome = ("ok", None)
-    except OSError as error:
-        outcome = ("os", (error.errno, error.strerror, error.filename))
-    except BaseException as error:  # every failure goes back, as one line
-        outcome = ("error", f"{type(error).__name__}: {error}")
+        outcome = _draw_on_two_cores(list(run_figures(run).items()), Path(folder), done)
+    except BaseException as error:
+        outcome = _failure(error)
     try:
         os.write(done, pickle.dumps(outcome))
     except BaseException:  # the run's process is gone: nobody to tell
         status = 1
     os._exit(status)
+
+
+def _draw(writers: list, folder: Path) -> tuple:
+    """Draw ``writers`` (name, write) into ``folder``; the outcome, as sent to the run."""
+    try:
+        for name, write in writers:
+            write(folder / name)
+    except BaseException as error:
+        return _failure(error)
+    return ("ok", None)
+
+
+def _failure(error: BaseException) -> tuple:
+    if isinstance(error, OSError):
+        return ("os", (error.errno, error.strerror, error.filename))
+    return ("error", f"{type(error).__name__}: {error}")  # every failure, as one line
+
+
+def _draw_on_two_cores(writers: list, folder: Path, done: int) -> tuple:  # pragma: no cover
+    """Draw every second figure in a helper forked here, the others meanwhile; the first
+    failure of either.
+
+    The run's process only waits for the figures by now, so a second core is free: the
+    figures of a small run take about as long as matplotlib's import before them.  The
+    helper is in the figure process's group, so :meth:`FigureProcess.stop` ends both.
+    """
+    from solvers._threads import usable_cores
+
+    if len(writers) < 2 or usable_cores() < 2:
+        return _draw(writers, folder)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the helper
+        try:
+            os.close(read)
+            os.close(done)
+            os.write(write, pickle.dumps(_draw(writers[1::2], folder)))
+        finally:
+            os._exit(0)
+    os.close(write)
+    mine = _draw(writers[::2], folder)
+    with os.fdopen(read, "rb") as pipe:
+        theirs = pipe.read()
+    os.waitpid(pid, 0)
+    if mine[0] != "ok":
+        return mine
+    return pickle.loads(theirs) if theirs else (
+        "error", "the figure helper process ended without drawing its figures")
 
 
 def _read_exactly(descriptor: int, size: int) -> bytes | None:

@@ -302,6 +302,87 @@ def test_a_figure_process_ended_without_a_word_fails_the_record(small_run, tmp_p
     assert list(tmp_path.iterdir()) == []
 
 
+def _only_for(name: str, action):
+    """``save_figure`` that does ``action(path)`` for the figure ``name`` instead."""
+    import krylovfem.figures
+
+    original = krylovfem.figures.save_figure
+
+    def save(figure, path, data):
+        if Path(path).name == name:
+            return action(Path(path))
+        return original(figure, path, data)
+
+    return save
+
+
+def test_a_figure_failing_in_the_figure_process_helper_fails_the_record(
+        small_run, tmp_path, monkeypatch):
+    """Of three figures the helper forked by the figure process draws the second: its
+    failure comes back as the figure process's own would, the others drawn or not, no
+    record."""
+    import krylovfem.figures
+    from krylovfem.drawing import FigureError, figure_process
+
+    def broken(path):
+        raise ValueError(f"{path.name} broken")
+
+    monkeypatch.setattr(krylovfem.figures, "save_figure", _only_for("solution.png", broken))
+    with figure_process() as drawing, pytest.raises(FigureError) as raised:
+        krylovfem.record.write_run(small_run, tmp_path / "out", drawing)
+    assert str(raised.value) == "ValueError: solution.png broken"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_stopped_figure_process_leaves_no_helper(small_run, tmp_path, monkeypatch):
+    """:meth:`FigureProcess.stop` while the helper draws ends it too (no process keeps
+    writing into a folder that is being removed)."""
+    import krylovfem.figures
+    from krylovfem.drawing import figure_process
+
+    started = tmp_path / "started"
+
+    def stuck(path):
+        started.touch()
+        time.sleep(600)
+
+    monkeypatch.setattr(krylovfem.figures, "save_figure", _only_for("solution.png", stuck))
+    folder = tmp_path / "figures"
+    folder.mkdir()
+    with figure_process() as drawing:
+        assert drawing.draw(small_run, folder) == ["residuals.png", "solution.png",
+                                                   "error.png"]
+        deadline = time.monotonic() + 120
+        while not started.exists():
+            assert time.monotonic() < deadline, "the helper never started its figure"
+            time.sleep(0.05)
+        group = drawing.pid
+    assert not drawing.running
+    deadline = time.monotonic() + 30
+    while True:  # the helper, killed with the group, is reaped by init
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            break
+        assert time.monotonic() < deadline, "a process of the figure group is left"
+        time.sleep(0.05)
+
+
+def _in_session(session: int) -> list[int]:
+    """The processes (pids) of a session, from /proc."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # gone meanwhile
+                continue
+            if int(fields[3]) == session:  # after the name: state, ppid, pgrp, session
+                members.append(int(entry.name))
+    return members
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
 @pytest.mark.parametrize("how, status", [(signal.SIGTERM, EXIT_TERMINATED),
                                           (signal.SIGINT, 130)])
 def test_a_signal_during_a_run_with_figures_ends_both_processes(how, status, tmp_path):
@@ -319,6 +400,9 @@ def test_a_signal_during_a_run_with_figures_ends_both_processes(how, status, tmp
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == status, stderr
     assert len(stderr.strip().splitlines()) == 1, stderr
-    with pytest.raises(ProcessLookupError):  # the figure process is gone too
-        os.killpg(process.pid, 0)
+    # the figure process (a process group of its own, in the run's session) is gone too
+    deadline = time.monotonic() + 30
+    while _in_session(process.pid):
+        assert time.monotonic() < deadline, _in_session(process.pid)
+        time.sleep(0.05)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["long-heat.toml"]
