@@ -47,7 +47,7 @@ NAMES_BY_KIND = {NONE: "none", JACOBI: "jacobi", SSOR: "ssor", ILU0: "ilu0", IC0
 #: iteration's work, done by serial sweeps, so a second thread has nothing to share.
 #: The sweeps of SSOR, ILU(0) and IC(0) are serial too, but their loops' products and
 #: vector updates still run in parallel chunks: at 1e6 unknowns that takes an IC(0)
-#: iteration from about 3 plain CG iterations' time to 2.7 (``benchmarks/bench_amg.py``),
+#: iteration from about 3 plain CG iterations' time to 2.6-2.9 (``bench_amg.py``),
 #: and the thread policy keeps them on one thread when the other core is busy.
 SERIAL_KINDS = frozenset({AMG})
 #: The preconditioners a solve can name (``M="ic0"``); ``"none"`` is no preconditioner.
