@@ -267,12 +267,16 @@ def test_a_real_ctrl_c_keeps_the_steps_done(tmp_path):
          "--set", "solver.rtol=1e-13", "--set", "solver.maxiter=10000000",
          "--set", "output.plots=false"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    for line in process.stdout:
-        if line.startswith("step  2:"):
-            break
-    time.sleep(0.3)
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=120)
+    try:
+        for line in process.stdout:
+            if line.startswith("step  2:"):
+                break
+        time.sleep(0.3)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=120)
+    finally:  # a lost signal must fail this test, not leave a run of hours behind it
+        process.kill()
+        process.wait()
     assert process.returncode == 130, stderr
     assert stderr.startswith("krylovfem: interrupted after ") and stderr.count("\n") == 1
     record = json.loads((out / "adapt.json").read_text())
