@@ -2,6 +2,8 @@
 
 import contextlib
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -32,6 +34,28 @@ def run_cli(*arguments) -> Completed:
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture
+def start_command():
+    """``start_command(*arguments, **popen_options)`` starts ``python -m krylovfem
+    arguments`` in a process of its own (text pipes for stdout and stderr) and returns
+    its ``Popen``.  Whatever the test's outcome, each process started is killed when the
+    test ends: the runs that these tests signal would otherwise go on for hours after a
+    missed signal, loading the machine under the rest of the suite."""
+    processes = []
+
+    def start(*arguments, **options):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "krylovfem", *(str(argument) for argument in arguments)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **options)
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        process.kill()  # nothing, if it has ended
+        process.wait()
 
 
 # Ctrl-C at a chosen point of a command, in-process

@@ -252,31 +252,23 @@ def test_a_breakdown_in_the_first_step_exits_as_run_does(tmp_path, cli):
                                                                             "step-00"]
 
 
-def test_a_real_ctrl_c_keeps_the_steps_done(tmp_path):
+def test_a_real_ctrl_c_keeps_the_steps_done(tmp_path, start_command):
     """SIGINT to a real adaptive loop (GMRES(1): slow solves): exit 130, the steps done."""
     import signal
-    import subprocess
-    import sys
     import time
 
     out = tmp_path / "out"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "krylovfem", "adapt", str(CASES / "l-shape.toml"), "--out",
-         str(out), "--steps", "30", "--max-dofs", "10000000", "--set", "solver.method=gmres",
-         "--set", "solver.restart=1", "--set", "solver.preconditioner=none",
-         "--set", "solver.rtol=1e-13", "--set", "solver.maxiter=10000000",
-         "--set", "output.plots=false"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        for line in process.stdout:
-            if line.startswith("step  2:"):
-                break
-        time.sleep(0.3)
-        process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=120)
-    finally:  # a lost signal must fail this test, not leave a run of hours behind it
-        process.kill()
-        process.wait()
+    process = start_command(
+        "adapt", CASES / "l-shape.toml", "--out", out, "--steps", "30", "--max-dofs",
+        "10000000", "--set", "solver.method=gmres", "--set", "solver.restart=1",
+        "--set", "solver.preconditioner=none", "--set", "solver.rtol=1e-13",
+        "--set", "solver.maxiter=10000000", "--set", "output.plots=false")
+    for line in process.stdout:
+        if line.startswith("step  2:"):
+            break
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
     assert stderr.startswith("krylovfem: interrupted after ") and stderr.count("\n") == 1
     record = json.loads((out / "adapt.json").read_text())

@@ -112,7 +112,7 @@ def test_folders_of_a_killed_run_are_removed_by_the_next(tmp_path):
     assert (tmp_path / "record" / "summary.json").read_text() == "{}"
 
 
-def test_sigterm_stops_a_run_and_leaves_the_earlier_record(tmp_path):
+def test_sigterm_stops_a_run_and_leaves_the_earlier_record(tmp_path, start_command):
     """SIGTERM to a real run: exit 143, one line, the earlier record unchanged."""
     case = tmp_path / "long-heat.toml"
     case.write_text((REPOSITORY / "cases" / "heat.toml").read_text()
@@ -122,9 +122,7 @@ def test_sigterm_stops_a_run_and_leaves_the_earlier_record(tmp_path):
                             str(out), *QUICK], capture_output=True, text=True, timeout=300)
     assert first.returncode == EXIT_OK, first.stderr
     before = _snapshot(out)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "krylovfem", "run", str(case), "--out", str(out), "--quiet"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = start_command("run", case, "--out", out, "--quiet")
     time.sleep(4.0)
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=60)
@@ -180,17 +178,15 @@ def test_every_exit_status_is_documented_alike_everywhere():
     assert all(f"{code} " in cli_module.__doc__ for code in codes)
 
 
-def test_ctrl_c_during_a_solve_records_the_run_so_far(tmp_path):
+def test_ctrl_c_during_a_solve_records_the_run_so_far(tmp_path, start_command):
     """SIGINT to a real run in its solve: exit 130, a record whose reason is interrupted."""
     out = tmp_path / "out"
     # GMRES(1) on 16641 unknowns to rtol 1e-13 would take many minutes
-    process = subprocess.Popen(
-        [sys.executable, "-m", "krylovfem", "run", str(POISSON), "--out", str(out),
-         "--set", "mesh.n=128", "--set", "solver.method=gmres", "--set", "solver.restart=1",
-         "--set", "solver.preconditioner=none", "--set", "solver.rtol=1e-13",
-         "--set", "solver.maxiter=10000000", "--set", "output.plots=false",
-         "--monitor", "1000"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = start_command(
+        "run", POISSON, "--out", out, "--set", "mesh.n=128", "--set", "solver.method=gmres",
+        "--set", "solver.restart=1", "--set", "solver.preconditioner=none",
+        "--set", "solver.rtol=1e-13", "--set", "solver.maxiter=10000000",
+        "--set", "output.plots=false", "--monitor", "1000")
     for line in process.stdout:  # wait until the solve prints its iterations
         if "KSP Residual norm" in line and not line.strip().startswith("0 "):
             break
@@ -385,16 +381,15 @@ def _in_session(session: int) -> list[int]:
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
 @pytest.mark.parametrize("how, status", [(signal.SIGTERM, EXIT_TERMINATED),
                                           (signal.SIGINT, 130)])
-def test_a_signal_during_a_run_with_figures_ends_both_processes(how, status, tmp_path):
+def test_a_signal_during_a_run_with_figures_ends_both_processes(how, status, tmp_path,
+                                                              start_command):
     """SIGTERM or Ctrl-C (sent to the whole process group, as a terminal does) while a
     run that draws its figures solves: its status, one line, and no process left."""
     case = tmp_path / "long-heat.toml"
     case.write_text((REPOSITORY / "cases" / "heat.toml").read_text()
                     .replace("dt = 0.005", "dt = 0.000005"))  # 20000 steps
-    process = subprocess.Popen(
-        [sys.executable, "-m", "krylovfem", "run", str(case), "--out", str(tmp_path / "out"),
-         "--quiet", "--set", "output.plots=true"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    process = start_command("run", case, "--out", tmp_path / "out", "--quiet",
+                            "--set", "output.plots=true", start_new_session=True)
     time.sleep(4.0)
     os.killpg(process.pid, how)
     _, stderr = process.communicate(timeout=60)
