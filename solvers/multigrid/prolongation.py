@@ -22,8 +22,9 @@ second and fourth order elliptic problems", Computing 56 (1996), 179-196.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
+from .._csr import _spmv_rows, row_chunks
 from .galerkin import product
 
 # A column of B whose norm on an aggregate falls below this share of its norm before
@@ -147,27 +148,46 @@ def relax_candidates(indptr, indices, data, inverse_diagonal, B, sweeps: int) ->
 
 
 @njit(cache=True)
-def _power_iteration(indptr, indices, data, inverse_diagonal, v, w, steps):
-    """Estimate of the spectral radius of D^-1 A by ``steps`` power iterations from ``v``."""
-    n = v.size
+def _scaled_product_rows(indptr, indices, data, inverse_diagonal, v, w, lo, hi):
+    """``w = D^-1 A v`` on rows ``lo:hi``; returns the squares of v and of w summed there."""
+    _spmv_rows(indptr, indices, data, v, w, lo, hi)
+    norm_v = 0.0
+    norm_w = 0.0
+    for i in range(lo, hi):
+        s = w[i] * inverse_diagonal[i]
+        w[i] = s
+        norm_v += v[i] * v[i]
+        norm_w += s * s
+    return norm_v, norm_w
+
+
+@njit(cache=True, parallel=True)
+def _power_iteration(indptr, indices, data, inverse_diagonal, v, w, steps, bounds):
+    """Estimate of the spectral radius of D^-1 A by ``steps`` power iterations from ``v``.
+
+    The row chunks ``bounds`` run in parallel and their sums are added in chunk order,
+    so that the estimate has the same bits on any number of threads.
+    """
+    chunks = bounds.size - 1
+    norms_v = np.empty(chunks)
+    norms_w = np.empty(chunks)
     estimate = 0.0
     for _ in range(steps):
+        for c in prange(chunks):
+            norms_v[c], norms_w[c] = _scaled_product_rows(
+                indptr, indices, data, inverse_diagonal, v, w, bounds[c], bounds[c + 1])
         norm_v = 0.0
         norm_w = 0.0
-        for i in range(n):
-            s = 0.0
-            for k in range(indptr[i], indptr[i + 1]):
-                s += data[k] * v[indices[k]]
-            s *= inverse_diagonal[i]
-            w[i] = s
-            norm_v += v[i] * v[i]
-            norm_w += s * s
+        for c in range(chunks):
+            norm_v += norms_v[c]
+            norm_w += norms_w[c]
         if norm_w == 0.0:
             return 0.0
         estimate = np.sqrt(norm_w / norm_v)
         scale = 1.0 / np.sqrt(norm_w)
-        for i in range(n):
-            v[i] = w[i] * scale
+        for c in prange(chunks):
+            for i in range(bounds[c], bounds[c + 1]):
+                v[i] = w[i] * scale
     return estimate
 
 
@@ -184,7 +204,7 @@ def spectral_radius(indptr, indices, data, inverse_diagonal, steps: int = 10) ->
     n = indptr.size - 1
     start = np.random.default_rng(0).uniform(-1.0, 1.0, n)
     return float(_power_iteration(indptr, indices, data, inverse_diagonal, start,
-                                  np.empty(n), steps))
+                                  np.empty(n), steps, row_chunks(indptr)))
 
 
 def smooth_prolongator(indptr, indices, data, inverse_diagonal, weight: float, tentative,

@@ -8,14 +8,14 @@ import numba
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from scipy.sparse.linalg import aslinearoperator
+from scipy.sparse.linalg import aslinearoperator, eigsh
 
 import fem
 from fem.problems import assemble_system
 from solvers import Hierarchy, PivotError, Reason, amg, cg, gmres, preconditioner, read_matrix
 from solvers.multigrid import galerkin
 from solvers.multigrid.galerkin import galerkin_product
-from solvers.multigrid.prolongation import tentative_prolongator
+from solvers.multigrid.prolongation import spectral_radius, tentative_prolongator
 
 MATRICES = Path(__file__).resolve().parents[1] / "data" / "matrices"
 # The symmetric positive definite matrices of tests/data/matrices (SOURCES.md, section 1).
@@ -94,6 +94,29 @@ def test_galerkin_operators_and_the_interpolated_near_null_space(rng):
                                (P.indptr, P.indices.astype(np.int32), P.data), 6)
     coarse = sp.csr_array((product[2], product[1], product[0]), shape=(6, 6))
     assert np.allclose(coarse.toarray(), T.T @ A.toarray() @ T)
+
+
+def test_the_spectral_radius_estimate_has_the_same_bits_on_any_number_of_threads():
+    A, _ = poisson(128)  # 16129 rows: four row chunks
+    A = sp.csr_array(A)
+    triple = (A.indptr.astype(np.int64), A.indices.astype(np.int32), A.data)
+    inverse_diagonal = 1.0 / A.diagonal()
+    before = numba.get_num_threads()
+    try:
+        estimates = []
+        for threads in (1, numba.config.NUMBA_NUM_THREADS):
+            numba.set_num_threads(threads)
+            estimates.append(spectral_radius(*triple, inverse_diagonal, 10))
+    finally:
+        numba.set_num_threads(before)
+    assert estimates[0] == estimates[1]
+    # a power-iteration estimate from below, close to the radius from the eigenvalues
+    # of the symmetric D^-1/2 A D^-1/2 (the same spectrum as D^-1 A)
+    scaled = sp.diags_array(np.sqrt(inverse_diagonal)) @ A @ sp.diags_array(
+        np.sqrt(inverse_diagonal))
+    exact = float(eigsh(scaled, k=1, which="LA", return_eigenvectors=False)[0])
+    assert 0.9 * exact < estimates[0] <= exact * (1 + 1e-12)
+    assert estimates[0] < spectral_radius(*triple, inverse_diagonal, 200) <= exact * (1 + 1e-12)
 
 
 def test_the_galerkin_product_in_pieces_has_the_bits_of_one_piece(monkeypatch):
