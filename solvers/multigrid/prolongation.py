@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .._csr import _spmv_rows, row_chunks
+from .._csr import _spmv_rows, axpby, row_chunks
 from .galerkin import product
 
 # A column of B whose norm on an aggregate falls below this share of its norm before
@@ -176,18 +176,11 @@ def _power_iteration(indptr, indices, data, inverse_diagonal, v, w, steps, bound
         for c in prange(chunks):
             norms_v[c], norms_w[c] = _scaled_product_rows(
                 indptr, indices, data, inverse_diagonal, v, w, bounds[c], bounds[c + 1])
-        norm_v = 0.0
-        norm_w = 0.0
-        for c in range(chunks):
-            norm_v += norms_v[c]
-            norm_w += norms_w[c]
+        norm_v, norm_w = norms_v.sum(), norms_w.sum()  # in chunk order, one thread
         if norm_w == 0.0:
             return 0.0
         estimate = np.sqrt(norm_w / norm_v)
-        scale = 1.0 / np.sqrt(norm_w)
-        for c in prange(chunks):
-            for i in range(bounds[c], bounds[c + 1]):
-                v[i] = w[i] * scale
+        axpby(1.0 / np.sqrt(norm_w), w, 0.0, v, bounds)
     return estimate
 
 

@@ -13,6 +13,7 @@ from scipy.sparse.linalg import aslinearoperator, eigsh
 import fem
 from fem.problems import assemble_system
 from solvers import Hierarchy, PivotError, Reason, amg, cg, gmres, preconditioner, read_matrix
+from solvers._csr import row_chunks
 from solvers.multigrid import galerkin
 from solvers.multigrid.galerkin import galerkin_product
 from solvers.multigrid.prolongation import spectral_radius, tentative_prolongator
@@ -96,19 +97,26 @@ def test_galerkin_operators_and_the_interpolated_near_null_space(rng):
     assert np.allclose(coarse.toarray(), T.T @ A.toarray() @ T)
 
 
-def test_the_spectral_radius_estimate_has_the_same_bits_on_any_number_of_threads():
-    A, _ = poisson(128)  # 16129 rows: four row chunks
-    A = sp.csr_array(A)
-    triple = (A.indptr.astype(np.int64), A.indices.astype(np.int32), A.data)
-    inverse_diagonal = 1.0 / A.diagonal()
+def on_one_thread_and_all(function) -> list:
+    """``[function()`` on one thread, ``function()`` on all of Numba's threads``]``."""
     before = numba.get_num_threads()
     try:
-        estimates = []
+        results = []
         for threads in (1, numba.config.NUMBA_NUM_THREADS):
             numba.set_num_threads(threads)
-            estimates.append(spectral_radius(*triple, inverse_diagonal, 10))
+            results.append(function())
     finally:
         numba.set_num_threads(before)
+    return results
+
+
+def test_the_spectral_radius_estimate_has_the_same_bits_on_any_number_of_threads():
+    A, _ = poisson(128)  # 16129 rows: three row chunks
+    A = sp.csr_array(A)
+    triple = (A.indptr.astype(np.int64), A.indices.astype(np.int32), A.data)
+    assert row_chunks(triple[0]).size - 1 > 1
+    inverse_diagonal = 1.0 / A.diagonal()
+    estimates = on_one_thread_and_all(lambda: spectral_radius(*triple, inverse_diagonal, 10))
     assert estimates[0] == estimates[1]
     # a power-iteration estimate from below, close to the radius from the eigenvalues
     # of the symmetric D^-1/2 A D^-1/2 (the same spectrum as D^-1 A)
@@ -125,14 +133,7 @@ def test_the_galerkin_product_in_pieces_has_the_bits_of_one_piece(monkeypatch):
     triples = [(M.indptr.astype(np.int64), M.indices.astype(np.int32), M.data)
                for M in (sp.csr_array(A), P)]
     assert galerkin._pieces(triples[0][0]).size - 1 > 1
-    before = numba.get_num_threads()
-    try:
-        pieces = []
-        for threads in (1, numba.config.NUMBA_NUM_THREADS):
-            numba.set_num_threads(threads)
-            pieces.append(galerkin_product(*triples, 2000))
-    finally:
-        numba.set_num_threads(before)
+    pieces = on_one_thread_and_all(lambda: galerkin_product(*triples, 2000))
     monkeypatch.setattr(galerkin, "_PIECES", 1)
     whole = galerkin_product(*triples, 2000)
     for piecewise in pieces:
@@ -200,14 +201,7 @@ def test_the_parallel_smoothers_give_the_same_bits_on_one_thread_or_two(smoother
         pytest.skip("Numba has one thread here: nothing to compare")
     A, b = poisson(128)  # 16129 rows: the finest level runs in parallel regions
     hierarchy = amg(A, smoother=smoother)
-    before = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        one = hierarchy(b)
-        numba.set_num_threads(2)
-        two = hierarchy(b)
-    finally:
-        numba.set_num_threads(before)
+    one, two = on_one_thread_and_all(lambda: hierarchy(b))
     assert np.array_equal(one, two)
     assert not np.array_equal(one, amg(A)(b))  # a different smoother indeed
 
