@@ -18,7 +18,7 @@ from ._inputs import (
     check_vector,
     working_dtype,
 )
-from .precond import SERIAL_KINDS, Preconditioner, as_preconditioner
+from .precond import Preconditioner, as_preconditioner
 from .result import (
     CODE_CONVERGED,
     REASON_CODES,
@@ -159,7 +159,7 @@ def prepare(A, b, x0, rtol, atol, dtol, maxiter, M, callback, monitor) -> Proble
     preconditioner = as_preconditioner(M, matrix if isinstance(matrix, CSR) else None, n)
     rhs_norm = float(np.linalg.norm(b))
     bound, reason = tolerance(rhs_norm, rtol, atol)
-    bounds = row_bounds(matrix, preconditioner)
+    bounds = row_bounds(matrix)
     problem = Problem(matrix, b, x, preconditioner, rtol, atol, dtol, maxiter, bound, rhs_norm,
                       reason, callable_or_none(callback), callable_or_none(monitor, "monitor"),
                       started, bounds, x0 is None or (from_mb and rhs_norm == 0.0))
@@ -170,10 +170,10 @@ def prepare(A, b, x0, rtol, atol, dtol, maxiter, M, callback, monitor) -> Proble
     return problem
 
 
-def row_bounds(matrix, M, rows_per_chunk: int = _csr._ROWS_PER_CHUNK):
-    """The parallel row chunks of a loop on ``matrix`` with preconditioner ``M``: None (a
-    serial loop) for a LinearOperator, a small matrix, or a kind of ``SERIAL_KINDS``."""
-    if not isinstance(matrix, CSR) or getattr(M, "kind", None) in SERIAL_KINDS:
+def row_bounds(matrix, rows_per_chunk: int = _csr._ROWS_PER_CHUNK):
+    """The parallel row chunks of a loop on ``matrix``: None (a serial loop) for a
+    LinearOperator or a small matrix."""
+    if not isinstance(matrix, CSR):
         return None
     return _csr.chunk_bounds(matrix.indptr, rows_per_chunk)
 

@@ -430,7 +430,7 @@ def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=30, maxiter=None, M=Non
         return zero_rhs_result(problem, "gmres")
     left = preconditioning == "left"
     if problem.compiled:
-        problem.bounds = row_bounds(problem.A, problem.M, rows_per_chunk(restart))
+        problem.bounds = row_bounds(problem.A, rows_per_chunk(restart))
     run = _gmres_compiled if problem.compiled else _gmres_operator
     return run(problem, restart, left, callback_type)
 

@@ -32,7 +32,7 @@ from .multigrid.smoothers import CHEBYSHEV, L1_JACOBI, SMOOTHERS
 
 NONE, JACOBI, SSOR, ILU0, IC0, MATRIX, AMG = range(7)
 # AMG has a kind per smoother of its V-cycle (AMG itself: Gauss-Seidel), so that a loop
-# compiles only its own smoother's kernels, and the parallel smoothers get parallel loops.
+# compiles only its own smoother's kernels.
 AMG_CHEBYSHEV, AMG_L1_JACOBI = AMG + CHEBYSHEV, AMG + L1_JACOBI
 #: The AMG kind of each smoother of :func:`solvers.amg`.
 AMG_KINDS = {name: AMG + code for name, code in SMOOTHERS.items()}
@@ -43,13 +43,6 @@ NAMES_BY_KIND = {NONE: "none", JACOBI: "jacobi", SSOR: "ssor", ILU0: "ilu0", IC0
                  MATRIX: "matrix",
                  **{kind: "amg" if kind == AMG else f"amg_{name}"
                     for name, kind in AMG_KINDS.items()}}
-#: Kinds whose Krylov loops run serially.  A Gauss-Seidel V-cycle is the whole of its
-#: iteration's work, done by serial sweeps, so a second thread has nothing to share.
-#: The sweeps of SSOR, ILU(0) and IC(0) are serial too, but their loops' products and
-#: vector updates still run in parallel chunks: at 1e6 unknowns that takes an IC(0)
-#: iteration from about 3 plain CG iterations' time to 2.6-2.9 (``bench_amg.py``),
-#: and the thread policy keeps them on one thread when the other core is busy.
-SERIAL_KINDS = frozenset({AMG})
 #: The preconditioners a solve can name (``M="ic0"``); ``"none"`` is no preconditioner.
 NAMES = ("none", "jacobi", "ssor", "ilu0", "ic0", "amg")
 

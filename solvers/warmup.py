@@ -9,9 +9,8 @@ do, without doing either; :func:`warm_up` does it, so that an application can sa
 What a solve compiles depends on the method, the preconditioner's kind, the working
 precision, the integer type of the CSR indices, and whether the system is large enough
 to be split into parallel row chunks (8192 rows or more for CG; for GMRES fewer, as
-``rows_per_chunk`` in ``solvers/gmres.py`` says; never with a preconditioner of
-``precond.SERIAL_KINDS``).  Pass the matrix as ``A`` to have all of
-these taken from it; without it, a single-chunk system with 32-bit indices is assumed,
+``rows_per_chunk`` in ``solvers/gmres.py`` says).  Pass the matrix as ``A`` to have all
+of these taken from it; without it, a single-chunk system with 32-bit indices is assumed,
 which is what the finite-element systems of up to a few thousand unknowns give.
 
 Both functions go through the solvers' own set-up (the same checks, the same argument
@@ -111,8 +110,7 @@ def _setting(method, dtype, preconditioner, A, restart, smoother) -> _Setting:
         rows = rows_per_chunk(min(int(restart), matrix.n))
     setting = _Setting(method, name, working_dtype(matrix.data.dtype, dtype),
                        np.dtype(matrix.indptr.dtype), False, int(restart), smoother)
-    stand_in = precond.Preconditioner(name, setting.kind, matrix.n)
-    return dataclasses.replace(setting, chunked=row_bounds(matrix, stand_in, rows) is not None)
+    return dataclasses.replace(setting, chunked=row_bounds(matrix, rows) is not None)
 
 
 def _sample_matrix(setting: _Setting) -> sp.csr_array:
@@ -161,7 +159,7 @@ def _planned_calls(setting: _Setting) -> list[tuple[object, tuple]]:
     problem = prepare(A, b, None, 1e-6, 0.0, None, 2, M, None, None)
     restart = min(setting.restart, n)
     if setting.method == "gmres" and problem.compiled:
-        problem.bounds = row_bounds(problem.A, problem.M, rows_per_chunk(restart))
+        problem.bounds = row_bounds(problem.A, rows_per_chunk(restart))
     x = problem.x
     calls = [(_csr.spmv_dot, (problem.A.indptr, problem.A.indices, problem.A.data, x,
                               np.empty_like(x), problem.bounds))]

@@ -8,6 +8,8 @@ right-hand side :math:`b_\ell`, the cycle computes :math:`x_\ell \approx A_\ell^
    l1-Jacobi steps);
 2. :math:`b_{\ell+1} = P_\ell^T (b_\ell - A_\ell x_\ell)`, the cycle on level
    :math:`\ell + 1` (on the coarsest level, solves with its sparse LU factors);
+   :math:`P_\ell^T` is stored (the Galerkin product forms it anyway), so that the
+   restriction, as every other step, runs rows in parallel;
 3. :math:`x_\ell \mathrel{+}= P_\ell x_{\ell+1}`, then post-smoothing: ``sweeps``
    backward Gauss-Seidel sweeps, or the same polynomial or steps as before.
 
@@ -17,9 +19,10 @@ coarse solve is exact (symmetric to rounding), so for symmetric positive definit
 smoother converges in the energy norm of any such matrix).
 
 The packed arrays, as the Krylov loops pass a preconditioner: ``pointers`` (the row
-pointers of every :math:`A_\ell`, :math:`P_\ell` and of the coarse factors, each
-starting at 0, and the coarse permutations), ``indices`` and ``data`` (their columns and
-values), ``work`` (the inverted diagonals or l1 row sums, the Chebyshev bounds, the
+pointers of every :math:`A_\ell`, :math:`P_\ell`, :math:`P_\ell^T` and of the coarse
+factors, each starting at 0, the Gauss-Seidel blocks and the coarse permutations),
+``indices`` and ``data`` (their columns and values), ``work`` (the inverted diagonals
+(of :math:`D`, of the l1 Gauss-Seidel blocks, or the l1 row sums), the Chebyshev bounds, the
 smoothers' work vectors, and :math:`x_\ell, b_\ell` of the levels below the finest: the
 cycle's only mutable state) and ``layout``, the offsets.
 """
@@ -27,36 +30,39 @@ cycle's only mutable state) and ``layout``, the offsets.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, uint64
+from numba import njit
 
 from .coarse import LU, PSEUDO_INVERSE, CoarseSolver
 from .smoothers import (
     CHEBYSHEV,
     GAUSS_SEIDEL,
     SMOOTHERS,
+    block_sweeps,
     chebyshev,
     l1_jacobi,
+    multiply,
     prolong_add,
     residual,
 )
-from .smoothers import row_sum as _row_sum
 
 # layout: a header, then FIELDS entries per level
 (LEVELS, SWEEPS, COARSE_KIND, DENSE, L_POINTERS, L_OFFSET, U_POINTERS, U_OFFSET, ROW_ORDER,
  COLUMN_ORDER, TEMPORARY, HEADER) = range(12)
 (N, A_POINTERS, A_OFFSET, P_POINTERS, P_OFFSET, DIAGONAL, X, B, BOUNDS, RESIDUAL, DIRECTION,
- FIELDS) = range(12)
+ BLOCKS, BLOCK_COUNT, R_POINTERS, R_OFFSET, FIELDS) = range(16)
 
 
-def pack(operators, prolongators, inverse_diagonals, coarse: CoarseSolver, sweeps: int,
-         smoother: int = GAUSS_SEIDEL, uppers=(), eigenvalue_ratio: float = 1.0):
+def pack(operators, prolongators, restrictors, inverse_diagonals, coarse: CoarseSolver,
+         sweeps: int, smoother: int = GAUSS_SEIDEL, uppers=(), eigenvalue_ratio: float = 1.0,
+         blocks=()):
     """The five arrays of the cycle from the levels' CSR triples (finest first).
 
     ``operators`` holds every level's matrix, the coarsest last (only its size is
-    used: ``coarse`` solves on it); ``prolongators``, ``inverse_diagonals`` (of
-    :math:`D`, or of :math:`D_1` for l1-Jacobi) and, for Chebyshev, ``uppers`` (the upper
-    bounds of the spectra of :math:`D^{-1}A`, the lower ones ``eigenvalue_ratio`` times
-    smaller) one fewer.
+    used: ``coarse`` solves on it); ``prolongators``, ``restrictors`` (their transposes),
+    ``inverse_diagonals`` (of :math:`D`, of the l1 Gauss-Seidel blocks, or of :math:`D_1`
+    for l1-Jacobi), for Gauss-Seidel ``blocks`` (the row bounds of its blocks) and, for
+    Chebyshev, ``uppers`` (the upper bounds of the spectra of :math:`D^{-1}A`, the lower
+    ones ``eigenvalue_ratio`` times smaller) one fewer.
     """
     levels = len(operators)
     layout = np.zeros(HEADER + FIELDS * levels, dtype=np.int64)
@@ -82,9 +88,13 @@ def pack(operators, prolongators, inverse_diagonals, coarse: CoarseSolver, sweep
         if level < levels - 1:
             put_matrix(operators[level], base + A_POINTERS, base + A_OFFSET)
             put_matrix(prolongators[level], base + P_POINTERS, base + P_OFFSET)
+            put_matrix(restrictors[level], base + R_POINTERS, base + R_OFFSET)
             put(inverse_diagonals[level], "work", base + DIAGONAL)
-            if smoother != GAUSS_SEIDEL:
-                put(np.zeros(n), "work", base + RESIDUAL)
+            put(np.zeros(n), "work", base + RESIDUAL)
+            if smoother == GAUSS_SEIDEL:
+                put(blocks[level], "pointers", base + BLOCKS)
+                layout[base + BLOCK_COUNT] = blocks[level].size - 1
+            else:
                 put(np.zeros(n), "work", base + DIRECTION)
             if smoother == CHEBYSHEV:
                 put(np.array([float(uppers[level]) / eigenvalue_ratio, float(uppers[level])]),
@@ -112,52 +122,6 @@ def pack(operators, prolongators, inverse_diagonals, coarse: CoarseSolver, sweep
 
 # The kernels below run over one level's CSR views with unsigned counters: Numba tests a
 # signed index for wrap-around at every load (see ``solvers/_csr.py``).
-
-@njit(cache=True, nogil=True)
-def _forward_sweeps(indptr, indices, data, diagonal, sweeps, b, x):
-    """x = 0, then ``sweeps`` forward Gauss-Seidel sweeps on A x = b."""
-    n = uint64(b.size)
-    for i in range(n):
-        x[i] = 0.0
-    for _ in range(sweeps):
-        for i in range(n):
-            x[i] += diagonal[i] * _row_sum(indptr, indices, data, x, i, b[i])
-
-
-@njit(cache=True, nogil=True)
-def _restrict_residual(indptr, indices, data, p_indptr, p_indices, p_data, b, x, coarse_b):
-    """coarse_b = P^T (b - A x)."""
-    for c in range(coarse_b.size):
-        coarse_b[c] = 0.0
-    for i in range(uint64(b.size)):
-        s = _row_sum(indptr, indices, data, x, i, b[i])
-        for k in range(uint64(p_indptr[i]), uint64(p_indptr[i + uint64(1)])):
-            coarse_b[p_indices[k]] += p_data[k] * s
-
-
-@njit(cache=True, nogil=True)
-def _restrict(p_indptr, p_indices, p_data, r, coarse_b):
-    """coarse_b = P^T r."""
-    for c in range(coarse_b.size):
-        coarse_b[c] = 0.0
-    for i in range(uint64(r.size)):
-        s = r[i]
-        for k in range(uint64(p_indptr[i]), uint64(p_indptr[i + uint64(1)])):
-            coarse_b[p_indices[k]] += p_data[k] * s
-
-
-@njit(cache=True, nogil=True)
-def _correct_backward(indptr, indices, data, p_indptr, p_indices, p_data, diagonal, sweeps, b,
-                      x, coarse_x):
-    """x += P coarse_x, then ``sweeps`` backward Gauss-Seidel sweeps on A x = b."""
-    n = b.size
-    for i in range(uint64(n)):
-        x[i] -= _row_sum(p_indptr, p_indices, p_data, coarse_x, i, 0.0)
-    for _ in range(sweeps):
-        for j in range(uint64(n)):
-            i = uint64(n - 1) - j
-            x[i] += diagonal[i] * _row_sum(indptr, indices, data, x, i, b[i])
-
 
 @njit(cache=True, nogil=True)
 def _triangular_solve(indptr, indices, data, y, lower):
@@ -215,23 +179,29 @@ def _views(pointers, indices, data, layout, base, field_pointers, field_offset, 
 
 @njit(cache=True, nogil=True, inline="always")
 def _level(pointers, indices, data, work, layout, level):
-    """Views of a level's A and P, its inverted diagonal, and the layout base below it."""
+    """Views of a level's A and inverted diagonal, and the layout base below it."""
     base = HEADER + FIELDS * level
     n = layout[base + N]
     a_indptr, a_indices, a_data = _views(pointers, indices, data, layout, base, A_POINTERS,
                                          A_OFFSET, n)
-    p_indptr, p_indices, p_data = _views(pointers, indices, data, layout, base, P_POINTERS,
-                                         P_OFFSET, n)
     diagonal = work[layout[base + DIAGONAL]:layout[base + DIAGONAL] + n]
-    return a_indptr, a_indices, a_data, p_indptr, p_indices, p_data, diagonal, base + FIELDS
+    return a_indptr, a_indices, a_data, diagonal, base + FIELDS
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _smoother_work(work, layout, base, n):
-    """A level's two work vectors of the parallel smoothers, and its Chebyshev bounds."""
+    """A level's work vectors, ``r`` (the residual, and Gauss-Seidel's x at the start of a
+    sweep) and ``d`` (the parallel smoothers' step), and its Chebyshev bounds."""
     r = work[layout[base + RESIDUAL]:layout[base + RESIDUAL] + n]
     d = work[layout[base + DIRECTION]:layout[base + DIRECTION] + n]
     return r, d, work[layout[base + BOUNDS]], work[layout[base + BOUNDS] + 1]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _blocks(pointers, layout, base):
+    """A level's Gauss-Seidel blocks."""
+    first = layout[base + BLOCKS]
+    return pointers[first:first + layout[base + BLOCK_COUNT] + 1]
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -247,35 +217,36 @@ def _smooth(a_indptr, a_indices, a_data, diagonal, bounds, smoother, sweeps, b, 
 @njit(cache=True, nogil=True, inline="always")
 def _down(smoother, pointers, indices, data, work, layout, level, sweeps, b, x):
     """Pre-smoothing on ``level`` and the restricted residual, in the next level's b."""
-    a_indptr, a_indices, a_data, p_indptr, p_indices, p_data, diagonal, below = _level(
-        pointers, indices, data, work, layout, level)
-    coarse_b = work[layout[below + B]:layout[below + B] + layout[below + N]]
-    if smoother == GAUSS_SEIDEL:
-        _forward_sweeps(a_indptr, a_indices, a_data, diagonal, sweeps, b, x)
-        _restrict_residual(a_indptr, a_indices, a_data, p_indptr, p_indices, p_data, b, x,
-                           coarse_b)
-        return
+    a_indptr, a_indices, a_data, diagonal, below = _level(pointers, indices, data, work,
+                                                          layout, level)
     r, d, lower, upper = _smoother_work(work, layout, below - FIELDS, b.size)
-    _smooth(a_indptr, a_indices, a_data, diagonal, (lower, upper), smoother, sweeps, b, x, d,
-            True)
+    if smoother == GAUSS_SEIDEL:
+        x[:] = 0.0
+        block_sweeps(a_indptr, a_indices, a_data, diagonal,
+                     _blocks(pointers, layout, below - FIELDS), sweeps, b, x, r, True)
+    else:
+        _smooth(a_indptr, a_indices, a_data, diagonal, (lower, upper), smoother, sweeps, b, x,
+                d, True)
     residual(a_indptr, a_indices, a_data, b, x, r)
-    _restrict(p_indptr, p_indices, p_data, r, coarse_b)
+    coarse = layout[below + N]
+    multiply(*_views(pointers, indices, data, layout, below - FIELDS, R_POINTERS, R_OFFSET,
+                     coarse), r, work[layout[below + B]:layout[below + B] + coarse])
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _up(smoother, pointers, indices, data, work, layout, level, sweeps, b, x):
     """The correction from the next level's x on ``level``, and post-smoothing."""
-    a_indptr, a_indices, a_data, p_indptr, p_indices, p_data, diagonal, below = _level(
-        pointers, indices, data, work, layout, level)
-    coarse_x = work[layout[below + X]:layout[below + X] + layout[below + N]]
+    a_indptr, a_indices, a_data, diagonal, below = _level(pointers, indices, data, work,
+                                                          layout, level)
+    r, d, lower, upper = _smoother_work(work, layout, below - FIELDS, b.size)
+    prolong_add(*_views(pointers, indices, data, layout, below - FIELDS, P_POINTERS, P_OFFSET,
+                        b.size), work[layout[below + X]:layout[below + X] + layout[below + N]], x)
     if smoother == GAUSS_SEIDEL:
-        _correct_backward(a_indptr, a_indices, a_data, p_indptr, p_indices, p_data, diagonal,
-                          sweeps, b, x, coarse_x)
-        return
-    _, d, lower, upper = _smoother_work(work, layout, below - FIELDS, b.size)
-    prolong_add(p_indptr, p_indices, p_data, coarse_x, x)
-    _smooth(a_indptr, a_indices, a_data, diagonal, (lower, upper), smoother, sweeps, b, x, d,
-            False)
+        block_sweeps(a_indptr, a_indices, a_data, diagonal,
+                     _blocks(pointers, layout, below - FIELDS), sweeps, b, x, r, False)
+    else:
+        _smooth(a_indptr, a_indices, a_data, diagonal, (lower, upper), smoother, sweeps, b, x,
+                d, False)
 
 
 @njit(cache=True, nogil=True, inline="always")

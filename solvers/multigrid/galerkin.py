@@ -135,8 +135,9 @@ def product(a, b, columns: int, scale=None, shift: float = 0.0):
     return c_indptr, c_indices, c_data
 
 
-def galerkin_product(A, P, coarse: int):
-    r""":math:`P^T A P` for CSR triples ``A`` (n x n) and ``P`` (n x coarse).
+def galerkin_product(A, P, coarse: int, R=None):
+    r""":math:`P^T A P` for CSR triples ``A`` (n x n) and ``P`` (n x coarse), and ``R``
+    (:math:`P^T`, :func:`transpose` of ``P``) when already formed.
 
     Examples
     --------
@@ -151,4 +152,6 @@ def galerkin_product(A, P, coarse: int):
     """
     n = A[0].size - 1
     AP = product(A, P, coarse)
-    return product(transpose(*P, coarse), AP, coarse) if n else AP
+    if not n:
+        return AP
+    return product(transpose(*P, coarse) if R is None else R, AP, coarse)

@@ -29,14 +29,21 @@ from . import aggregation, galerkin, prolongation, smoothers, strength
 from .aggregation import aggregate
 from .coarse import coarse_solver
 from .cycle import VCYCLES, pack
-from .galerkin import galerkin_product
+from .galerkin import galerkin_product, transpose
 from .prolongation import (
     relax_candidates,
     smooth_prolongator,
     spectral_radius,
     tentative_prolongator,
 )
-from .smoothers import L1_JACOBI, SMOOTHERS, inverse_l1_row_sums
+from .smoothers import (
+    GAUSS_SEIDEL,
+    L1_JACOBI,
+    SMOOTHERS,
+    gauss_seidel_blocks,
+    inverse_block_diagonal,
+    inverse_l1_row_sums,
+)
 from .strength import strong_connections
 
 #: The prolongator smoothing weight over the spectral radius of D^-1 A (Vaněk et al.).
@@ -49,7 +56,8 @@ _POWER_STEPS = 10
 # 9, 10 with one), for about 5% more operator complexity; on the finest level, where
 # most of the work is, one step is enough.
 _COARSE_SMOOTHING_STEPS = 2
-# Symmetric Gauss-Seidel sweeps that improve the near-null space on the finest level.
+# Symmetric Gauss-Seidel sweeps (the smoother's) that improve the near-null space on
+# the finest level.
 _CANDIDATE_SWEEPS = 4
 #: The strength threshold of each level over that of the level above (Vaněk et al.).
 THETA_DECAY = 0.5
@@ -240,8 +248,9 @@ def amg(A, *, B=None, theta: float = 0.08, sweeps: int = 2, smoother: str = "gau
         before, backward after), the degree of the Chebyshev polynomial, or l1-Jacobi
         steps.
     smoother : str
-        ``"gauss_seidel"`` (serial), ``"chebyshev"`` or ``"l1_jacobi"`` (rows in
-        parallel, on the threads Numba is given); all keep the cycle symmetric.
+        ``"gauss_seidel"`` (in fixed blocks of rows, swept in parallel), ``"chebyshev"``
+        or ``"l1_jacobi"`` (rows in parallel); all keep the cycle symmetric, and give the
+        same bits on any number of threads (:mod:`solvers.multigrid.smoothers`).
     max_coarse : int
         Coarsening stops at this many unknowns or fewer (or where it stalls); that level
         is solved directly, by sparse LU.
@@ -279,11 +288,15 @@ def amg(A, *, B=None, theta: float = 0.08, sweeps: int = 2, smoother: str = "gau
     operator = _fine_matrix(A)
     n = operator[0].size - 1
     candidates = _near_null_space(B, n)
-    operators, prolongators, smoothing_diagonals, uppers = [operator], [], [], []
+    operators, prolongators, restrictors, smoothing_diagonals = [operator], [], [], []
+    uppers, blocks = [], []
     while operator[0].size - 1 > max_coarse and len(operators) < max_levels:
         inverse_diagonal = _inverse_diagonal(operator, len(operators) - 1)
+        level_blocks = gauss_seidel_blocks(operator[0])
+        if kind == GAUSS_SEIDEL or len(operators) == 1:
+            block_diagonal = inverse_block_diagonal(*operator, level_blocks)
         if len(operators) == 1:
-            candidates = relax_candidates(*operator, inverse_diagonal, candidates,
+            candidates = relax_candidates(*operator, block_diagonal, level_blocks, candidates,
                                           _CANDIDATE_SWEEPS)
         level_theta = float(theta) * THETA_DECAY ** (len(operators) - 1)
         strong = strong_connections(*operator, 1.0 / inverse_diagonal, level_theta)
@@ -297,17 +310,23 @@ def amg(A, *, B=None, theta: float = 0.08, sweeps: int = 2, smoother: str = "gau
         for _ in range(1 if len(operators) == 1 else _COARSE_SMOOTHING_STEPS):
             prolongator = smooth_prolongator(*operator, inverse_diagonal, _OMEGA / rho,
                                              prolongator, columns)
-        smoothing_diagonals.append(inverse_l1_row_sums(*operator) if kind == L1_JACOBI
-                                   else inverse_diagonal)
+        blocks.append(level_blocks)
+        if kind == GAUSS_SEIDEL:
+            smoothing_diagonals.append(block_diagonal)
+        elif kind == L1_JACOBI:
+            smoothing_diagonals.append(inverse_l1_row_sums(*operator))
+        else:
+            smoothing_diagonals.append(inverse_diagonal)
         uppers.append(smoothers.UPPER_MARGIN * rho)
         prolongators.append(prolongator)
-        operator = galerkin_product(operator, prolongator, columns)
+        restrictors.append(transpose(*prolongator, columns))
+        operator = galerkin_product(operator, prolongator, columns, restrictors[-1])
         operators.append(operator)
         candidates = tentative[3]
     _inverse_diagonal(operator, len(operators) - 1)
     coarse = coarse_solver(_csr_array(operator))
-    packed = pack(operators, prolongators, smoothing_diagonals, coarse, int(sweeps), kind,
-                  uppers, smoothers.EIGENVALUE_RATIO)
+    packed = pack(operators, prolongators, restrictors, smoothing_diagonals, coarse,
+                  int(sweeps), kind, uppers, smoothers.EIGENVALUE_RATIO, blocks)
     return Hierarchy(tuple(op[0].size - 1 for op in operators),
                      tuple(int(op[0][-1]) for op in operators), time.perf_counter() - started,
                      float(theta), int(sweeps), smoother, int(max_coarse),
@@ -323,7 +342,9 @@ def setup_calls() -> list[tuple[object, tuple]]:
         (strength._count_strong, (pointers, columns, reals, reals, 0.0, pointers)),
         (strength._fill_strong, (pointers, columns, reals, reals, 0.0, pointers, columns)),
         (aggregation._aggregate, (pointers, columns, pointers, np.zeros(1, dtype=np.bool_))),
-        (prolongation._relax, (pointers, columns, reals, reals, block, 1)),
+        (smoothers._inverse_block_diagonal, (pointers, columns, reals, pointers, reals)),
+        (smoothers.block_sweeps, (pointers, columns.view(np.uint32), reals, reals, pointers, 1,
+                                  reals, reals, reals, True)),
         (prolongation._orthonormalise, (pointers, pointers, block, block, block)),
         (prolongation._power_iteration, (pointers, columns, reals, reals, reals, reals, 1,
                                           pointers)),

@@ -26,6 +26,7 @@ from numba import njit, prange
 
 from .._csr import _spmv_rows, axpby, row_chunks
 from .galerkin import product
+from .smoothers import block_sweeps
 
 # A column of B whose norm on an aggregate falls below this share of its norm before
 # orthogonalisation is linearly dependent on the others there.
@@ -115,36 +116,41 @@ def tentative_prolongator(aggregates, count: int, B):
     return indptr, columns.ravel().astype(np.int32), values[aggregated].ravel(), coarse_B
 
 
-@njit(cache=True)
-def _relax(indptr, indices, data, inverse_diagonal, B, sweeps):
-    """``sweeps`` symmetric Gauss-Seidel sweeps on A x = 0 for every column x of B."""
-    n = indptr.size - 1
-    for c in range(B.shape[1]):
-        for _ in range(sweeps):
-            for step in range(2 * n):
-                i = step if step < n else 2 * n - 1 - step
-                s = 0.0
-                for k in range(indptr[i], indptr[i + 1]):
-                    s -= data[k] * B[indices[k], c]
-                B[i, c] += inverse_diagonal[i] * s
-
-
-def relax_candidates(indptr, indices, data, inverse_diagonal, B, sweeps: int) -> np.ndarray:
+def relax_candidates(indptr, indices, data, inverse_diagonal, blocks, B,
+                     sweeps: int) -> np.ndarray:
     """The near-null space smoothed by ``sweeps`` symmetric Gauss-Seidel sweeps on
-    :math:`A x = 0`: what the smoother leaves of it is what the coarse levels must
-    represent (a copy; ``B`` is not changed).
+    :math:`A x = 0`, those of the smoother (:func:`.smoothers.block_sweeps`, with its
+    ``inverse_diagonal`` and ``blocks``): what the smoother leaves of it is what the
+    coarse levels must represent (a copy; ``B`` is not changed).
 
     Examples
     --------
     >>> import numpy as np, scipy.sparse as sp
     >>> A = sp.csr_array(sp.diags([-np.ones(9), 2 * np.ones(10), -np.ones(9)], [-1, 0, 1]))
-    >>> B = relax_candidates(A.indptr, A.indices, A.data, 0.5 * np.ones(10), np.ones((10, 1)), 4)
+    >>> B = relax_candidates(A.indptr, A.indices, A.data, 0.5 * np.ones(10), np.array([0, 10]),
+    ...                      np.ones((10, 1)), 4)
     >>> bool(B[0, 0] < B[5, 0])   # pulled down next to the Dirichlet ends
     True
     """
-    relaxed = np.array(B, dtype=np.float64, order="C")
-    _relax(indptr, indices, data, inverse_diagonal, relaxed, sweeps)
-    return relaxed
+    relaxed = np.array(B, dtype=np.float64, order="F")  # each column contiguous
+    n = relaxed.shape[0]
+    zero, previous = np.zeros(n), np.empty(n)
+    indptr, indices = np.asarray(indptr, dtype=np.int64), _unsigned(indices)
+    blocks = np.asarray(blocks, dtype=np.int64)
+    for column in relaxed.T:
+        for _ in range(sweeps):
+            for forward in (True, False):
+                block_sweeps(indptr, indices, data, inverse_diagonal, blocks, 1, zero, column,
+                             previous, forward)
+    return np.ascontiguousarray(relaxed)
+
+
+def _unsigned(indices) -> np.ndarray:
+    """Column indices as the cycle's kernels take them (uint32; a view of int32 ones)."""
+    indices = np.asarray(indices)
+    if indices.dtype == np.int32:
+        return indices.view(np.uint32)
+    return indices.astype(np.uint32)
 
 
 @njit(cache=True)

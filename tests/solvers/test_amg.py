@@ -14,7 +14,7 @@ import fem
 from fem.problems import assemble_system
 from solvers import Hierarchy, PivotError, Reason, amg, cg, gmres, preconditioner, read_matrix
 from solvers._csr import row_chunks
-from solvers.multigrid import galerkin
+from solvers.multigrid import cycle, galerkin, smoothers
 from solvers.multigrid.galerkin import galerkin_product
 from solvers.multigrid.prolongation import spectral_radius, tentative_prolongator
 
@@ -64,6 +64,26 @@ def test_the_cycle_is_a_symmetric_positive_definite_operator(system, smoother, m
          "jump": lambda: poisson(12, 1, jump)[0]}[system]()
     hierarchy = amg(A, max_coarse=4, smoother=smoother)
     assert hierarchy.levels >= 3
+    assert_symmetric_positive_contraction(hierarchy, A)
+
+
+@pytest.mark.parametrize("system", ["laplacian", "jump"])
+def test_the_cycle_with_gauss_seidel_blocks_is_a_symmetric_positive_definite_operator(
+        system, model, monkeypatch):
+    monkeypatch.setattr(smoothers, "BLOCK_ROWS", 24)  # 196 and 121 rows: several blocks
+    A = {"laplacian": lambda: model.laplacian_2d(14),
+         "jump": lambda: poisson(12, 1, jump)[0]}[system]()
+    hierarchy = amg(A, max_coarse=4)
+    assert fine_blocks(hierarchy) >= 4
+    assert_symmetric_positive_contraction(hierarchy, A)
+
+
+def fine_blocks(hierarchy: Hierarchy) -> int:
+    """The Gauss-Seidel blocks of the finest level."""
+    return int(hierarchy.layout[cycle.HEADER + cycle.BLOCK_COUNT])
+
+
+def assert_symmetric_positive_contraction(hierarchy: Hierarchy, A) -> None:
     V = dense_cycle(hierarchy)
     assert np.abs(V - V.T).max() <= 1e-12 * np.abs(V).max()
     eigenvalues = np.linalg.eigvalsh(0.5 * (V + V.T))
@@ -195,15 +215,29 @@ def test_the_parallel_smoothers_within_a_fifth_of_pyamg_on_poisson(smoother):
     assert result.iterations <= 1.2 * pyamg_iterations(A, b)
 
 
-@pytest.mark.parametrize("smoother", ["chebyshev", "l1_jacobi"])
-def test_the_parallel_smoothers_give_the_same_bits_on_one_thread_or_two(smoother):
+@pytest.mark.parametrize("smoother", SMOOTHERS)
+def test_every_smoother_gives_the_same_bits_on_one_thread_or_two(smoother, monkeypatch):
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("Numba has one thread here: nothing to compare")
+    monkeypatch.setattr(smoothers, "BLOCK_ROWS", 4096)
     A, b = poisson(128)  # 16129 rows: the finest level runs in parallel regions
     hierarchy = amg(A, smoother=smoother)
+    assert fine_blocks(hierarchy) == (3 if smoother == "gauss_seidel" else 0)
     one, two = on_one_thread_and_all(lambda: hierarchy(b))
     assert np.array_equal(one, two)
-    assert not np.array_equal(one, amg(A)(b))  # a different smoother indeed
+    others = [amg(A, smoother=other)(b) for other in SMOOTHERS if other != smoother]
+    assert not any(np.array_equal(one, other) for other in others)  # each its own
+
+
+@pytest.mark.parametrize("kappa", [1.0, jump], ids=["P1", "jump"])
+def test_gauss_seidel_in_many_blocks_within_a_fifth_of_pyamg(kappa, monkeypatch):
+    monkeypatch.setattr(smoothers, "BLOCK_ROWS", 1024)
+    A, b = poisson(128, 1, kappa)
+    hierarchy = amg(A)
+    assert fine_blocks(hierarchy) == 15
+    result = cg(A, b, M=hierarchy, rtol=1e-8)
+    assert result.converged
+    assert result.iterations <= 1.2 * pyamg_iterations(A, b)
 
 
 def test_one_hierarchy_serves_many_right_hand_sides_unchanged(rng):

@@ -79,9 +79,8 @@ import json, sys
 sys.path.insert(0, {root!r})
 import numpy as np
 import solvers
-from solvers.multigrid import SMOOTHERS, cycle, smoothers
-kernels = {{"gauss_seidel": cycle._forward_sweeps, "chebyshev": smoothers.chebyshev,
-           "l1_jacobi": smoothers.l1_jacobi}}
+from solvers.multigrid import SMOOTHERS, cycle
+kernels = {{name: cycle.VCYCLES[code] for name, code in SMOOTHERS.items()}}
 steps = []
 for smoother in sys.argv[1:]:
     solvers.warm_up("cg", np.float64, "amg", smoother=smoother)
