@@ -325,12 +325,12 @@ def amg(A, *, B=None, theta: float = 0.08, sweeps: int = 2, smoother: str = "gau
         candidates = tentative[3]
     _inverse_diagonal(operator, len(operators) - 1)
     coarse = coarse_solver(_csr_array(operator))
+    sizes = tuple(op[0].size - 1 for op in operators)
+    nonzeros = tuple(int(op[0][-1]) for op in operators)
     packed = pack(operators, prolongators, restrictors, smoothing_diagonals, coarse,
                   int(sweeps), kind, uppers, smoothers.EIGENVALUE_RATIO, blocks)
-    return Hierarchy(tuple(op[0].size - 1 for op in operators),
-                     tuple(int(op[0][-1]) for op in operators), time.perf_counter() - started,
-                     float(theta), int(sweeps), smoother, int(max_coarse),
-                     candidates.shape[1], *packed)
+    return Hierarchy(sizes, nonzeros, time.perf_counter() - started, float(theta),
+                     int(sweeps), smoother, int(max_coarse), candidates.shape[1], *packed)
 
 
 def setup_calls() -> list[tuple[object, tuple]]:
