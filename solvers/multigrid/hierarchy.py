@@ -25,6 +25,7 @@ from scipy.sparse.linalg import LinearOperator
 
 from .._errors import PivotError
 from .._inputs import CSR, check_matrix
+from .._threads import threads_for_a_while
 from . import aggregation, galerkin, prolongation, smoothers, strength
 from .aggregation import aggregate
 from .coarse import coarse_solver
@@ -284,10 +285,20 @@ def amg(A, *, B=None, theta: float = 0.08, sweeps: int = 2, smoother: str = "gau
     """
     started = time.perf_counter()
     _check_options(theta, sweeps, smoother, max_coarse, max_levels)
-    kind = SMOOTHERS[smoother]
     operator = _fine_matrix(A)
-    n = operator[0].size - 1
-    candidates = _near_null_space(B, n)
+    candidates = _near_null_space(B, operator[0].size - 1)
+    # one choice of threads for the whole set-up (it has no pieces to choose again
+    # between), by the solves' rule: a busy core would hold back every parallel step
+    with threads_for_a_while():
+        sizes, nonzeros, packed = _levels(operator, candidates, float(theta), int(sweeps),
+                                          SMOOTHERS[smoother], max_coarse, max_levels)
+    return Hierarchy(sizes, nonzeros, time.perf_counter() - started, float(theta),
+                     int(sweeps), smoother, int(max_coarse), candidates.shape[1], *packed)
+
+
+def _levels(operator, candidates, theta: float, sweeps: int, kind: int, max_coarse: int,
+            max_levels: int):
+    """The levels' sizes and stored entries, and the packed cycle arrays (see :func:`amg`)."""
     operators, prolongators, restrictors, smoothing_diagonals = [operator], [], [], []
     uppers, blocks = [], []
     while operator[0].size - 1 > max_coarse and len(operators) < max_levels:
@@ -298,7 +309,7 @@ def amg(A, *, B=None, theta: float = 0.08, sweeps: int = 2, smoother: str = "gau
         if len(operators) == 1:
             candidates = relax_candidates(*operator, block_diagonal, level_blocks, candidates,
                                           _CANDIDATE_SWEEPS)
-        level_theta = float(theta) * THETA_DECAY ** (len(operators) - 1)
+        level_theta = theta * THETA_DECAY ** (len(operators) - 1)
         strong = strong_connections(*operator, 1.0 / inverse_diagonal, level_theta)
         aggregates, count = aggregate(*strong)
         if count == 0 or count * candidates.shape[1] >= operator[0].size - 1:
@@ -327,10 +338,9 @@ def amg(A, *, B=None, theta: float = 0.08, sweeps: int = 2, smoother: str = "gau
     coarse = coarse_solver(_csr_array(operator))
     sizes = tuple(op[0].size - 1 for op in operators)
     nonzeros = tuple(int(op[0][-1]) for op in operators)
-    packed = pack(operators, prolongators, restrictors, smoothing_diagonals, coarse,
-                  int(sweeps), kind, uppers, smoothers.EIGENVALUE_RATIO, blocks)
-    return Hierarchy(sizes, nonzeros, time.perf_counter() - started, float(theta),
-                     int(sweeps), smoother, int(max_coarse), candidates.shape[1], *packed)
+    packed = pack(operators, prolongators, restrictors, smoothing_diagonals, coarse, sweeps,
+                  kind, uppers, smoothers.EIGENVALUE_RATIO, blocks)
+    return sizes, nonzeros, packed
 
 
 def setup_calls() -> list[tuple[object, tuple]]:

@@ -182,7 +182,11 @@ def _power_iteration(indptr, indices, data, inverse_diagonal, v, w, steps, bound
         for c in prange(chunks):
             norms_v[c], norms_w[c] = _scaled_product_rows(
                 indptr, indices, data, inverse_diagonal, v, w, bounds[c], bounds[c + 1])
-        norm_v, norm_w = norms_v.sum(), norms_w.sum()  # in chunk order, one thread
+        norm_v = 0.0
+        norm_w = 0.0
+        for c in range(chunks):  # in chunk order, on one thread (an array's .sum() here
+            norm_v += norms_v[c]  # would be a parallel reduction: parallel=True makes it one)
+            norm_w += norms_w[c]
         if norm_w == 0.0:
             return 0.0
         estimate = np.sqrt(norm_w / norm_v)

@@ -236,7 +236,8 @@ def _sweep_block(indptr, indices, data, diagonal, b, x, previous, lo, hi, forwar
 def _copy(x, previous):
     n = x.size
     if n < _PARALLEL_ROWS:
-        previous[:] = x
+        for i in range(n):  # a loop: a slice assignment here would be a parallel region
+            previous[i] = x[i]
     else:
         for i in prange(n):
             previous[i] = x[i]

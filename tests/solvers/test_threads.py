@@ -124,6 +124,21 @@ def test_amg_follows_the_policy(smoother, model, monkeypatch, thread_counts):
     assert np.array_equal(quiet.residual_norms, serial.residual_norms)
 
 
+@two_threads
+def test_the_amg_set_up_runs_on_the_free_cores_and_gives_the_same_hierarchy(
+        model, monkeypatch, thread_counts):
+    A = model.laplacian_2d(200)  # 4e4 unknowns: the set-up's kernels run in chunks
+    _machine(monkeypatch, 2, lambda: 1)
+    busy = solvers.amg(A)
+    assert thread_counts == [1, 2]  # one thread for the set-up, the caller's two after
+    _machine(monkeypatch, 2, lambda: 0)
+    thread_counts.clear()
+    quiet = solvers.amg(A)
+    assert thread_counts == [2, 2]
+    for name in ("pointers", "indices", "data", "work", "layout"):
+        assert np.array_equal(getattr(busy, name), getattr(quiet, name)), name
+
+
 def test_small_systems_leave_the_threads_alone(model, thread_counts):
     solvers.cg(model.laplacian_2d(30), np.ones(900))  # one chunk: no parallel region
     assert thread_counts == []
