@@ -19,11 +19,12 @@ of its own on the same system, so that its peak resident memory is its own:
 * ``counts``: CG iterations with ``amg(A)`` and with PyAMG at every size from 128 cells a
   side up to the largest asked for, and max / min over the sizes (``--refinement``).
 
-In a worker the system is assembled and the kernels are loaded from Numba's cache (a
-tiny solve, untimed); the peak-RSS counter is then reset (``/proc/self/clear_refs``) and
-the solver runs ``repeats`` times, each from scratch (setup included).  ``peak`` is the
-process's VmHWM over those runs: the interpreter, the libraries, the assembled system
-and the solver.  Times are wall clock; the median and the spread (min - max) are shown.
+In a worker the system is assembled and the kernels are loaded from Numba's cache
+(``solvers.warm_up`` for this very system, untimed); the peak-RSS counter is then reset
+(``/proc/self/clear_refs``) and the solver runs ``repeats`` times, each from scratch
+(setup included).  ``peak`` is the process's VmHWM over those runs: the interpreter,
+the libraries, the assembled system and the solver.  Times are wall clock; the median
+and the spread (min - max) are shown.
 The machine is shared: the load average is printed before and after each worker.
 
 Run::

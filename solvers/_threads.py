@@ -20,8 +20,9 @@ Hence the rule:
   on one thread, the next :data:`PIECES_ON_ONE` pieces run on one thread before several
   are tried again.
 
-A solve without parallel chunks (a small system, a serial preconditioner, an operator)
-never enters a parallel region, and nothing here touches its threads.
+A solve without parallel chunks (a small system, an operator) never enters a parallel
+region, and nothing here touches its threads.  The AMG set-up, which has no pieces,
+takes the same count once, when it starts (:func:`threads_for_a_while`).
 """
 
 from __future__ import annotations
@@ -143,6 +144,9 @@ def threads_for_a_while():
     restored after: for parallel work without pieces to choose again between (the AMG
     set-up, about a second at 1e6 unknowns)."""
     ceiling = numba.get_num_threads()
+    if ceiling == 1:
+        yield
+        return
     numba.set_num_threads(free_cores(ceiling))
     try:
         yield

@@ -52,9 +52,9 @@ from .smoothers import (
  BLOCKS, BLOCK_COUNT, R_POINTERS, R_OFFSET, FIELDS) = range(16)
 
 
-def pack(operators, prolongators, restrictors, inverse_diagonals, coarse: CoarseSolver,
-         sweeps: int, smoother: int = GAUSS_SEIDEL, uppers=(), eigenvalue_ratio: float = 1.0,
-         blocks=()):
+def pack(operators: list, prolongators: list, restrictors: list, inverse_diagonals: list,
+         blocks: list, coarse: CoarseSolver, sweeps: int, smoother: int, uppers,
+         eigenvalue_ratio: float):
     """The five arrays of the cycle from the levels' CSR triples (finest first).
 
     ``operators`` holds every level's matrix, the coarsest last (only its size is
@@ -135,9 +135,6 @@ def pack(operators, prolongators, restrictors, inverse_diagonals, coarse: Coarse
     packed = {kind: joined(kind, dtype) for kind, dtype in kinds.items()}
     return (packed["pointers"], packed["entries"], packed["data"], packed["work"], layout)
 
-
-# The kernels below run over one level's CSR views with unsigned counters: Numba tests a
-# signed index for wrap-around at every load (see ``solvers/_csr.py``).
 
 @njit(cache=True, nogil=True)
 def _triangular_solve(indptr, indices, data, y, lower):

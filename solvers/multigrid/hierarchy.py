@@ -57,8 +57,8 @@ _POWER_STEPS = 10
 # 9, 10 with one), for about 5% more operator complexity; on the finest level, where
 # most of the work is, one step is enough.
 _COARSE_SMOOTHING_STEPS = 2
-# Symmetric Gauss-Seidel sweeps (the smoother's) that improve the near-null space on
-# the finest level.
+# Symmetric l1 Gauss-Seidel sweeps in the Gauss-Seidel smoother's blocks (whatever the
+# smoother) that improve the near-null space on the finest level.
 _CANDIDATE_SWEEPS = 4
 #: The strength threshold of each level over that of the level above (Vaněk et al.).
 THETA_DECAY = 0.5
@@ -338,8 +338,10 @@ def _levels(operator, candidates, theta: float, sweeps: int, kind: int, max_coar
     coarse = coarse_solver(_csr_array(operator))
     sizes = tuple(op[0].size - 1 for op in operators)
     nonzeros = tuple(int(op[0][-1]) for op in operators)
-    packed = pack(operators, prolongators, restrictors, smoothing_diagonals, coarse, sweeps,
-                  kind, uppers, smoothers.EIGENVALUE_RATIO, blocks)
+    # only the lists hold the levels' arrays now, so that pack can let each kind go
+    prolongator = tentative = level_blocks = inverse_diagonal = strong = None
+    packed = pack(operators, prolongators, restrictors, smoothing_diagonals, blocks, coarse,
+                  sweeps, kind, uppers, smoothers.EIGENVALUE_RATIO)
     return sizes, nonzeros, packed
 
 

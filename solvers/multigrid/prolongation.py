@@ -118,10 +118,10 @@ def tentative_prolongator(aggregates, count: int, B):
 
 def relax_candidates(indptr, indices, data, inverse_diagonal, blocks, B,
                      sweeps: int) -> np.ndarray:
-    """The near-null space smoothed by ``sweeps`` symmetric Gauss-Seidel sweeps on
-    :math:`A x = 0`, those of the smoother (:func:`.smoothers.block_sweeps`, with its
-    ``inverse_diagonal`` and ``blocks``): what the smoother leaves of it is what the
-    coarse levels must represent (a copy; ``B`` is not changed).
+    """The near-null space smoothed by ``sweeps`` symmetric l1 Gauss-Seidel sweeps on
+    :math:`A x = 0` (:func:`.smoothers.block_sweeps`, with its ``inverse_diagonal`` and
+    ``blocks``): what smoothing leaves of it is what the coarse levels must represent
+    (a copy; ``B`` is not changed).
 
     Examples
     --------
@@ -135,7 +135,9 @@ def relax_candidates(indptr, indices, data, inverse_diagonal, blocks, B,
     relaxed = np.array(B, dtype=np.float64, order="F")  # each column contiguous
     n = relaxed.shape[0]
     zero, previous = np.zeros(n), np.empty(n)
-    indptr, indices = np.asarray(indptr, dtype=np.int64), _unsigned(indices)
+    # the cycle's index types (the levels' int32 columns, seen as uint32)
+    indptr = np.asarray(indptr, dtype=np.int64)
+    indices = np.asarray(indices, dtype=np.int32).view(np.uint32)
     blocks = np.asarray(blocks, dtype=np.int64)
     for column in relaxed.T:
         for _ in range(sweeps):
@@ -143,14 +145,6 @@ def relax_candidates(indptr, indices, data, inverse_diagonal, blocks, B,
                 block_sweeps(indptr, indices, data, inverse_diagonal, blocks, 1, zero, column,
                              previous, forward)
     return np.ascontiguousarray(relaxed)
-
-
-def _unsigned(indices) -> np.ndarray:
-    """Column indices as the cycle's kernels take them (uint32; a view of int32 ones)."""
-    indices = np.asarray(indices)
-    if indices.dtype == np.int32:
-        return indices.view(np.uint32)
-    return indices.astype(np.uint32)
 
 
 @njit(cache=True)

@@ -5,8 +5,8 @@ With :math:`D` the diagonal of :math:`A`:
 
 * ``gauss_seidel``: forward sweeps before the coarse correction and backward sweeps after
   it, the adjoints of each other.  The rows are split into fixed blocks of about equal
-  work (at least :data:`BLOCK_ROWS` rows; a smaller matrix is one block, exact
-  Gauss-Seidel), the blocks swept in parallel: within a block a sweep uses the newest
+  work (``n //`` :data:`BLOCK_ROWS` of them, at most 64; a smaller matrix is one block,
+  exact Gauss-Seidel), the blocks swept in parallel: within a block a sweep uses the newest
   values, from the other blocks those of the sweep's start.  A row coupled out of its
   block gets the l1 weight of those couplings on its diagonal,
   :math:`a_{ii} + \sum_{j \notin \mathcal{B}(i)} |a_{ij}|` (hybrid l1 Gauss-Seidel,
@@ -55,9 +55,9 @@ UPPER_MARGIN = 1.1
 # Rows below which a parallel region costs more than it saves (a thread start is about
 # 1-2 microseconds; a row about 10 nanoseconds).
 _PARALLEL_ROWS = 8192
-#: Rows of a Gauss-Seidel block, at least (a matrix of fewer than twice as many is one
-#: block).  At 1e6 unknowns (2D Poisson P1) that is 15 blocks, and CG takes the 8
-#: iterations of serial Gauss-Seidel; with 4096 rows a block it takes 9.
+#: Rows per Gauss-Seidel block: a matrix has ``n // BLOCK_ROWS`` blocks (at least one,
+#: at most 64) of about equal work.  At 1e6 unknowns (2D Poisson P1) that is 15 blocks,
+#: and CG takes the 8 iterations of serial Gauss-Seidel; with 4096 rows a block, 9.
 BLOCK_ROWS = 65536
 
 
@@ -183,8 +183,8 @@ def inverse_l1_row_sums(indptr, indices, data) -> np.ndarray:
 
 
 def gauss_seidel_blocks(indptr) -> np.ndarray:
-    """Row bounds of the Gauss-Seidel blocks of a CSR matrix: about equal work each, at
-    least :data:`BLOCK_ROWS` rows (one block below twice that)."""
+    """Row bounds of the Gauss-Seidel blocks of a CSR matrix: ``n //`` :data:`BLOCK_ROWS`
+    blocks (at least one, at most 64) of about equal work."""
     return row_chunks(indptr, BLOCK_ROWS)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import solvers
-from solvers.multigrid import smoothers
+from solvers.multigrid import cycle, smoothers
 
 _threads = importlib.import_module("solvers._threads")
 _common = importlib.import_module("solvers._common")
@@ -107,6 +107,8 @@ def test_amg_follows_the_policy(smoother, model, monkeypatch, thread_counts):
     A = model.laplacian_2d(100)
     b = A @ np.linspace(1.0, 2.0, A.shape[0])
     hierarchy = solvers.amg(A, smoother=smoother)
+    if smoother == "gauss_seidel":
+        assert hierarchy.layout[cycle.HEADER + cycle.BLOCK_COUNT] == 4
     numba.set_num_threads(1)
     try:
         serial = solvers.cg(A, b, rtol=1e-10, M=hierarchy)
