@@ -41,7 +41,6 @@ from .smoothers import (
     chebyshev,
     l1_jacobi,
     multiply,
-    prolong_add,
     residual,
 )
 
@@ -243,7 +242,7 @@ def _down(smoother, pointers, indices, data, work, layout, level, sweeps, b, x):
     residual(a_indptr, a_indices, a_data, b, x, r)
     coarse = layout[below + N]
     multiply(*_views(pointers, indices, data, layout, below - FIELDS, R_POINTERS, R_OFFSET,
-                     coarse), r, work[layout[below + B]:layout[below + B] + coarse])
+                     coarse), r, work[layout[below + B]:layout[below + B] + coarse], False)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -252,8 +251,9 @@ def _up(smoother, pointers, indices, data, work, layout, level, sweeps, b, x):
     a_indptr, a_indices, a_data, diagonal, below = _level(pointers, indices, data, work,
                                                           layout, level)
     r, d, lower, upper = _smoother_work(work, layout, below - FIELDS, b.size)
-    prolong_add(*_views(pointers, indices, data, layout, below - FIELDS, P_POINTERS, P_OFFSET,
-                        b.size), work[layout[below + X]:layout[below + X] + layout[below + N]], x)
+    multiply(*_views(pointers, indices, data, layout, below - FIELDS, P_POINTERS, P_OFFSET,
+                     b.size), work[layout[below + X]:layout[below + X] + layout[below + N]], x,
+             True)
     if smoother == GAUSS_SEIDEL:
         block_sweeps(a_indptr, a_indices, a_data, diagonal,
                      _blocks(pointers, layout, below - FIELDS), sweeps, b, x, r, False)

@@ -109,27 +109,16 @@ def _add(x, d, first):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def prolong_add(p_indptr, p_indices, p_data, coarse_x, x):
-    """x += P coarse_x, rows in parallel."""
-    n = x.size
-    if n < _PARALLEL_ROWS:
-        for i in range(n):
-            x[i] -= row_sum(p_indptr, p_indices, p_data, coarse_x, uint64(i), 0.0)
-    else:
-        for i in prange(n):
-            x[i] -= row_sum(p_indptr, p_indices, p_data, coarse_x, uint64(i), 0.0)
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def multiply(indptr, indices, data, x, y):
-    """y = M x, rows in parallel (the restriction: M = P^T stored)."""
+def multiply(indptr, indices, data, x, y, add):
+    """y = M x, or y += M x when ``add``, rows in parallel (the restriction by the stored
+    P^T, and the prolongation's correction by P)."""
     n = y.size
     if n < _PARALLEL_ROWS:
         for i in range(n):
-            y[i] = -row_sum(indptr, indices, data, x, uint64(i), 0.0)
+            y[i] = (y[i] if add else 0.0) - row_sum(indptr, indices, data, x, uint64(i), 0.0)
     else:
         for i in prange(n):
-            y[i] = -row_sum(indptr, indices, data, x, uint64(i), 0.0)
+            y[i] = (y[i] if add else 0.0) - row_sum(indptr, indices, data, x, uint64(i), 0.0)
 
 
 @njit(cache=True, nogil=True)
@@ -233,17 +222,6 @@ def _sweep_block(indptr, indices, data, diagonal, b, x, previous, lo, hi, forwar
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _copy(x, previous):
-    n = x.size
-    if n < _PARALLEL_ROWS:
-        for i in range(n):  # a loop: a slice assignment here would be a parallel region
-            previous[i] = x[i]
-    else:
-        for i in prange(n):
-            previous[i] = x[i]
-
-
-@njit(cache=True, nogil=True, parallel=True)
 def block_sweeps(indptr, indices, data, diagonal, blocks, sweeps, b, x, previous, forward):
     """``sweeps`` forward (or backward) l1 Gauss-Seidel sweeps on A x = b, the blocks in
     parallel; ``previous`` is work space of x's size."""
@@ -253,7 +231,7 @@ def block_sweeps(indptr, indices, data, diagonal, blocks, sweeps, b, x, previous
             _sweep_block(indptr, indices, data, diagonal, b, x, x, uint64(0),
                          uint64(b.size), forward)
             continue
-        _copy(x, previous)
+        _add(previous, x, True)  # previous = x
         for block in prange(count):
             _sweep_block(indptr, indices, data, diagonal, b, x, previous,
                          uint64(blocks[block]), uint64(blocks[block + 1]), forward)
