@@ -23,6 +23,11 @@ registered package gets, and why:
   write turns the cache off, and a ``NUMBA_CACHE_DIR`` that is not a writable folder is
   reported once its fallback is used.
 
+* **A load that only links.**  Numba refreshes its whole target context (every typing
+  and lowering registry) before it loads a cached function, which is most of a warm
+  run's start; here only what the machine code links against is set up
+  (:func:`_prepare_to_link`), and compiling refreshes the context as before.
+
 Each of these says so in one line of :class:`CacheWarning`, each at most once per process.
 
 How: ``Dispatcher.enable_caching``, which the decorator calls, is wrapped so that a
@@ -42,6 +47,7 @@ from pathlib import Path
 import numba
 from numba.core import caching, config
 from numba.core.dispatcher import Dispatcher
+from numba.core.runtime import rtsys
 
 from ._cache_files import NUMBA_MEMBERS, CheckedCacheFile, CorruptCacheFile
 
@@ -117,6 +123,21 @@ class _PackageCacheImpl(caching.CompileResultCacheImpl):
     _locator_classes = _locators()
 
 
+def _prepare_to_link(target_context) -> None:
+    """Set up what machine code loaded from the cache links against, and no more.
+
+    Numba's own load refreshes the target context first: it imports and installs every
+    typing and lowering registry, about 0.2 s, most of a warm run's solve, for what only
+    compiling uses (Numba's compiler refreshes the context itself when a kernel is not in
+    the cache).  Linking needs the symbols only: Numba's runtime (NRT), initialised here,
+    and the hash secrets that ``numba.cpython.hashing`` adds when imported; the C helpers
+    and math functions are added when the context is made, the threading layer by a
+    parallel kernel's own reload hooks.
+    """
+    rtsys.initialize(target_context)
+    import numba.cpython.hashing  # noqa: F401
+
+
 class PackageCache(caching.FunctionCache):
     """Numba's cache of one function of a registered package, checked and never fatal."""
 
@@ -137,7 +158,9 @@ class PackageCache(caching.FunctionCache):
                        f"NUMBA_CACHE_DIR {config.CACHE_DIR} is not a writable folder; "
                        f"Numba's cache is kept in its default place instead")
         try:
-            return super().load_overload(sig, target_context)
+            _prepare_to_link(target_context)
+            with self._guard_against_spurious_io_errors():
+                return self._load_overload(sig, target_context)
         except CorruptCacheFile as problem:
             _warn_once(problem.path, f"{problem}; recompiling")
         except OSError as error:  # a folder that cannot be read will not be written either
@@ -186,6 +209,8 @@ def _missing_numba_members() -> list[str]:
     """The Numba internals PackageCache relies on that the installed Numba lacks."""
     missing = [f"IndexDataCacheFile.{name}" for name in NUMBA_MEMBERS
                if not hasattr(caching.IndexDataCacheFile, name)]
+    missing += [f"Cache.{name}" for name in ("_load_overload", "_guard_against_spurious_io_errors")
+                if not hasattr(caching.Cache, name)]
     if not _PackageCacheImpl._locator_classes:
         missing.append("its cache locators")
     return missing
