@@ -23,12 +23,11 @@ registered package gets, and why:
   write turns the cache off, and a ``NUMBA_CACHE_DIR`` that is not a writable folder is
   reported once its fallback is used.
 
-* **A load that only links.**  Numba refreshes its whole target context (every typing
-  and lowering registry) before it loads a cached function, which is most of a warm
-  run's start; here only what the machine code links against is set up
-  (:func:`_prepare_to_link`), and compiling refreshes the context as before.
-
-Each of these says so in one line of :class:`CacheWarning`, each at most once per process.
+Each of these failures says so in one line of :class:`CacheWarning`, each at most once
+per process.  And **a load that only links**: Numba refreshes its whole target context
+(every typing and lowering registry) before it loads a cached function, most of a warm
+run's start; here only what the machine code links against is set up
+(:func:`_prepare_to_link`), and compiling refreshes the context as before.
 
 How: ``Dispatcher.enable_caching``, which the decorator calls, is wrapped so that a
 function of a registered package gets a :class:`PackageCache` (Numba's ``FunctionCache``
