@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.sparse.linalg import LinearOperator
 
 from . import _csr
 from ._inputs import (
@@ -16,6 +16,7 @@ from ._inputs import (
     check_positive_int,
     check_tolerances,
     check_vector,
+    linear_operator,
     working_dtype,
 )
 from .precond import Preconditioner, as_preconditioner
@@ -27,6 +28,9 @@ from .result import (
     SolveResult,
     tolerance,
 )
+
+if TYPE_CHECKING:
+    from scipy.sparse.linalg import LinearOperator
 
 #: Matrix and vector entries a compiled loop works through between two returns to
 #: Python: some 20 ms on an idle core, ten times that on a busy machine, so that Ctrl-C
@@ -155,7 +159,7 @@ def prepare(A, b, x0, rtol, atol, dtol, maxiter, M, callback, monitor) -> Proble
     rtol, atol, dtol = check_tolerances(rtol, atol, dtol)
     maxiter = check_positive_int(maxiter, "maxiter", 10 * n)
     if M is None and callable(getattr(A, "psolve", None)):
-        M = LinearOperator((n, n), matvec=A.psolve, dtype=dtype)
+        M = linear_operator((n, n), matvec=A.psolve, dtype=dtype)
     preconditioner = as_preconditioner(M, matrix if isinstance(matrix, CSR) else None, n)
     rhs_norm = float(np.linalg.norm(b))
     bound, reason = tolerance(rhs_norm, rtol, atol)

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.linalg import LinearOperator, aslinearoperator
 
 
 @dataclass(frozen=True)
@@ -29,6 +28,18 @@ class CSR:
 
 _SINGLE = (np.dtype(np.float32), np.dtype(np.complex64))
 
+
+
+def linear_operator(shape, matvec, dtype):
+    """``scipy.sparse.linalg.LinearOperator(shape, matvec=matvec, dtype=dtype)``.
+
+    ``scipy.sparse.linalg`` is imported where an operator is made or taken, never by
+    ``import solvers``: it imports ``scipy.linalg``, about a tenth of a second of every
+    command's start, which a solve of a sparse matrix does not use.
+    """
+    from scipy.sparse.linalg import LinearOperator
+
+    return LinearOperator(shape, matvec=matvec, dtype=dtype)
 
 def working_dtype(*dtypes) -> np.dtype:
     """The dtype a solve works in: complex when any input is complex (a complex ``b``
@@ -71,10 +82,12 @@ def check_matrix(A, name: str = "A"):
         if indptr.dtype not in (np.int32, np.int64):
             indptr = indptr.astype(np.int64)
         return CSR(indptr, indices, data, matrix)
-    if isinstance(A, LinearOperator) or hasattr(A, "matvec"):
+    if hasattr(A, "matvec"):  # a LinearOperator, or duck-typed as SciPy accepts
         if not callable(A.matvec):
             raise TypeError(f"{name}.matvec must be callable; got "
                             f"{type(A.matvec).__name__}")
+        from scipy.sparse.linalg import aslinearoperator  # see linear_operator
+
         try:
             operator = aslinearoperator(A)
         except (TypeError, ValueError, AttributeError) as error:

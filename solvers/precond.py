@@ -16,18 +16,21 @@ sections 4.1 (SSOR), 10.3 (ILU(0)) and 10.3.5 (incomplete Cholesky).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 from numba import njit, types, uint64
 from numba.extending import overload
-from scipy.sparse.linalg import LinearOperator
 
 from ._errors import PivotError
-from ._inputs import CSR, check_matrix, working_dtype
+from ._inputs import CSR, check_matrix, linear_operator, working_dtype
 from ._scalar import abs2, accumulator_dtype, conj, real
 from .multigrid import Hierarchy, amg
 from .multigrid.cycle import VCYCLES
+
+if TYPE_CHECKING:
+    from scipy.sparse.linalg import LinearOperator
 from .multigrid.smoothers import CHEBYSHEV, L1_JACOBI, SMOOTHERS
 
 NONE, JACOBI, SSOR, ILU0, IC0, MATRIX, AMG = range(7)
@@ -110,7 +113,7 @@ class Preconditioner:
 
     def aslinearoperator(self) -> LinearOperator:
         """``M^{-1}`` as a SciPy ``LinearOperator`` (e.g. for ``scipy.sparse.linalg.cg``)."""
-        return LinearOperator(self.shape, matvec=self.apply, dtype=self.dtype)
+        return linear_operator(self.shape, matvec=self.apply, dtype=self.dtype)
 
 
 def _as_csr(A, name: str = "A") -> CSR:

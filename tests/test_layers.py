@@ -39,6 +39,19 @@ def test_importing_a_layer_loads_nothing_above_it(package):
     assert not loaded & FORBIDDEN[package]
 
 
+def test_the_commands_imports_leave_out_what_a_sparse_solve_does_not_use():
+    """scipy.sparse.linalg (with scipy.linalg, a tenth of a second) is imported where an
+    operator or a factorization is made, matplotlib where a figure is drawn: neither by
+    the imports that every ``krylovfem`` command starts with."""
+    heavy = ["matplotlib", "scipy.linalg", "scipy.sparse.linalg"]
+    program = ("import json, sys\n"
+               "import solvers, fem, krylovfem.cli\n"
+               f"print(json.dumps([name for name in {heavy!r} if name in sys.modules]))\n")
+    completed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                               cwd=REPOSITORY, timeout=300, check=True)
+    assert json.loads(completed.stdout.splitlines()[-1]) == []
+
+
 def _imported_packages(path: Path) -> set[str]:
     names = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):

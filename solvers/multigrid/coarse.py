@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.linalg import splu
 
 from .._errors import PivotError
 
@@ -71,6 +70,8 @@ def coarse_solver(matrix: sp.csr_array) -> CoarseSolver:
     if not np.all(np.isfinite(matrix.data)):
         raise PivotError(f"amg: the coarsest matrix ({n} unknowns) is not finite")
     try:
+        from scipy.sparse.linalg import splu  # see solvers._inputs.linear_operator
+
         factors = splu(sp.csc_array(matrix), permc_spec="MMD_AT_PLUS_A",
                        diag_pivot_thresh=0.0, options={"SymmetricMode": True})
     except RuntimeError:  # SuperLU: "Factor is exactly singular"

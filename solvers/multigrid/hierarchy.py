@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.linalg import LinearOperator
 
 from .._errors import PivotError
-from .._inputs import CSR, check_matrix
+from .._inputs import CSR, check_matrix, linear_operator
 from .._threads import threads_for_a_while
 from . import aggregation, galerkin, prolongation, smoothers, strength
 from .aggregation import aggregate
@@ -46,6 +46,9 @@ from .smoothers import (
     inverse_l1_row_sums,
 )
 from .strength import strong_connections
+
+if TYPE_CHECKING:
+    from scipy.sparse.linalg import LinearOperator
 
 #: The prolongator smoothing weight over the spectral radius of D^-1 A (Vaněk et al.).
 _OMEGA = 4.0 / 3.0
@@ -157,7 +160,7 @@ class Hierarchy:
 
     def aslinearoperator(self) -> LinearOperator:
         """The V-cycle as a SciPy ``LinearOperator``."""
-        return LinearOperator(self.shape, matvec=self.apply, dtype=np.float64)
+        return linear_operator(self.shape, matvec=self.apply, dtype=np.float64)
 
 
 _INT64_MAX = int(np.iinfo(np.int64).max)
