@@ -29,7 +29,6 @@ class CSR:
 _SINGLE = (np.dtype(np.float32), np.dtype(np.complex64))
 
 
-
 def linear_operator(shape, matvec, dtype):
     """``scipy.sparse.linalg.LinearOperator(shape, matvec=matvec, dtype=dtype)``.
 
@@ -40,6 +39,7 @@ def linear_operator(shape, matvec, dtype):
     from scipy.sparse.linalg import LinearOperator
 
     return LinearOperator(shape, matvec=matvec, dtype=dtype)
+
 
 def working_dtype(*dtypes) -> np.dtype:
     """The dtype a solve works in: complex when any input is complex (a complex ``b``
