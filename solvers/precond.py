@@ -28,10 +28,10 @@ from ._inputs import CSR, check_matrix, linear_operator, working_dtype
 from ._scalar import abs2, accumulator_dtype, conj, real
 from .multigrid import Hierarchy, amg
 from .multigrid.cycle import VCYCLES
+from .multigrid.smoothers import CHEBYSHEV, L1_JACOBI, SMOOTHERS
 
 if TYPE_CHECKING:
     from scipy.sparse.linalg import LinearOperator
-from .multigrid.smoothers import CHEBYSHEV, L1_JACOBI, SMOOTHERS
 
 NONE, JACOBI, SSOR, ILU0, IC0, MATRIX, AMG = range(7)
 # AMG has a kind per smoother of its V-cycle (AMG itself: Gauss-Seidel), so that a loop
