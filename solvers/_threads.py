@@ -143,12 +143,7 @@ def threads_for_a_while():
     """Numba's threads set to :func:`free_cores` of the caller's count for the block, and
     restored after: for parallel work without pieces to choose again between (the AMG
     set-up, about a second at 1e6 unknowns)."""
-    ceiling = numba.get_num_threads()
-    if ceiling == 1:
+    with thread_policy(True) as policy:
+        if isinstance(policy, ThreadPolicy):  # not a one-thread caller's
+            numba.set_num_threads(policy.choose())
         yield
-        return
-    numba.set_num_threads(free_cores(ceiling))
-    try:
-        yield
-    finally:
-        numba.set_num_threads(ceiling)
