@@ -28,9 +28,15 @@ figures in :data:`QUIET_GOALS`, 2x for complex rows).
 The machine is shared: the load before and after, and the busiest other processes, are
 printed, so a table taken beside other work says so.
 
+With ``--baseline TREE`` another checkout is timed as ``policy`` is (quiet, its own
+thread defaults), in the same rounds, and its ratio to SciPy is printed beside ours: the
+quiet goal measured against the code it is compared with, on the machine as it is now.
+Settings run round by round (each once a round), so a drift of the machine is shared.
+
 Run::
 
     python benchmarks/bench_load.py            # every row, a few minutes
+    python benchmarks/bench_load.py --only real --baseline /path/to/older/checkout
     python benchmarks/bench_load.py --quick    # n <= 1e4 and one process per setting
     python benchmarks/bench_load.py --only complex
 """
@@ -55,7 +61,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_solvers import RESTART, RTOL, convection_diffusion_2d, laplacian_2d  # noqa: E402
+from systems import RESTART, RTOL, convection_diffusion_2d, laplacian_2d  # noqa: E402
 
 #: Rows that run a fixed number of iterations, not a full solve (which takes tens of
 #: seconds per setting on a busy machine, SciPy's the longest): CG at n = 1e6 and
@@ -111,6 +117,8 @@ def system(row: Row):
 
 
 def solve_function(row: Row, library: str):
+    """A solve of ``row``'s system by ``library``: ``"ours"`` (whichever ``solvers`` is
+    first on ``sys.path``) or ``"scipy"``."""
     A, b = system(row)
     n = A.shape[0]
     fixed = FIXED_ITERATIONS.get((row.method, row.m))
@@ -137,9 +145,18 @@ def worker(spec: str) -> None:
     """
     task = json.loads(spec)
     row = Row(**task["row"])
+    if task["tree"] is not None:
+        sys.path.insert(0, task["tree"])
     solve_function(Row(row.method, min(row.m, 100), row.complex_), task["library"])()
     solve = solve_function(row, task["library"])
-    chosen = threads_chosen(task.get("threads")) if task["library"] == "ours" else []
+    if task["tree"] is not None:
+        import solvers
+
+        if not Path(solvers.__file__).is_relative_to(task["tree"]):
+            raise RuntimeError(f"imported {solvers.__file__}, not the tree {task['tree']}")
+    # a baseline tree may predate the thread policy: its threads are not recorded
+    chosen = (threads_chosen(task.get("threads"))
+              if task["library"] == "ours" and task["tree"] is None else [])
     print("ready", flush=True)
     sys.stdin.readline()
     times = []
@@ -201,23 +218,19 @@ def busy_loop() -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", BUSY_LOOP])
 
 
-def setting(row: Row, library: str, processes: int, environment=None, pair=False,
-            busy=False, forced_threads=None) -> tuple[list[float], list[int]]:
+def setting(row: Row, library: str, environment=None, pair=False, busy=False,
+            forced_threads=None, tree=None) -> tuple[list[float], list[int]]:
+    """One process of a setting (two for ``pair``): its times and thread counts."""
     task = {"row": {"method": row.method, "m": row.m, "complex_": row.complex_},
-            "library": library, "solves": solves_for(row), "threads": forced_threads}
-    times, threads = [], []
-    for _ in range(processes):
-        loop = busy_loop() if busy else None
-        try:
-            more_times, more_threads = run_together([(task, environment or {})]
-                                                    * (2 if pair else 1))
-        finally:
-            if loop is not None:
-                loop.kill()
-                loop.wait()
-        times += more_times
-        threads += more_threads
-    return times, threads
+            "library": library, "solves": solves_for(row), "threads": forced_threads,
+            "tree": tree}
+    loop = busy_loop() if busy else None
+    try:
+        return run_together([(task, environment or {})] * (2 if pair else 1))
+    finally:
+        if loop is not None:
+            loop.kill()
+            loop.wait()
 
 
 SETTINGS = {
@@ -256,18 +269,24 @@ def pieces(threads: list[int]) -> str:
 
 
 def report(row: Row, times: dict[str, list[float]], threads: dict[str, list[int]]) -> str:
+    """One row of the table; with a ``baseline`` setting, also SciPy / baseline and the
+    quiet goal taken against it: this tree's ratio to SciPy no worse than the baseline's
+    in the same run (``baseline / policy >= 1``)."""
     median = {name: statistics.median(values) for name, values in times.items()}
     spread = max((max(v) - min(v)) / statistics.median(v) for v in times.values())
     base = median["1 thread"]
     quiet_goal = COMPLEX_GOAL if row.complex_ else QUIET_GOALS.get((row.method, row.m))
-    cells = " ".join(f"{1e3 * median[name]:>10.2f}" for name in SETTINGS)
-    return (f"{row.m * row.m:>8d} {row.label:<17} {cells} {spread:>6.2f} "
+    cells = " ".join(f"{1e3 * median[name]:>10.2f}" for name in times)
+    line = (f"{row.m * row.m:>8d} {row.label:<17} {cells} {spread:>6.2f} "
             + verdict(median["busy"] / base, LOADED_GOAL, True)
             + f"{median['2t busy'] / base:7.2f} "
             + verdict(median["pair"] / base, LOADED_GOAL, True)
             + verdict(median["scipy busy"] / median["busy"], 1.0, False)
-            + verdict(median["scipy"] / median["policy"], quiet_goal, False)
-            + " ".join(f"{pieces(threads[name]):>7}" for name in ("policy", "busy", "pair")))
+            + verdict(median["scipy"] / median["policy"], quiet_goal, False))
+    if "baseline" in median:
+        line += (verdict(median["scipy"] / median["baseline"], None, False)
+                 + verdict(median["baseline"] / median["policy"], 1.0, False))
+    return line + " ".join(f"{pieces(threads[name]):>7}" for name in ("policy", "busy", "pair"))
 
 
 def main(argv=None) -> None:
@@ -275,6 +294,8 @@ def main(argv=None) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="rows with n <= 1e4, one process per setting")
     parser.add_argument("--only", choices=("real", "complex"), help="those rows only")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="another source tree, timed as 'policy' is, in the same rounds")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -284,27 +305,40 @@ def main(argv=None) -> None:
     rows = [row for row in ROWS if (row.m <= 100 or not args.quick)
             and args.only in (None, "complex" if row.complex_ else "real")]
     processes = 1 if args.quick else 2
+    settings = dict(SETTINGS)
+    if args.baseline:
+        settings["baseline"] = dict(library="ours", tree=str(args.baseline.resolve()))
     print(f"krylovfem load benchmark  {time.strftime('%Y-%m-%d %H:%M:%S')}, "
           f"{len(os.sched_getaffinity(0))} usable cores, rtol={RTOL}, "
           f"{processes} process(es) per setting; fixed iterations: "
           + ", ".join(f"{method} n={m * m} {its}" for (method, m), its
                       in FIXED_ITERATIONS.items()))
+    if args.baseline:
+        print(f"baseline: {args.baseline.resolve()}")
     print("at start: " + machine_state(), flush=True)
     print()
-    names = " ".join(f"{name + ' ms':>10}" for name in SETTINGS)
+    names = " ".join(f"{name + ' ms':>10}" for name in settings)
+    against_baseline = f"{'sp/base':>10} {'base/policy':>10} " if args.baseline else ""
     print(f"{'n':>8} {'method':<17} {names} {'spread':>6} "
           f"{'busy/1t':>10} {'2tb/1t':>7} {'pair/1t':>10} {'sp busy/busy':>10} {'sp/policy':>10}"
-          f" {'1t/2t:':>7} {'policy':>7} {'busy':>7} {'pair':>7}")
+          f" {against_baseline}{'1t/2t:':>7} {'policy':>7} {'busy':>7} {'pair':>7}")
     for row in rows:
-        measured = {name: setting(row, processes=processes, **options)
-                    for name, options in SETTINGS.items()}
-        times = {name: values[0] for name, values in measured.items()}
-        threads = {name: values[1] for name, values in measured.items()}
+        times = {name: [] for name in settings}
+        threads = {name: [] for name in settings}
+        # round by round, every setting once a round, so a drift of the machine is shared
+        for _ in range(processes):
+            for name, options in settings.items():
+                more_times, more_threads = setting(row, **options)
+                times[name] += more_times
+                threads[name] += more_threads
         print(report(row, times, threads), flush=True)
     print()
     print("busy/1t, pair/1t: goal <= 1.5; sp busy/busy: goal >= 1; sp/policy: goal no "
           "worse than bench_solvers' figures before (CG 2.7, 2.4, -, 2.6; GMRES 3.9, 4.6),"
           f" {COMPLEX_GOAL:g} for complex rows; spread: largest (max - min) / median.")
+    if args.baseline:
+        print("sp/base: SciPy / the baseline tree; base/policy: the baseline's time / this"
+              " tree's (goal >= 1: no slower than the baseline, in the same rounds).")
     print("2tb/1t: two threads beside the busy loop / 1 thread (no goal: the policy's"
           " reason).")
     print("1t/2t: pieces of work our policy ran on one thread / on two, per setting (the"

@@ -30,7 +30,7 @@ import numpy as np
 from numba import njit, prange, types, uint64
 from numba.extending import overload
 
-from ._scalar import abs2, conj, real, zeros_like_sum
+from ._scalar import abs2, conj, empty_like_sum, real
 from ._simd import complex_lane_sums_1, lane_sums_1, part_dtype, vector_loadable
 
 # A chunk must be worth a thread start (about 1-2 microseconds here).
@@ -433,7 +433,7 @@ def _dot_chunks(x, y, bounds):
     chunks = bounds.size - 1
     if chunks == 1:
         return _dot_rows(x, y, 0, bounds[1])
-    partial = zeros_like_sum(x, chunks)
+    partial = empty_like_sum(x, chunks)
     for c in prange(chunks):
         partial[c] = _dot_rows(x, y, bounds[c], bounds[c + 1])
     total = 0.0

@@ -12,7 +12,7 @@ from numba import njit, prange, uint64
 from numba.extending import overload
 
 from ._csr import _complex_sum, _complex_vectors, _dot_rows, _spmv_rows
-from ._scalar import real, zeros_like_sum
+from ._scalar import empty_like_sum, real
 from ._simd import (
     complex_lane_sums_4,
     lane_sums_4,
@@ -187,7 +187,7 @@ def _project_chunks(V, count, w, h, bounds):
     chunks = bounds.size - 1
     if chunks == 1:
         return _project_rows(V, count, w, h, 0, bounds[1])
-    partial = zeros_like_sum(V, (chunks, count + 1))
+    partial = empty_like_sum(V, (chunks, count + 1))
     for c in prange(chunks):
         partial[c, count] = _project_rows(V, count, w, partial[c], bounds[c], bounds[c + 1])
     return _sum_partials(partial, count, h)
@@ -229,7 +229,7 @@ def _spmv_project_chunks(indptr, indices, data, x, V, count, w, h, bounds):
     if chunks == 1:
         _spmv_rows(indptr, indices, data, x, w, 0, bounds[1])
         return _project_rows(V, count, w, h, 0, bounds[1])
-    partial = zeros_like_sum(V, (chunks, count + 1))
+    partial = empty_like_sum(V, (chunks, count + 1))
     for c in prange(chunks):
         lo, hi = bounds[c], bounds[c + 1]
         _spmv_rows(indptr, indices, data, x, w, lo, hi)
@@ -280,7 +280,7 @@ def _subtract_project_chunks(V, count, h, w, bounds):
     if chunks == 1:
         _subtract_range(V, count, h, w, 0, bounds[1])
         return _project_rows(V, count, w, h, 0, bounds[1])
-    partial = zeros_like_sum(V, (chunks, count + 1))
+    partial = empty_like_sum(V, (chunks, count + 1))
     for c in prange(chunks):
         lo, hi = bounds[c], bounds[c + 1]
         _subtract_range(V, count, h, w, lo, hi)

@@ -44,9 +44,11 @@ def abs2(z):
     return abs(z) ** 2
 
 
-def zeros_like_sum(array, shape):
-    """Zeros of shape ``shape`` in the dtype that sums of ``array``'s entries take."""
-    return np.zeros(shape, dtype=accumulator_dtype(array.dtype))
+def empty_like_sum(array, shape):
+    """An uninitialised array of shape ``shape`` in the dtype that sums of ``array``'s
+    entries take.  Not zeros: in a parallel function Numba makes ``np.zeros`` a parallel
+    loop of its own, one more region (and barrier) per call where it does not fuse."""
+    return np.empty(shape, dtype=accumulator_dtype(array.dtype))
 
 
 @overload(conj, inline="always")
@@ -70,7 +72,7 @@ def _abs2(z):
     return lambda z: z * z
 
 
-@overload(zeros_like_sum, inline="always")
-def _zeros_like_sum(array, shape):
+@overload(empty_like_sum, inline="always")
+def _empty_like_sum(array, shape):
     dtype = np.complex128 if _is_complex(array) else np.float64
-    return lambda array, shape: np.zeros(shape, dtype=dtype)
+    return lambda array, shape: np.empty(shape, dtype=dtype)
