@@ -294,6 +294,8 @@ def main(argv=None) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="rows with n <= 1e4, one process per setting")
     parser.add_argument("--only", choices=("real", "complex"), help="those rows only")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="processes per setting (default 2; 1 with --quick)")
     parser.add_argument("--baseline", type=Path, default=None,
                         help="another source tree, timed as 'policy' is, in the same rounds")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -304,7 +306,7 @@ def main(argv=None) -> None:
     begun = time.perf_counter()
     rows = [row for row in ROWS if (row.m <= 100 or not args.quick)
             and args.only in (None, "complex" if row.complex_ else "real")]
-    processes = 1 if args.quick else 2
+    processes = args.rounds or (1 if args.quick else 2)
     settings = dict(SETTINGS)
     if args.baseline:
         settings["baseline"] = dict(library="ours", tree=str(args.baseline.resolve()))

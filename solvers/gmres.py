@@ -34,6 +34,7 @@ from ._common import (
 )
 from ._inputs import check_positive_int
 from ._scalar import accumulator_dtype, conj, real
+from ._singular_values import extreme_singular_values
 from ._threads import thread_policy
 from .distributed.dispatch import is_distributed, solve
 from .interrupts import keeping_interrupts, raise_kept
@@ -129,12 +130,13 @@ def fold_singular_values(hessenberg, steps, scalars):
     largest and smallest over all cycles bracket the operator's more tightly than any
     one cycle does, and their ratio stays a lower bound of its condition number.
     """
-    block = np.ascontiguousarray(hessenberg[: steps + 1, :steps])
-    if steps == 0 or not np.all(np.isfinite(block)):  # (LAPACK would raise)
+    if steps == 0:
         return
-    values = np.linalg.svd(block)[1]
-    scalars[_SIGMA_MAX] = max(scalars[_SIGMA_MAX], values[0])
-    scalars[_SIGMA_MIN] = min(scalars[_SIGMA_MIN], values[steps - 1])
+    largest, smallest = extreme_singular_values(hessenberg, steps + 1, steps)
+    if math.isnan(largest):  # an entry that is not finite: the cycle says nothing
+        return
+    scalars[_SIGMA_MAX] = max(scalars[_SIGMA_MAX], largest)
+    scalars[_SIGMA_MIN] = min(scalars[_SIGMA_MIN], smallest)
 
 
 @njit(cache=True)
