@@ -15,10 +15,13 @@ Hence the rule:
   ``numba.get_num_threads()`` when the solve starts, i.e. ``NUMBA_NUM_THREADS`` or the
   caller's ``numba.set_num_threads``, which is restored when the solve ends;
 * it is counted again before each piece of a long solve (the drivers return to Python
-  every tenth of a second or so of work), and the time per iteration of each piece is
-  kept: when a piece on several threads ran slower per iteration than the last piece
-  on one thread, the next :data:`PIECES_ON_ONE` pieces run on one thread before several
-  are tried again.
+  every tenth of a second or so of work), and after the first piece a core is taken
+  only when two counts in a row found it taken: on a quiet machine some 5 % of the
+  counts find a task that has gone by the next one, a busy process is in every count;
+  and the time per iteration of each piece is
+  kept: when a piece on several threads ran more than :data:`SLOWER` times slower per
+  iteration than the last piece on one thread, the next :data:`PIECES_ON_ONE` pieces
+  run on one thread before several are tried again.
 
 A solve without parallel chunks (a small system, an operator) never enters a parallel
 region, and nothing here touches its threads.  The AMG set-up, which has no pieces,
@@ -36,6 +39,11 @@ import numba
 #: Pieces that run on one thread after several threads were measured slower, before
 #: several are tried again (a load that has gone is noticed within a second or so).
 PIECES_ON_ONE = 4
+#: How much slower per iteration a piece on several threads must be than the last piece on
+#: one for the next pieces to run on one: beside a busy process two threads take 1.4x to
+#: 3x the time of one (``bench_load.py``'s ``2tb/1t``), while on a quiet machine a piece's
+#: time swings by some 10 %, and a swing must not cost the next pieces their second core.
+SLOWER = 1.2
 
 
 def usable_cores() -> int:
@@ -87,12 +95,19 @@ class ThreadPolicy:
         self.ceiling = ceiling
         self.seconds_per_iteration: dict[int, float] = {}
         self.on_one = 0
+        self.last_count: int | None = None
 
     def choose(self) -> int:
+        count = free_cores(self.ceiling)
+        # After the first piece, a core counts as taken only when it was taken at the
+        # last count too: a task that runs for moments is caught by some counts on a
+        # quiet machine, a process that keeps a core busy by every one.
+        chosen = count if self.last_count is None else max(count, self.last_count)
+        self.last_count = count
         if self.on_one > 0:
             self.on_one -= 1
             return 1
-        return free_cores(self.ceiling)
+        return chosen
 
     def record(self, threads: int, seconds: float, iterations: int) -> None:
         if iterations <= 0:
@@ -100,7 +115,7 @@ class ThreadPolicy:
         rate = seconds / iterations
         self.seconds_per_iteration[threads] = rate
         single = self.seconds_per_iteration.get(1)
-        if threads > 1 and single is not None and rate > single:
+        if threads > 1 and single is not None and rate > SLOWER * single:
             self.on_one = PIECES_ON_ONE
 
     def run(self, loop, arguments: tuple, start: int):

@@ -59,8 +59,9 @@ def test_threads_changing_between_pieces_keep_the_bits(model, monkeypatch, threa
         serial = solve()
     finally:
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-    # the load comes and goes: pieces alternate between two threads and one
-    load = itertools.cycle([0, 1])
+    # the load comes and goes: pieces alternate between two threads and one (a core is
+    # taken when two counts in a row find it taken)
+    load = itertools.cycle([0, 0, 1, 1])
     _machine(monkeypatch, 2, lambda: next(load))
     thread_counts.clear()
     switching = solve()
@@ -153,9 +154,21 @@ def test_pieces_slower_on_two_threads_than_on_one_fall_back_to_one(monkeypatch):
     policy.record(1, seconds=1.0, iterations=100)
     policy.record(2, seconds=0.8, iterations=100)  # faster: stays on two
     assert policy.choose() == 2
-    policy.record(2, seconds=1.5, iterations=100)  # slower than one thread was
+    # a little slower, within a quiet machine's swings: stays on two
+    policy.record(2, seconds=0.99 * _threads.SLOWER, iterations=100)
+    assert policy.choose() == 2
+    policy.record(2, seconds=1.5, iterations=100)  # much slower than one thread was
     chosen = [policy.choose() for _ in range(_threads.PIECES_ON_ONE + 1)]
     assert chosen == [1] * _threads.PIECES_ON_ONE + [2]  # then two are tried again
+
+
+def test_after_the_first_piece_a_core_is_taken_when_two_counts_in_a_row_say_so(monkeypatch):
+    others = iter([1, 0, 1, 0, 1, 1, 1, 0])
+    _machine(monkeypatch, 2, lambda: next(others))
+    policy = _threads.ThreadPolicy(ceiling=2)
+    # the first count alone decides (a short solve has one piece); then a task that one
+    # count found and the next did not leaves the second core to the solve
+    assert [policy.choose() for _ in range(8)] == [1, 2, 2, 2, 2, 1, 1, 2]
 
 
 def test_free_cores_stay_between_one_and_the_ceiling(monkeypatch):
