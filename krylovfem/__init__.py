@@ -33,11 +33,8 @@ The modules of this package, in the order data flows through them:
   (a Ctrl-C that Numba's compiler swallowed, kept until the run can stop).
 """
 
-from importlib import metadata
-
-try:
-    __version__ = metadata.version("krylovfem")
-except metadata.PackageNotFoundError:  # a source tree that was never installed
-    __version__ = "unknown"
+# The one place the version is written: pyproject.toml reads it from here (a literal, not
+# importlib.metadata, whose import and lookup took some 30 ms of every command).
+__version__ = "0.1.0"
 
 __all__ = ["__version__"]
