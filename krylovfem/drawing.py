@@ -5,11 +5,11 @@ figures is about half of the time.  :func:`figure_process` forks, before the run
 process that imports matplotlib at once and then waits; the run, when done, hands it
 the run (pickled, without its matrix) and the folder being built, and writes its other
 files while the figures are drawn on the other core; with two figures or more, the figure
-process forks a helper that draws every second one.  :meth:`FigureProcess.wait` is
+process forks a helper for each figure after the first.  :meth:`FigureProcess.wait` is
 called before the record folder is swapped into place (:mod:`krylovfem.folder`), so the
 record is still whole or absent: a figure that fails raises here, in the run's process,
 as it would have in-process, and an interrupt (Ctrl-C, SIGTERM) or any other way out
-ends the figure process (and its helper: they are a process group of their own) before
+ends the figure process (and its helpers: they are a process group of their own) before
 the folder being built is removed.
 
 The figure process ignores Ctrl-C (the run decides; a terminal's, sent to the run's
@@ -110,7 +110,7 @@ class FigureProcess:
         """End the figure process now, whatever it is doing, and reap it."""
         if self.running:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.pid, signal.SIGKILL)  # with its helper, if drawing
+                os.killpg(self.pid, signal.SIGKILL)  # with its helpers, if drawing
             self._reap()
 
     def _reap(self) -> None:
@@ -166,7 +166,7 @@ def _serve(job, go: int, done: int) -> None:  # pragma: no cover - in the figure
         if size is None:  # the run ended before its figures: nothing to draw
             os._exit(0)
         run, folder = pickle.loads(os.pread(job.fileno(), int.from_bytes(size, "little"), 0))
-        outcome = _draw_on_two_cores(list(run_figures(run).items()), Path(folder), done)
+        outcome = _draw_in_processes(list(run_figures(run).items()), Path(folder), done)
     except BaseException as error:
         outcome = _failure(error)
     try:
@@ -192,36 +192,40 @@ def _failure(error: BaseException) -> tuple:
     return ("error", f"{type(error).__name__}: {error}")  # every failure, as one line
 
 
-def _draw_on_two_cores(writers: list, folder: Path, done: int) -> tuple:  # pragma: no cover
-    """Draw every second figure in a helper forked here, the others meanwhile; the first
-    failure of either.
+def _draw_in_processes(writers: list, folder: Path, done: int) -> tuple:  # pragma: no cover
+    """Draw the first figure here and each other one in a helper forked for it; the first
+    failure, in the figures' order.
 
-    The run's process only waits for the figures by now, so a second core is free: the
-    figures of a small run take about as long as matplotlib's import before them.  The
-    helper is in the figure process's group, so :meth:`FigureProcess.stop` ends both.
+    The run's process only waits for the figures by now, so every core is free: on two
+    cores three figures drawn by three processes take the time of one and a half (two
+    processes, one of them drawing two, took the time of two).  The helpers are in the
+    figure process's group, so :meth:`FigureProcess.stop` ends them too.
     """
     from solvers._threads import usable_cores
 
     if len(writers) < 2 or usable_cores() < 2:
         return _draw(writers, folder)
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the helper
-        try:
-            os.close(read)
-            os.close(done)
-            os.write(write, pickle.dumps(_draw(writers[1::2], folder)))
-        finally:
-            os._exit(0)
-    os.close(write)
-    mine = _draw(writers[::2], folder)
-    with os.fdopen(read, "rb") as pipe:
-        theirs = pipe.read()
-    os.waitpid(pid, 0)
-    if mine[0] != "ok":
-        return mine
-    return pickle.loads(theirs) if theirs else (
-        "error", "the figure helper process ended without drawing its figures")
+    helpers = []
+    for writer in writers[1:]:
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # a helper
+            try:
+                os.close(read)
+                os.close(done)
+                os.write(write, pickle.dumps(_draw([writer], folder)))
+            finally:
+                os._exit(0)
+        os.close(write)
+        helpers.append((pid, read))
+    outcomes = [_draw(writers[:1], folder)]
+    for pid, read in helpers:
+        with os.fdopen(read, "rb") as pipe:
+            theirs = pipe.read()
+        os.waitpid(pid, 0)
+        outcomes.append(pickle.loads(theirs) if theirs else (
+            "error", "a figure helper process ended without drawing its figure"))
+    return next((outcome for outcome in outcomes if outcome[0] != "ok"), ("ok", None))
 
 
 def _read_exactly(descriptor: int, size: int) -> bytes | None:

@@ -312,26 +312,27 @@ def _only_for(name: str, action):
     return save
 
 
-def test_a_figure_failing_in_the_figure_process_helper_fails_the_record(
-        small_run, tmp_path, monkeypatch):
-    """Of three figures the helper forked by the figure process draws the second: its
-    failure comes back as the figure process's own would, the others drawn or not, no
-    record."""
+@pytest.mark.parametrize("name", ["solution.png", "error.png"])
+def test_a_figure_failing_in_a_figure_process_helper_fails_the_record(
+        small_run, tmp_path, monkeypatch, name):
+    """Of three figures, the second and the third are drawn by helpers that the figure
+    process forks, one each: a failure comes back as the figure process's own would, the
+    others drawn or not, no record."""
     import krylovfem.figures
     from krylovfem.drawing import FigureError, figure_process
 
     def broken(path):
         raise ValueError(f"{path.name} broken")
 
-    monkeypatch.setattr(krylovfem.figures, "save_figure", _only_for("solution.png", broken))
+    monkeypatch.setattr(krylovfem.figures, "save_figure", _only_for(name, broken))
     with figure_process() as drawing, pytest.raises(FigureError) as raised:
         krylovfem.record.write_run(small_run, tmp_path / "out", drawing)
-    assert str(raised.value) == "ValueError: solution.png broken"
+    assert str(raised.value) == f"ValueError: {name} broken"
     assert list(tmp_path.iterdir()) == []
 
 
 def test_a_stopped_figure_process_leaves_no_helper(small_run, tmp_path, monkeypatch):
-    """:meth:`FigureProcess.stop` while the helper draws ends it too (no process keeps
+    """:meth:`FigureProcess.stop` while a helper draws ends it too (no process keeps
     writing into a folder that is being removed)."""
     import krylovfem.figures
     from krylovfem.drawing import figure_process
