@@ -18,10 +18,10 @@ Hence the rule:
   every tenth of a second or so of work), and after the first piece a core is taken
   only when two counts in a row found it taken: on a quiet machine some 5 % of the
   counts find a task that has gone by the next one, a busy process is in every count;
-  and the time per iteration of each piece is
-  kept: when a piece on several threads ran more than :data:`SLOWER` times slower per
-  iteration than the last piece on one thread, the next :data:`PIECES_ON_ONE` pieces
-  run on one thread before several are tried again.
+* the time per iteration of each piece is kept: when a piece on several threads ran
+  more than :data:`SLOWER` times slower per iteration than the last piece on one
+  thread, the next :data:`PIECES_ON_ONE` pieces run on one thread before several are
+  tried again.
 
 A solve without parallel chunks (a small system, an operator) never enters a parallel
 region, and nothing here touches its threads.  The AMG set-up, which has no pieces,
