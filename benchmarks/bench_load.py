@@ -306,6 +306,9 @@ def main(argv=None) -> None:
     if args.worker:
         worker(args.worker)
         return
+    if args.baseline and args.only != "real":
+        parser.error("--baseline needs --only real: a tree from before complex solves "
+                     "cannot time the complex rows")
     begun = time.perf_counter()
     rows = [row for row in ROWS if (row.m <= 100 or not args.quick)
             and args.only in (None, "complex" if row.complex_ else "real")]
