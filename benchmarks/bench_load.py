@@ -147,13 +147,12 @@ def worker(spec: str) -> None:
     row = Row(**task["row"])
     if task["tree"] is not None:
         sys.path.insert(0, task["tree"])
-    solve_function(Row(row.method, min(row.m, 100), row.complex_), task["library"])()
-    solve = solve_function(row, task["library"])
-    if task["tree"] is not None:
         import solvers
 
         if not Path(solvers.__file__).is_relative_to(task["tree"]):
             raise RuntimeError(f"imported {solvers.__file__}, not the tree {task['tree']}")
+    solve_function(Row(row.method, min(row.m, 100), row.complex_), task["library"])()
+    solve = solve_function(row, task["library"])
     # a baseline tree may predate the thread policy: its threads are not recorded
     chosen = (threads_chosen(task.get("threads"))
               if task["library"] == "ours" and task["tree"] is None else [])

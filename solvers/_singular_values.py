@@ -66,8 +66,9 @@ def _bidiagonal_moduli(work, rows, cols):
     """The off-diagonal of the Golub-Kahan matrix, ``d_0, e_0, d_1, ..., d_{cols-1}``: the
     moduli of the bidiagonal that Householder reflections make of ``work`` (overwritten)."""
     couplings = np.zeros(2 * cols - 1)
+    products = np.empty(cols, dtype=work.dtype)  # scratch of the column reflections
     for k in range(cols):
-        couplings[2 * k] = _reflect_column(work, rows, cols, k)
+        couplings[2 * k] = _reflect_column(work, rows, cols, k, products)
         if k + 1 < cols:
             couplings[2 * k + 1] = _reflect_row(work, rows, cols, k)
     return couplings
@@ -84,9 +85,9 @@ def _reflector(work_entry, norm):
 
 
 @njit(cache=True, nogil=True)
-def _reflect_column(work, rows, cols, k):
+def _reflect_column(work, rows, cols, k, products):
     """Zero ``work[k+1:, k]`` by a reflection from the left (applied to the columns after
-    ``k``); returns the modulus of the new ``work[k, k]``."""
+    ``k``, with ``products`` as scratch); returns the modulus of the new ``work[k, k]``."""
     norm = 0.0
     for i in range(k, rows):
         norm += abs2(work[i, k])
@@ -96,7 +97,8 @@ def _reflect_column(work, rows, cols, k):
     phase, tau = _reflector(work[k, k], norm)
     work[k, k] += phase * norm  # now v, in column k
     # products[j] = tau v^H work[k:, j], summed row by row: the inner loops run along rows
-    products = np.zeros(cols, dtype=work.dtype)
+    for j in range(k + 1, cols):
+        products[j] = 0.0
     for i in range(k, rows):
         entry = conj(work[i, k])
         for j in range(k + 1, cols):
@@ -140,17 +142,27 @@ def _reflect_row(work, rows, cols, k):
 def _count_below(couplings, x, pivot_floor):
     """The eigenvalues of the Golub-Kahan matrix below ``x``: the negative pivots of
     :math:`T - x I` (a pivot too small to divide by is taken as ``-pivot_floor``)."""
-    pivot = -x
-    if abs(pivot) < pivot_floor:
-        pivot = -pivot_floor
-    below = 1 if pivot < 0.0 else 0
-    for i in range(couplings.size):
-        pivot = -x - couplings[i] * couplings[i] / pivot
+    below = 0
+    pivot = 1.0
+    for i in range(couplings.size + 1):
+        pivot = -x if i == 0 else -x - couplings[i - 1] * couplings[i - 1] / pivot
         if abs(pivot) < pivot_floor:
             pivot = -pivot_floor
         if pivot < 0.0:
             below += 1
     return below
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _halve(couplings, low, high, rank, pivot_floor, absolute_width):
+    """One bisection step for the eigenvalue of 0-based ``rank`` in ``(low, high]``:
+    the half that holds it, and whether it is still wider than the stopping width."""
+    middle = 0.5 * (low + high)
+    if _count_below(couplings, middle, pivot_floor) > rank:
+        high = middle
+    else:
+        low = middle
+    return low, high, high - low > max(RELATIVE_WIDTH * high, absolute_width)
 
 
 @njit(cache=True, nogil=True)
@@ -175,21 +187,11 @@ def _bisect_extremes(couplings, cols):
         row = math.hypot(couplings[2 * k], couplings[2 * k + 1] if k + 1 < cols else 0.0)
         high_min = min(high_min, row * (1.0 + 1e-15) + absolute_width)
     searching_max = searching_min = True
-    while searching_max or searching_min:
+    while searching_max or searching_min:  # interleaved: their divisions overlap
         if searching_max:
-            middle = 0.5 * (low_max + high_max)
-            if _count_below(couplings, middle, pivot_floor) > top:
-                high_max = middle
-            else:
-                low_max = middle
-            searching_max = high_max - low_max > max(RELATIVE_WIDTH * high_max,
-                                                     absolute_width)
+            low_max, high_max, searching_max = _halve(couplings, low_max, high_max, top,
+                                                      pivot_floor, absolute_width)
         if searching_min:
-            middle = 0.5 * (low_min + high_min)
-            if _count_below(couplings, middle, pivot_floor) > bottom:
-                high_min = middle
-            else:
-                low_min = middle
-            searching_min = high_min - low_min > max(RELATIVE_WIDTH * high_min,
-                                                     absolute_width)
+            low_min, high_min, searching_min = _halve(couplings, low_min, high_min, bottom,
+                                                      pivot_floor, absolute_width)
     return 0.5 * (low_max + high_max), 0.5 * (low_min + high_min)
